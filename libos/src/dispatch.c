@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+/* The C side of the world switch: one handler per syscall from g_libos_table,
+ * passthrough for everything else. */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct libos_proc g_proc = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+/* Route every number with a handler to the LibOS; all others stay on the fast path. */
+void libos_dispatch_init(void)
+{
+	memset(g_tramp_route, 0, sizeof(g_tramp_route));
+	for (int nr = 0; nr < LIBOS_NR_MAX; nr++)
+		g_tramp_route[nr] = g_libos_table[nr] != NULL;
+}
+
+static void count_big(long nr)
+{
+	pthread_mutex_lock(&g_proc.lock);
+	for (int i = 0; i < 16; i++) {
+		if (g_proc.big_count[i] == 0 || (long)g_proc.big_nr[i] == nr) {
+			g_proc.big_nr[i] = nr;
+			g_proc.big_count[i]++;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&g_proc.lock);
+}
+
+void libos_dispatch(struct tramp_regs *r)
+{
+	struct libos_thread *t = libos_self();
+	long nr = (long)r->nr;
+	struct libos_args a = {
+		.nr = nr,
+		.a = { r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9 },
+		.regs = r,
+		.self = t,
+	};
+
+	if (g_proc.stats) {
+		t->tls.nlibos++;
+		if (nr < 0 || nr >= TRAMP_ROUTES)
+			count_big(nr);
+	}
+	libos_handler_fn *h = nr >= 0 && nr < LIBOS_NR_MAX ? g_libos_table[nr] : NULL;
+	r->rax = h ? h(&a) : libos_raw(nr, a.a[0], a.a[1], a.a[2], a.a[3], a.a[4], a.a[5]);
+}

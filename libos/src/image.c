@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: MIT
+/* Patch a freshly mapped image: find its functions through PT_GNU_EH_FRAME, scan every
+ * executable segment, and install a stub for every site the plan can patch, in an arena
+ * the loader reserved next to the image. */
+#include <elf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <loader/loader.h>
+#include <rewrite/rewrite.h>
+
+#include "image.h"
+#include "internal.h"
+
+/* Read a DWARF pointer of encoding @enc at @p (only what eh_frame_hdr uses). */
+static int read_encoded(const uint8_t *p, uint8_t enc, uint64_t *out)
+{
+	int64_t v;
+
+	switch (enc & 0x0f) {
+	case 0x03: { uint32_t u; memcpy(&u, p, 4); v = u; break; }	/* udata4 */
+	case 0x0b: { int32_t s; memcpy(&s, p, 4); v = s; break; }	/* sdata4 */
+	case 0x04: case 0x0c: case 0x00: memcpy(&v, p, 8); break;	/* (u|s)data8, absptr */
+	default: return -EINVAL;
+	}
+	switch (enc & 0x70) {
+	case 0x00: break;				/* absolute */
+	case 0x10: v += (int64_t)(uintptr_t)p; break;	/* pcrel */
+	default: return -EINVAL;
+	}
+	*out = (uint64_t)v;
+	return 0;
+}
+
+/* The sorted function ranges of @img from its .eh_frame, found by section header
+ * (@eh_addr, @eh_size unbiased; size 0 if unknown) or else through PT_GNU_EH_FRAME;
+ * *n = 0 when there are none. */
+static void image_funcs(const struct loader_image *img, uint64_t eh_addr, uint64_t eh_size,
+			struct rewrite_func **funcs, size_t *n)
+{
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)img->phdr;
+
+	*funcs = NULL;
+	*n = 0;
+	if (eh_size) {
+		uint64_t eh = img->bias + eh_addr;
+		for (size_t s = 0; s < img->nsegs; s++)
+			if (eh >= img->segs[s].start && eh + eh_size <= img->segs[s].end) {
+				rewrite_ehframe_funcs((const uint8_t *)eh, eh_size, eh, funcs, n);
+				return;
+			}
+	}
+	for (unsigned i = 0; ph && i < img->phnum; i++) {
+		if (ph[i].p_type != PT_GNU_EH_FRAME)
+			continue;
+		const uint8_t *hdr = (const uint8_t *)(img->bias + ph[i].p_vaddr);
+		uint64_t eh;
+		if (ph[i].p_memsz < 8 || hdr[0] != 1 || read_encoded(hdr + 4, hdr[1], &eh))
+			return;
+		/* .eh_frame runs to its zero terminator, inside the segment that holds it. */
+		for (size_t s = 0; s < img->nsegs; s++) {
+			if (eh >= img->segs[s].start && eh < img->segs[s].end) {
+				rewrite_ehframe_funcs((const uint8_t *)eh, img->segs[s].end - eh, eh,
+						      funcs, n);
+				return;
+			}
+		}
+	}
+}
+
+int libos_image_patch(const struct loader_image *img, uint64_t eh_addr, uint64_t eh_size,
+		      uintptr_t tlo, uintptr_t thi, const char **why)
+{
+	struct rewrite_plan plan = { 0 };
+	struct rewrite_func *funcs;
+	size_t nfuncs;
+	int err = 0;
+
+	image_funcs(img, eh_addr, eh_size, &funcs, &nfuncs);
+	for (size_t s = 0; s < img->nsegs; s++) {
+		const struct loader_segment *seg = &img->segs[s];
+		if (!(seg->prot & PROT_EXEC))
+			continue;
+		struct rewrite_region r = {
+			.bytes = (const uint8_t *)seg->start,
+			.len = seg->end - seg->start,
+			.addr = seg->start,
+			.funcs = funcs,
+			.nfuncs = nfuncs,
+		};
+		if (rewrite_region_scan(&r, &plan) < 0) {
+			*why = "out of memory while scanning";
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+
+	size_t need = 64 + (plan.count[REWRITE_DISPLACE] + plan.count[REWRITE_ISLAND]) * 192;
+	struct tramp_arena arena;
+	if (need > thi - tlo || (err = tramp_arena_create(&arena, tlo, thi, need))) {
+		*why = "no room for trampolines near the image";
+		err = err ? err : -ENOMEM;
+		goto out;
+	}
+	if (g_proc.stats)
+		tramp_arena_set_entry(&arena, tramp_entry_stats);
+	for (size_t i = 0; i < plan.n; i++) {
+		struct rewrite_site *site = &plan.sites[i];
+		const struct loader_segment *seg = NULL;
+		for (size_t s = 0; s < img->nsegs; s++)
+			if (site->addr >= img->segs[s].start && site->addr < img->segs[s].end)
+				seg = &img->segs[s];
+		int e = seg ? tramp_site_install(&arena, site, (uint8_t *)seg->start, seg->start,
+						 seg->end - seg->start) : -EINVAL;
+		if (e) {
+			/* Unpatched: the trap serves it.  Count it as such. */
+			plan.count[site->tactic]--;
+			plan.count[REWRITE_TRAP]++;
+		}
+	}
+	if ((err = tramp_arena_seal(&arena))) {
+		*why = "cannot protect the trampolines";
+		goto out;
+	}
+	g_proc.sites_found += plan.n;
+	g_proc.sites_displaced += plan.count[REWRITE_DISPLACE];
+	g_proc.sites_island += plan.count[REWRITE_ISLAND];
+	g_proc.sites_trap += plan.count[REWRITE_TRAP];
+out:
+	rewrite_plan_fini(&plan);
+	free(funcs);
+	return err;
+}

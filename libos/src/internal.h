@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/* LibOS internals: the thread block behind every guest thread's GS base, process state,
+ * the syscall handler type and the helpers the syscall families share. */
+#ifndef LIBOS_INTERNAL_H
+#define LIBOS_INTERNAL_H
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <libos/libos.h>
+#include <trampolines/tramp.h>
+
+#define LIBOS_NR_MAX		512	/* table size: highest x86-64 syscall is < 512 */
+#define LIBOS_HOST_STACK	(256 << 10)
+#define LIBOS_ALT_STACK		(64 << 10)
+#define LIBOS_BRK_RESERVE	(1ul << 30)
+#define LIBOS_ARENA_RESERVE	(4ul << 20)
+
+/* Arguments of one syscall.  Handlers return the result or -errno. */
+struct libos_args {
+	long nr;
+	long a[6];			/* rdi rsi rdx r10 r8 r9 */
+	struct tramp_regs *regs;	/* the guest's registers; handlers may edit them */
+	struct libos_thread *self;
+};
+
+typedef long libos_handler_fn(struct libos_args *a);
+
+/* One guest thread (its host twin).  The block also holds the thread's XSAVE area,
+ * alternate signal stack and world-switch stack. */
+struct libos_thread {
+	struct tramp_tls tls;		/* first: %gs:0 */
+	struct libos_thread *next, *prev;	/* live list, under g_proc.lock */
+	pid_t tid;
+	bool twin;			/* a pthread twin (not the main or a vfork child) */
+	bool vfork_child;		/* shares memory with a suspended parent */
+	uint64_t deferred;		/* signals re-raised and blocked while in host code */
+	stack_t guest_alt;		/* the guest's sigaltstack */
+	stack_t host_alt;		/* the real one: ours */
+	uint32_t *clear_tid;		/* CLONE_CHILD_CLEARTID / set_tid_address of a twin */
+	uint64_t rseq_area;		/* the guest's rseq registration, to drop at its exit */
+	uint32_t rseq_len, rseq_sig;
+	jmp_buf exit_jmp;		/* twins: back to the start routine on exit */
+	int start_tid;			/* vfork child: write its tid at ctid */
+	uint64_t start_mask;		/* signal mask the new thread starts with */
+	void *map;			/* the block mapping */
+	size_t map_size;
+};
+
+/* A guest signal action (kernel layout of struct sigaction for rt_sigaction). */
+struct libos_sigaction {
+	uint64_t handler;
+	uint64_t flags;
+	uint64_t restorer;
+	uint64_t mask;
+};
+
+struct libos_proc {
+	const struct libos_config *cfg;
+	char exe[4096];			/* absolute path of the guest executable */
+	pthread_mutex_t lock;		/* thread list, actions, stats folding */
+	struct libos_thread *threads;
+	atomic_int live;		/* live guest threads */
+	struct libos_sigaction actions[65];
+	/* brk */
+	uintptr_t brk_start, brk_cur, brk_limit;
+	/* statistics */
+	bool stats;
+	bool human;			/* this process prints the human summary */
+	uint64_t sites_found, sites_displaced, sites_island, sites_trap;
+	uint64_t nfast, nlibos, ntrap;	/* folded from exited threads */
+	uint64_t *counts;		/* TRAMP_ROUTES, folded from exited threads */
+	uint64_t big_nr[16], big_count[16];	/* numbers >= TRAMP_ROUTES */
+};
+
+extern struct libos_proc g_proc;
+extern libos_handler_fn *const g_libos_table[LIBOS_NR_MAX];
+
+static inline struct libos_thread *libos_self(void)
+{
+	struct libos_thread *t;
+	__asm__ volatile("mov %%gs:0, %0" : "=r"(t));
+	return t;
+}
+
+static inline long libos_raw(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	return tramp_syscall6(nr, a0, a1, a2, a3, a4, a5);
+}
+
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000
+#endif
+
+#define SIGBIT(sig) (1ull << ((sig) - 1))
+
+/* thread.c */
+struct libos_thread *libos_thread_create(void);
+void libos_thread_destroy(struct libos_thread *t);
+void libos_thread_enter(struct libos_thread *t);	/* GS, altstack, rseq, SUD for the caller */
+void libos_thread_link(struct libos_thread *t);
+void libos_thread_unlink(struct libos_thread *t);
+int libos_sud_arm(struct libos_thread *t);
+long libos_thread_clone(struct libos_args *a, unsigned long flags, uint64_t stack,
+			int *ptid, int *ctid, uint64_t tls);
+__attribute__((noreturn)) void libos_thread_exit(struct libos_thread *t, int code);
+
+/* signal.c */
+void libos_signal_init(void);
+void libos_signal_install(int sig);
+/* sys/proc.c */
+__attribute__((noreturn)) void libos_exit_group(int code);
+/* stats.c */
+void libos_stats_init(void);
+void libos_stats_thread_init(struct libos_thread *t);
+void libos_stats_fold(struct libos_thread *t);
+void libos_stats_reset_child(struct libos_thread *t);
+void libos_stats_write(bool human);
+/* fs.c */
+int libos_is_self_exe(const char *path);
+/* exec: validate like the kernel and re-enter bypass-run; returns -errno on failure. */
+long libos_exec(const char *path, char *const *argv, char *const *envp);
+
+#endif

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+/* libos_run: find the program as a shell would, follow #! lines, map it, patch it,
+ * build its stack and enter it with the LibOS in place. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <loader/loader.h>
+
+#include "exec.h"
+#include "image.h"
+#include "internal.h"
+
+void libos_dispatch_init(void);
+
+static int fail(int status, const char *what, const char *why)
+{
+	fprintf(stderr, "bypass-run: %s: %s\n", what, why);
+	return status;
+}
+
+static int errno_status(int err)
+{
+	return err == -ENOENT || err == -ENOTDIR ? LIBOS_EXIT_NOTFOUND : LIBOS_EXIT_NOEXEC;
+}
+
+/* PATH search as execvp does it.  Returns 0 with @out set, or -ENOENT/-EACCES. */
+static int resolve(const char *prog, char *out, size_t size)
+{
+	if (strchr(prog, '/')) {
+		snprintf(out, size, "%s", prog);
+		return 0;
+	}
+	const char *path = getenv("PATH");
+	int err = -ENOENT;
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		const char *end = strchrnul(path, ':');
+		int len = (int)(end - path);
+		struct stat st;
+		snprintf(out, size, "%.*s%s%s", len, path, len ? "/" : "", prog);
+		if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(out, X_OK) == 0)
+				return 0;
+			err = -EACCES;
+		}
+		path = *end ? end + 1 : end;
+	}
+	return err;
+}
+
+int libos_run(const struct libos_config *cfg, const char *prog, int argc, char **argv,
+	      char **envp)
+{
+	static char path[PATH_MAX], interp[4][256], iarg[4][256];
+	const char *why = NULL;
+	struct loader_elf elf = { .fd = -1 };
+	struct loader_image img;
+	uintptr_t tlo, thi;
+	int err;
+
+	g_proc.cfg = cfg;
+	if ((err = tramp_init(&why)))
+		return fail(LIBOS_EXIT_NOEXEC, "cannot run", why);
+	if ((err = resolve(prog, path, sizeof(path))))
+		return fail(err == -ENOENT ? LIBOS_EXIT_NOTFOUND : LIBOS_EXIT_NOEXEC, prog,
+			    err == -ENOENT ? "command not found" : strerror(-err));
+
+	/* The program's argv: argv[0] may be replaced (execve re-entry keeps the guest's). */
+	char **gargv = calloc((size_t)argc + 10, sizeof(char *));
+	int gargc = argc;
+	memcpy(gargv, argv, (size_t)argc * sizeof(char *));
+	if (cfg->argv0)
+		gargv[0] = (char *)cfg->argv0;
+	const char *execfn = path, *file = path;
+
+	/* #! scripts, up to four levels as Linux allows. */
+	for (int depth = 0;; depth++) {
+		char head[256];
+		int fd = open(file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			break;	/* loader_elf_open reports it */
+		ssize_t n = read(fd, head, sizeof(head));
+		close(fd);
+		if (n < 2 || head[0] != '#' || head[1] != '!')
+			break;
+		if (access(file, X_OK))
+			return fail(LIBOS_EXIT_NOEXEC, file, strerror(EACCES));
+		if (depth == 4)
+			return fail(LIBOS_EXIT_NOEXEC, execfn, strerror(ELOOP));
+		if (libos_shebang_parse(head, (size_t)n, interp[depth], sizeof(interp[depth]),
+					iarg[depth], sizeof(iarg[depth])))
+			return fail(LIBOS_EXIT_NOEXEC, file, "bad interpreter line");
+		/* argv becomes: interp [arg] script argv[1..] */
+		int extra = iarg[depth][0] ? 2 : 1;
+		memmove(gargv + extra + 1, gargv + 1, (size_t)gargc * sizeof(char *));
+		gargv[0] = interp[depth];
+		if (extra == 2)
+			gargv[1] = iarg[depth];
+		gargv[extra] = (char *)file;
+		gargc += extra;
+		file = interp[depth];
+	}
+
+	if ((err = loader_elf_open(file, &elf, &why)))
+		return fail(errno_status(err), file, why ? why : strerror(-err));
+	if (elf.interp[0]) {
+		loader_elf_close(&elf);
+		return fail(LIBOS_EXIT_NOEXEC, file,
+			    "dynamically linked programs are not supported yet");
+	}
+	if (!realpath(file, g_proc.exe))
+		snprintf(g_proc.exe, sizeof(g_proc.exe), "%s", file);
+
+	if ((err = loader_elf_map(&elf, 0, LIBOS_ARENA_RESERVE, &img, &tlo, &thi, &why)))
+		return fail(LIBOS_EXIT_NOEXEC, file, why ? why : strerror(-err));
+	uint64_t eh_addr = 0, eh_size = 0;
+	loader_elf_section(&elf, ".eh_frame", &eh_addr, &eh_size);
+	loader_elf_close(&elf);
+
+	libos_dispatch_init();
+	libos_stats_init();
+	if ((err = libos_image_patch(&img, eh_addr, eh_size, tlo, thi, &why)) ||
+	    (err = loader_image_protect(&img)))
+		return fail(LIBOS_EXIT_NOEXEC, file, why ? why : strerror(-err));
+
+	/* brk: reserved after the image, grown on demand. */
+	void *brk = mmap((void *)img.brk, LIBOS_BRK_RESERVE, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (brk == MAP_FAILED)	/* no room after the image: the heap starts elsewhere */
+		brk = mmap(NULL, LIBOS_BRK_RESERVE, PROT_NONE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (brk == MAP_FAILED)
+		return fail(LIBOS_EXIT_NOEXEC, file, "cannot reserve the heap (brk)");
+	g_proc.brk_start = g_proc.brk_cur = (uintptr_t)brk;
+	g_proc.brk_limit = (uintptr_t)brk + LIBOS_BRK_RESERVE;
+
+	struct rlimit rl;
+	size_t stack_size = 8 << 20;
+	if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur >= (128 << 10) && rl.rlim_cur <= (1ul << 30))
+		stack_size = rl.rlim_cur;
+	void *slo, *stop;
+	if ((err = loader_stack_alloc(stack_size, img.exec_stack, &slo, &stop)))
+		return fail(LIBOS_EXIT_NOEXEC, file, "cannot allocate the stack");
+	struct loader_stack_info si = {
+		.argc = gargc,
+		.argv = gargv,
+		.envp = envp,
+		.execfn = execfn,
+		.exe = &img,
+		.interp = NULL,
+		.sysinfo_ehdr = getauxval(AT_SYSINFO_EHDR),
+	};
+	uintptr_t sp = loader_stack_build(slo, stop, &si);
+	if (!sp)
+		return fail(LIBOS_EXIT_NOEXEC, file, strerror(E2BIG));
+
+	struct libos_thread *t = libos_thread_create();
+	if (!t)
+		return fail(LIBOS_EXIT_NOEXEC, file, strerror(ENOMEM));
+	g_proc.human = cfg->stats_human;
+	libos_thread_enter(t);
+	libos_signal_init();
+	libos_thread_link(t);
+
+	struct tramp_regs *r = (struct tramp_regs *)(t->tls.host_rsp - sizeof(*r));
+	memset(r, 0, sizeof(*r));
+	r->rip = img.entry;
+	r->rsp = sp;
+	r->rflags = 0x202;
+	t->tls.frame = (uint64_t)r;
+	t->tls.host_rsp = (uint64_t)r & ~15ull;
+	if ((err = libos_sud_arm(t)))
+		return fail(LIBOS_EXIT_NOEXEC, "cannot enable Syscall User Dispatch",
+			    "Linux >= 5.11 with CONFIG_SYSCALL_USER_DISPATCH is needed");
+	fflush(NULL);
+	tramp_resume(&t->tls);
+}

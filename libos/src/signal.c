@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: MIT
+/* Signals.  The LibOS owns every real handler (tramp_signal_entry).  A signal that
+ * interrupts guest code is delivered to the guest at once: the kernel's frame is copied
+ * onto the guest's stack and the handler returns into the guest's handler.  One that
+ * interrupts host code is re-raised and kept blocked until the world switch's exit,
+ * which returns through rt_sigreturn so the kernel delivers it at the guest's resume
+ * point.  SIGSYS from Syscall User Dispatch resumes the call in the gate. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef SYS_USER_DISPATCH
+#define SYS_USER_DISPATCH 2
+#endif
+#ifndef FP_XSTATE_MAGIC1
+#define FP_XSTATE_MAGIC1 0x46505853u
+#endif
+#define UC_FP_XSTATE 0x1
+#define UC_SIGCONTEXT_SS 0x2
+#define UC_STRICT_RESTORE_SS 0x4
+#define EFLAGS_TF 0x100
+#define EFLAGS_DF 0x400
+#define EFLAGS_RF 0x10000
+
+/* The kernel's x86-64 struct ucontext and rt_sigframe. */
+struct kucontext {
+	uint64_t uc_flags;
+	uint64_t uc_link;
+	stack_t uc_stack;
+	mcontext_t uc_mcontext;
+	uint64_t uc_sigmask;
+};
+struct kframe {
+	uint64_t pretcode;
+	struct kucontext uc;
+	siginfo_t info;
+};
+_Static_assert(offsetof(struct kucontext, uc_sigmask) == 296, "kernel ucontext layout");
+_Static_assert(sizeof(struct kframe) == 440, "kernel rt_sigframe layout");
+
+/* Signals the guest may never block or catch in place of the LibOS. */
+#define LIBOS_UNBLOCKABLE (SIGBIT(SIGKILL) | SIGBIT(SIGSTOP) | SIGBIT(SIGSYS))
+
+static struct sigaction g_host_action;	/* the real action every handled signal gets */
+
+static int in_range(uint64_t ip, const char *lo, const char *hi)
+{
+	return ip >= (uint64_t)lo && ip < (uint64_t)hi;
+}
+
+static int on_stack(const stack_t *ss, uint64_t sp)
+{
+	return !(ss->ss_flags & SS_DISABLE) && sp > (uint64_t)ss->ss_sp &&
+	       sp <= (uint64_t)ss->ss_sp + ss->ss_size;
+}
+
+/* Install the real action for @sig from the guest's action. */
+void libos_signal_install(int sig)
+{
+	struct libos_sigaction *g = &g_proc.actions[sig];
+	struct libos_sigaction k = { 0 };
+
+	if (sig == SIGSYS)
+		return;		/* ours for good; the guest's is kept virtual */
+	if (g->handler <= 1) {	/* SIG_DFL, SIG_IGN: the kernel acts, exactly */
+		k.handler = g->handler;
+		k.flags = (g->flags & ~(uint64_t)SA_RESTORER) | SA_RESTORER;
+		k.restorer = (uint64_t)tramp_restorer;
+	} else {
+		k.handler = (uint64_t)tramp_signal_entry;
+		k.flags = SA_SIGINFO | SA_ONSTACK | SA_RESTORER |
+			  (g->flags & (SA_RESTART | SA_NOCLDSTOP | SA_NOCLDWAIT));
+		k.restorer = (uint64_t)tramp_restorer;
+		k.mask = ~0ull;
+	}
+	libos_raw(SYS_rt_sigaction, sig, (long)&k, 0, 8, 0, 0);
+}
+
+void libos_signal_init(void)
+{
+	for (int sig = 1; sig <= 64; sig++) {
+		struct libos_sigaction k;
+		if (libos_raw(SYS_rt_sigaction, sig, 0, (long)&k, 8, 0, 0) == 0)
+			g_proc.actions[sig] = k;
+	}
+	struct libos_sigaction sys = {
+		.handler = (uint64_t)tramp_signal_entry,
+		.flags = SA_SIGINFO | SA_ONSTACK | SA_RESTORER,
+		.restorer = (uint64_t)tramp_restorer,
+		.mask = ~0ull,
+	};
+	libos_raw(SYS_rt_sigaction, SIGSYS, (long)&sys, 0, 8, 0, 0);
+	(void)g_host_action;
+}
+
+/* Keep @sig for later: re-raise it to this thread and leave it blocked when the handler
+ * returns.  The kernel keeps it queued with its siginfo. */
+static void requeue(struct libos_thread *t, int sig, siginfo_t *info, ucontext_t *uc)
+{
+	libos_raw(SYS_rt_tgsigqueueinfo, getpid(), t->tid, sig, (long)info, 0, 0);
+	uc->uc_sigmask.__val[0] |= SIGBIT(sig);
+}
+
+/* Deliver @sig to the guest's handler now: the signal interrupted guest code. */
+static void deliver(struct libos_thread *t, int sig, siginfo_t *info, ucontext_t *uc)
+{
+	struct libos_sigaction *act = &g_proc.actions[sig];
+	greg_t *gr = uc->uc_mcontext.gregs;
+
+	if (act->handler <= 1 || !(act->flags & SA_RESTORER)) {
+		/* The guest changed its action meanwhile (or has no restorer, which the
+		 * x86-64 kernel refuses): let the kernel apply the default. */
+		struct libos_sigaction dfl = { .flags = SA_RESTORER,
+					       .restorer = (uint64_t)tramp_restorer };
+		if (act->handler == 1)
+			return;
+		libos_raw(SYS_rt_sigaction, sig, (long)&dfl, 0, 8, 0, 0);
+		requeue(t, sig, info, uc);
+		uc->uc_sigmask.__val[0] &= ~SIGBIT(sig);
+		return;
+	}
+
+	uint64_t isp = gr[REG_RSP], sp = isp;
+	int was_on = on_stack(&t->guest_alt, isp);
+	if ((act->flags & SA_ONSTACK) && !(t->guest_alt.ss_flags & SS_DISABLE) && !was_on)
+		sp = (uint64_t)t->guest_alt.ss_sp + t->guest_alt.ss_size;
+	else
+		sp -= 128;	/* the interrupted code's red zone */
+
+	/* Extended state, as the kernel laid it out (64-byte aligned). */
+	const uint8_t *fp = (const uint8_t *)uc->uc_mcontext.fpregs;
+	size_t fpsize = 0;
+	if (fp) {
+		uint32_t magic1, ext;
+		memcpy(&magic1, fp + 464, 4);
+		memcpy(&ext, fp + 468, 4);
+		fpsize = (uc->uc_flags & UC_FP_XSTATE) && magic1 == FP_XSTATE_MAGIC1 ? ext : 512;
+		sp = (sp - fpsize) & ~63ull;
+		memcpy((void *)sp, fp, fpsize);
+	}
+	uint64_t newfp = fp ? sp : 0;
+
+	sp = ((sp - sizeof(struct kframe)) & ~15ull) - 8;
+	struct kframe *f = (struct kframe *)sp;
+	struct kucontext *kuc = (struct kucontext *)uc;
+	f->pretcode = act->restorer;
+	f->uc.uc_flags = kuc->uc_flags;
+	f->uc.uc_link = 0;
+	f->uc.uc_stack.ss_sp = t->guest_alt.ss_sp;
+	f->uc.uc_stack.ss_size = t->guest_alt.ss_size;
+	f->uc.uc_stack.ss_flags = (t->guest_alt.ss_flags & SS_DISABLE) ? SS_DISABLE :
+				  was_on ? SS_ONSTACK : 0;
+	f->uc.uc_mcontext = uc->uc_mcontext;
+	f->uc.uc_mcontext.fpregs = (struct _libc_fpstate *)newfp;
+	f->uc.uc_sigmask = kuc->uc_sigmask;
+	memcpy(&f->info, info, sizeof(f->info));
+
+	gr[REG_RIP] = (greg_t)act->handler;
+	gr[REG_RSP] = (greg_t)sp;
+	gr[REG_RDI] = sig;
+	gr[REG_RSI] = (greg_t)&f->info;
+	gr[REG_RDX] = (greg_t)&f->uc;
+	gr[REG_RAX] = 0;
+	gr[REG_EFL] &= ~(greg_t)(EFLAGS_DF | EFLAGS_TF | EFLAGS_RF);
+
+	uint64_t mask = kuc->uc_sigmask | act->mask;
+	if (!(act->flags & SA_NODEFER))
+		mask |= SIGBIT(sig);
+	kuc->uc_sigmask = mask & ~LIBOS_UNBLOCKABLE;
+	if (act->flags & SA_RESETHAND) {
+		act->handler = 0;
+		act->flags &= ~(uint64_t)SA_SIGINFO;
+		libos_signal_install(sig);
+	}
+}
+
+/* A syscall from a site nobody patched: resume it in the gate as a stub would. */
+static void trap(struct libos_thread *t, siginfo_t *info, ucontext_t *uc, uint64_t fs)
+{
+	greg_t *gr = uc->uc_mcontext.gregs;
+	long nr = gr[REG_RAX];
+
+	if (g_proc.stats) {
+		/* Counted once as trap: the resumed call would count as fast or libos. */
+		t->tls.ntrap++;
+		if (nr >= 0 && nr < TRAMP_ROUTES && !g_tramp_route[nr])
+			t->tls.nfast--;
+		else
+			t->tls.nlibos--;
+	}
+	if (nr == SYS_rt_sigreturn) {
+		extern __attribute__((noreturn)) void libos_sigreturn(struct libos_thread *t,
+								      uint64_t rsp, uint64_t fs);
+		if (g_proc.stats) {
+			t->tls.nlibos++;
+			if (t->tls.counts)
+				t->tls.counts[nr]++;
+		}
+		libos_sigreturn(t, gr[REG_RSP], fs);
+	}
+	uint64_t sp = gr[REG_RSP] - 136;
+	*(uint64_t *)sp = gr[REG_RIP];
+	gr[REG_RSP] = (greg_t)sp;
+	gr[REG_RIP] = (greg_t)tramp_trap_resume;
+}
+
+static void host_fault(int sig, siginfo_t *info, ucontext_t *uc)
+{
+	char msg[160];
+	int n = snprintf(msg, sizeof(msg),
+			 "bypass-run: internal error: signal %d at %#llx (address %p) in the LibOS\n",
+			 sig, (unsigned long long)uc->uc_mcontext.gregs[REG_RIP], info->si_addr);
+	write(2, msg, n);
+	syscall(SYS_exit_group, 125);
+}
+
+void libos_signal_handle(int sig, void *infov, void *ucv, uint64_t fs)
+{
+	siginfo_t *info = infov;
+	ucontext_t *uc = ucv;
+	uint64_t gs;
+
+	__asm__ volatile("rdgsbase %0" : "=r"(gs));
+	if (!gs)
+		return;		/* a host-only thread: nothing of the guest's here */
+	struct libos_thread *t = (struct libos_thread *)gs;
+	uint64_t ip = uc->uc_mcontext.gregs[REG_RIP];
+	int host = t->tls.in_host || in_range(ip, tramp_host_begin, tramp_host_end);
+
+	if (sig == SIGSYS && info->si_code == SYS_USER_DISPATCH && !host) {
+		trap(t, info, uc, fs);
+		return;
+	}
+	if (host) {
+		if (info->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
+					  sig == SIGFPE || sig == SIGTRAP))
+			host_fault(sig, info, uc);
+		requeue(t, sig, info, uc);
+		if (in_range(ip, (const char *)tramp_sigreturn, tramp_host_end) &&
+		    !in_range(ip, tramp_exit_begin, tramp_exit_end))
+			return;	/* rt_sigreturn is about to set the mask: it will deliver */
+		t->deferred |= SIGBIT(sig);
+		t->tls.pending = 1;
+		if (in_range(ip, tramp_exit_begin, tramp_exit_end))
+			uc->uc_mcontext.gregs[REG_RIP] = (greg_t)tramp_exit_begin;
+		return;
+	}
+	if (sig == SIGSYS) {
+		/* A SIGSYS for the guest (kill, seccomp): its own action applies. */
+		if (g_proc.actions[SIGSYS].handler <= 1)
+			return;
+	}
+	deliver(t, sig, info, uc);
+}
+
+static uint64_t cur_selectors(void)
+{
+	uint64_t cs, ss;
+	__asm__("mov %%cs, %0; mov %%ss, %1" : "=r"(cs), "=r"(ss));
+	return (cs & 0xffff) | ((ss & 0xffff) << 48);
+}
+
+/* Called by the world switch's exit when signals were deferred: return to the guest
+ * through rt_sigreturn with them unblocked, so the kernel delivers them there. */
+void libos_signal_flush(struct tramp_regs *r)
+{
+	struct libos_thread *t = libos_self();
+	uint64_t all = ~0ull, cur;
+
+	libos_raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&cur, 8, 0, 0);
+	uint64_t deferred = t->deferred;
+	t->deferred = 0;
+	t->tls.pending = 0;
+	if (!deferred) {
+		libos_raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&cur, 0, 8, 0, 0);
+		return;
+	}
+
+	struct kframe f __attribute__((aligned(16)));
+	memset(&f, 0, sizeof(f));
+	greg_t *gr = f.uc.uc_mcontext.gregs;
+	f.uc.uc_flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
+	f.uc.uc_stack = t->host_alt;	/* rt_sigreturn re-installs it: keep ours */
+	gr[REG_R8] = r->r8;   gr[REG_R9] = r->r9;   gr[REG_R10] = r->r10; gr[REG_R11] = r->r11;
+	gr[REG_R12] = r->r12; gr[REG_R13] = r->r13; gr[REG_R14] = r->r14; gr[REG_R15] = r->r15;
+	gr[REG_RDI] = r->rdi; gr[REG_RSI] = r->rsi; gr[REG_RBP] = r->rbp; gr[REG_RBX] = r->rbx;
+	gr[REG_RDX] = r->rdx; gr[REG_RAX] = r->rax; gr[REG_RCX] = r->rcx;
+	gr[REG_RSP] = r->rsp; gr[REG_RIP] = r->rip; gr[REG_EFL] = r->rflags;
+	gr[REG_CSGSFS] = cur_selectors();
+	f.uc.uc_mcontext.fpregs = (struct _libc_fpstate *)t->tls.xsave;
+	f.uc.uc_sigmask = cur & ~deferred;
+	tramp_sigreturn(&f.uc, r->fs);
+}
+
+/* The guest's rt_sigreturn, its ucontext at @rsp.  Its uc_stack is the guest's
+ * sigaltstack to restore: take it, and give the kernel ours instead. */
+void libos_sigreturn(struct libos_thread *t, uint64_t rsp, uint64_t fs)
+{
+	struct kucontext *uc = (struct kucontext *)rsp;
+	uint64_t all = ~0ull;
+
+	if (!on_stack(&t->guest_alt, rsp)) {
+		stack_t *ss = &uc->uc_stack;
+		if (ss->ss_flags & SS_DISABLE) {
+			t->guest_alt.ss_flags = SS_DISABLE;
+			t->guest_alt.ss_sp = NULL;
+			t->guest_alt.ss_size = 0;
+		} else if (ss->ss_size >= (size_t)MINSIGSTKSZ) {
+			t->guest_alt.ss_sp = ss->ss_sp;
+			t->guest_alt.ss_size = ss->ss_size;
+			t->guest_alt.ss_flags = 0;
+		}
+	}
+	uc->uc_stack = t->host_alt;
+	uc->uc_sigmask &= ~LIBOS_UNBLOCKABLE;
+	/* Anything deferred during this call is queued and blocked; the mask the frame
+	 * restores decides, as it would natively. */
+	libos_raw(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, 0, 8, 0, 0);
+	t->deferred = 0;
+	t->tls.pending = 0;
+	tramp_sigreturn(uc, fs);
+}

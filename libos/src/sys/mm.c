@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+/* Memory syscalls.  brk is emulated in a region reserved after the guest's image (the
+ * kernel's brk belongs to bypass-run's own heap). */
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "sys.h"
+
+static uintptr_t page_up(uintptr_t v)
+{
+	return (v + 4095) & ~(uintptr_t)4095;
+}
+
+long libos_sys_brk(struct libos_args *a)
+{
+	uintptr_t want = (uintptr_t)a->a[0];
+	uintptr_t cur = g_proc.brk_cur;
+
+	pthread_mutex_lock(&g_proc.lock);
+	cur = g_proc.brk_cur;
+	if (want < g_proc.brk_start || want > g_proc.brk_limit)
+		goto out;	/* the kernel answers a failed brk with the current break */
+	uintptr_t old_end = page_up(cur), new_end = page_up(want);
+	if (new_end > old_end) {
+		if (mmap((void *)old_end, new_end - old_end, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+			goto out;
+	} else if (new_end < old_end) {
+		/* Give the pages back; growing again must find them zeroed. */
+		mmap((void *)new_end, old_end - new_end, PROT_NONE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	}
+	cur = g_proc.brk_cur = want;
+out:
+	pthread_mutex_unlock(&g_proc.lock);
+	return (long)cur;
+}

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+/* Process syscalls: clone (threads become pthread twins; fork uses the host's fork();
+ * vfork-style children get their own thread block), execve (re-enters bypass-run),
+ * exit and exit_group (write the statistics first). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sys.h"
+
+static long do_fork(struct libos_args *a, unsigned long flags, uint64_t stack, int *ptid,
+		    int *ctid, uint64_t tls)
+{
+	long pid;
+
+	if ((flags & CSIGNAL) == SIGCHLD)
+		pid = fork();	/* the host's fork: host locks stay sane in the child */
+	else
+		pid = syscall(SYS_clone, flags & CSIGNAL, 0, NULL, NULL, 0);
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		if (flags & CLONE_PARENT_SETTID)
+			*ptid = (int)pid;
+		return pid;
+	}
+	/* Child: the only thread; SUD is not inherited. */
+	struct libos_thread *t = a->self;
+	t->tid = (pid_t)syscall(SYS_gettid);
+	libos_stats_reset_child(t);
+	g_proc.threads = NULL;
+	atomic_store(&g_proc.live, 0);
+	libos_thread_link(t);
+	if (libos_sud_arm(t))
+		_exit(126);
+	if (flags & CLONE_CHILD_SETTID)
+		*ctid = t->tid;
+	if (flags & CLONE_CHILD_CLEARTID)
+		syscall(SYS_set_tid_address, ctid);
+	if (flags & CLONE_SETTLS)
+		a->regs->fs = tls;
+	if (stack)
+		tramp_regs_set_stack(a->regs, stack);
+	return 0;
+}
+
+/* vfork and CLONE_VM without CLONE_THREAD (posix_spawn): a real clone sharing memory.
+ * The child needs its own block (world-switch stack, GS state) because the parent's is
+ * live under it. */
+static long do_vfork(struct libos_args *a, unsigned long flags, uint64_t stack, int *ptid,
+		     int *ctid, uint64_t tls)
+{
+	struct libos_thread *c = libos_thread_create();
+
+	if (!c)
+		return -ENOMEM;
+	c->vfork_child = true;
+	struct tramp_regs *r = (struct tramp_regs *)(c->tls.host_rsp - sizeof(*r));
+	*r = *a->regs;
+	r->rax = 0;
+	if (stack)
+		tramp_regs_set_stack(r, stack);
+	if (flags & CLONE_SETTLS)
+		r->fs = tls;
+	c->tls.frame = (uint64_t)r;
+	c->tls.host_rsp = (uint64_t)r & ~15ull;
+	c->tls.host_fs = a->self->tls.host_fs;
+	c->guest_alt = a->self->guest_alt;
+	memcpy((void *)c->tls.xsave, (void *)a->self->tls.xsave, g_tramp_xsize);
+	if (flags & CLONE_CHILD_CLEARTID)
+		c->clear_tid = (uint32_t *)ctid;
+	if (flags & CLONE_CHILD_SETTID)
+		c->start_tid = 1;	/* child writes its tid at ctid */
+	c->start_mask = (uint64_t)ctid;
+
+	unsigned long kflags = flags & (CSIGNAL | CLONE_VM | CLONE_VFORK | CLONE_FS |
+					CLONE_FILES | CLONE_SIGHAND | CLONE_PARENT |
+					CLONE_NEWNS | CLONE_UNTRACED);
+	long pid = tramp_clone_vm(kflags, (void *)c->tls.host_rsp, &c->tls);
+	if (pid > 0 && (flags & CLONE_PARENT_SETTID))
+		*ptid = (int)pid;
+	/* With CLONE_VFORK the child has exec'd or exited: its block is ours to free. */
+	if (pid < 0 || (flags & CLONE_VFORK))
+		libos_thread_destroy(c);
+	return pid;
+}
+
+void libos_vfork_child(struct tramp_tls *tls)
+{
+	struct libos_thread *c = (struct libos_thread *)tls;
+
+	c->tid = (pid_t)syscall(SYS_gettid);
+	if (c->start_tid)
+		*(int *)c->start_mask = c->tid;
+	c->start_mask = 0;
+	libos_raw(SYS_sigaltstack, (long)&c->host_alt, 0, 0, 0, 0, 0);
+	libos_stats_reset_child(c);
+	if (libos_sud_arm(c))
+		syscall(SYS_exit_group, 126);
+	tramp_resume(tls);
+}
+
+static long do_clone(struct libos_args *a, unsigned long flags, uint64_t stack, int *ptid,
+		     int *ctid, uint64_t tls)
+{
+	if (flags & CLONE_THREAD)
+		return libos_thread_clone(a, flags, stack, ptid, ctid, tls);
+	if (flags & (CLONE_VM | CLONE_VFORK))
+		return do_vfork(a, flags, stack, ptid, ctid, tls);
+	return do_fork(a, flags, stack, ptid, ctid, tls);
+}
+
+long libos_sys_clone(struct libos_args *a)
+{
+	/* x86-64 order: flags, stack, parent_tid, child_tid, tls */
+	return do_clone(a, a->a[0], a->a[1], (int *)a->a[2], (int *)a->a[3], a->a[4]);
+}
+
+long libos_sys_clone3(struct libos_args *a)
+{
+	struct clone_args ca = { 0 };
+	size_t size = a->a[1];
+
+	if (size < CLONE_ARGS_SIZE_VER0 || size > 4096)
+		return -EINVAL;
+	memcpy(&ca, (void *)a->a[0], size < sizeof(ca) ? size : sizeof(ca));
+	if (ca.set_tid || ca.set_tid_size || ca.cgroup || (ca.flags & CLONE_PIDFD) ||
+	    (ca.exit_signal & ~(uint64_t)CSIGNAL))
+		return -EINVAL;		/* features the twins do not emulate */
+	uint64_t stack = ca.stack ? ca.stack + ca.stack_size : 0;
+	return do_clone(a, ca.flags | ca.exit_signal, stack, (int *)ca.parent_tid,
+			(int *)ca.child_tid, ca.tls);
+}
+
+long libos_sys_fork(struct libos_args *a)
+{
+	return do_fork(a, SIGCHLD, 0, NULL, NULL, 0);
+}
+
+long libos_sys_vfork(struct libos_args *a)
+{
+	return do_vfork(a, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, NULL, NULL, 0);
+}
+
+long libos_sys_execve(struct libos_args *a)
+{
+	return libos_exec((const char *)a->a[0], (char *const *)a->a[1],
+			  (char *const *)a->a[2]);
+}
+
+long libos_sys_execveat(struct libos_args *a)
+{
+	int dirfd = (int)a->a[0];
+	const char *path = (const char *)a->a[1];
+	int flags = (int)a->a[4];
+	char buf[4096 + 64];
+
+	if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		return -EINVAL;
+	if (path[0] == '\0') {
+		if (!(flags & AT_EMPTY_PATH))
+			return -ENOENT;
+		snprintf(buf, sizeof(buf), "/proc/self/fd/%d", dirfd);
+	} else if (path[0] == '/' || dirfd == AT_FDCWD) {
+		snprintf(buf, sizeof(buf), "%s", path);
+	} else {
+		snprintf(buf, sizeof(buf), "/proc/self/fd/%d/%s", dirfd, path);
+	}
+	return libos_exec(buf, (char *const *)a->a[2], (char *const *)a->a[3]);
+}
+
+void libos_exit_group(int code)
+{
+	libos_stats_write(!libos_self()->vfork_child);
+	for (;;)
+		syscall(SYS_exit_group, code);
+}
+
+long libos_sys_exit_group(struct libos_args *a)
+{
+	libos_exit_group((int)a->a[0]);
+}
+
+long libos_sys_exit(struct libos_args *a)
+{
+	if (a->self->vfork_child)
+		libos_exit_group((int)a->a[0]);
+	libos_thread_exit(a->self, (int)a->a[0]);
+}

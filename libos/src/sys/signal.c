@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+/* Signal syscalls: actions and the alternate stack are the guest's, kept here; the
+ * mask is the kernel's, less what the LibOS must keep deliverable (SIGSYS) and what it
+ * deferred. */
+#include <errno.h>
+#include <signal.h>
+#include <sys/syscall.h>
+
+#include "sys.h"
+
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM (1u << 31)
+#endif
+#define UNBLOCKABLE (SIGBIT(SIGKILL) | SIGBIT(SIGSTOP) | SIGBIT(SIGSYS))
+
+long libos_sys_rt_sigaction(struct libos_args *a)
+{
+	int sig = (int)a->a[0];
+	const struct libos_sigaction *act = (const void *)a->a[1];
+	struct libos_sigaction *oact = (void *)a->a[2];
+
+	if (a->a[3] != 8)
+		return -EINVAL;
+	if (sig < 1 || sig > 64 || (act && (sig == SIGKILL || sig == SIGSTOP)))
+		return -EINVAL;
+	/* The guest cannot take 32/33 either: glibc reserves them, the kernel does not. */
+	pthread_mutex_lock(&g_proc.lock);
+	struct libos_sigaction old = g_proc.actions[sig];
+	if (act) {
+		g_proc.actions[sig] = *act;
+		g_proc.actions[sig].mask &= ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
+		libos_signal_install(sig);
+	}
+	pthread_mutex_unlock(&g_proc.lock);
+	if (oact)
+		*oact = old;
+	return 0;
+}
+
+long libos_sys_rt_sigprocmask(struct libos_args *a)
+{
+	int how = (int)a->a[0];
+	const uint64_t *set = (const void *)a->a[1];
+	uint64_t *oset = (void *)a->a[2];
+	struct libos_thread *t = a->self;
+	uint64_t cur, guest, next;
+
+	if (a->a[3] != 8)
+		return -EINVAL;
+	libos_raw(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&cur, 8, 0, 0);
+	guest = cur & ~t->deferred;
+	if (set) {
+		switch (how) {
+		case SIG_BLOCK:   next = guest | *set; break;
+		case SIG_UNBLOCK: next = guest & ~*set; break;
+		case SIG_SETMASK: next = *set; break;
+		default:	  return -EINVAL;
+		}
+		next = (next & ~UNBLOCKABLE) | t->deferred;
+		libos_raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&next, 0, 8, 0, 0);
+	}
+	if (oset)
+		*oset = guest;
+	return 0;
+}
+
+long libos_sys_rt_sigreturn(struct libos_args *a)
+{
+	extern __attribute__((noreturn)) void libos_sigreturn(struct libos_thread *t,
+							      uint64_t rsp, uint64_t fs);
+	libos_sigreturn(a->self, a->regs->rsp + TRAMP_RED_ZONE, a->regs->fs);
+}
+
+long libos_sys_sigaltstack(struct libos_args *a)
+{
+	const stack_t *ss = (const void *)a->a[0];
+	stack_t *oss = (void *)a->a[1];
+	struct libos_thread *t = a->self;
+	uint64_t sp = a->regs->rsp + TRAMP_RED_ZONE;
+	stack_t *cur = &t->guest_alt;
+	int on = !(cur->ss_flags & SS_DISABLE) && sp > (uint64_t)cur->ss_sp &&
+		 sp <= (uint64_t)cur->ss_sp + cur->ss_size;
+	stack_t old = *cur;
+
+	old.ss_flags = (cur->ss_flags & SS_DISABLE) ? SS_DISABLE : on ? SS_ONSTACK : 0;
+	if (ss) {
+		int mode = ss->ss_flags & ~SS_AUTODISARM;
+		if (on)
+			return -EPERM;
+		if (mode != SS_DISABLE && mode != SS_ONSTACK && mode != 0)
+			return -EINVAL;
+		if (mode == SS_DISABLE) {
+			cur->ss_sp = NULL;
+			cur->ss_size = 0;
+			cur->ss_flags = SS_DISABLE;
+		} else {
+			if (ss->ss_size < (size_t)MINSIGSTKSZ)
+				return -ENOMEM;
+			cur->ss_sp = ss->ss_sp;
+			cur->ss_size = ss->ss_size;
+			cur->ss_flags = 0;
+		}
+	}
+	if (oss)
+		*oss = old;
+	return 0;
+}

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: MIT
+/* The dispatch table: one line per syscall the LibOS owns, sorted by number.  Every
+ * other number is passed to the kernel by the stub itself (the fast path). */
+#include <sys/syscall.h>
+
+#include "internal.h"
+#include "sys/sys.h"
+
+libos_handler_fn *const g_libos_table[LIBOS_NR_MAX] = {
+	[SYS_open]		= libos_sys_open,
+	[SYS_brk]		= libos_sys_brk,
+	[SYS_rt_sigaction]	= libos_sys_rt_sigaction,
+	[SYS_rt_sigprocmask]	= libos_sys_rt_sigprocmask,
+	[SYS_rt_sigreturn]	= libos_sys_rt_sigreturn,
+	[SYS_clone]		= libos_sys_clone,
+	[SYS_fork]		= libos_sys_fork,
+	[SYS_vfork]		= libos_sys_vfork,
+	[SYS_execve]		= libos_sys_execve,
+	[SYS_exit]		= libos_sys_exit,
+	[SYS_readlink]		= libos_sys_readlink,
+	[SYS_sigaltstack]	= libos_sys_sigaltstack,
+	[SYS_prctl]		= libos_sys_prctl,
+	[SYS_arch_prctl]	= libos_sys_arch_prctl,
+	[SYS_set_tid_address]	= libos_sys_set_tid_address,
+	[SYS_exit_group]	= libos_sys_exit_group,
+	[SYS_openat]		= libos_sys_openat,
+	[SYS_readlinkat]	= libos_sys_readlinkat,
+	[SYS_execveat]		= libos_sys_execveat,
+	[SYS_rseq]		= libos_sys_rseq,
+	[SYS_clone3]		= libos_sys_clone3,
+	[SYS_openat2]		= libos_sys_openat2,
+};

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/* trampolines: the gate (the only code whose `syscall`s Syscall User Dispatch lets
+ * through), the world switch between guest and host, and the per-site stub generator. */
+#ifndef TRAMPOLINES_TRAMP_H
+#define TRAMPOLINES_TRAMP_H
+
+/* Offsets into struct tramp_tls, shared with gate.S (checked by static asserts). */
+#define TRAMP_TLS_SELF		0
+#define TRAMP_TLS_HOST_RSP	8
+#define TRAMP_TLS_HOST_FS	16
+#define TRAMP_TLS_FRAME		24
+#define TRAMP_TLS_RET		32
+#define TRAMP_TLS_SCRATCH	40
+#define TRAMP_TLS_XSAVE		48
+#define TRAMP_TLS_COUNTS	56
+#define TRAMP_TLS_NFAST		64
+#define TRAMP_TLS_NLIBOS	72
+#define TRAMP_TLS_NTRAP		80
+#define TRAMP_TLS_SELECTOR	88
+#define TRAMP_TLS_IN_HOST	89
+#define TRAMP_TLS_PENDING	90
+
+/* SUD selector values (linux/prctl.h SYSCALL_DISPATCH_FILTER_*). */
+#define TRAMP_SEL_ALLOW		0
+#define TRAMP_SEL_BLOCK		1
+
+/* Offsets into struct tramp_regs. */
+#define TRAMP_REGS_R15		0
+#define TRAMP_REGS_R14		8
+#define TRAMP_REGS_R13		16
+#define TRAMP_REGS_R12		24
+#define TRAMP_REGS_R11		32
+#define TRAMP_REGS_R10		40
+#define TRAMP_REGS_R9		48
+#define TRAMP_REGS_R8		56
+#define TRAMP_REGS_RDI		64
+#define TRAMP_REGS_RSI		72
+#define TRAMP_REGS_RBP		80
+#define TRAMP_REGS_RBX		88
+#define TRAMP_REGS_RDX		96
+#define TRAMP_REGS_RCX		104
+#define TRAMP_REGS_RAX		112
+#define TRAMP_REGS_RIP		120
+#define TRAMP_REGS_RFLAGS	128
+#define TRAMP_REGS_RSP		136
+#define TRAMP_REGS_FS		144
+#define TRAMP_REGS_NR		152
+#define TRAMP_REGS_SIZE		160	/* multiple of 16 */
+
+#define TRAMP_ROUTES		65536
+
+/* A stub steps this far below the guest's %rsp before calling the gate, so
+ * struct tramp_regs.rsp is the guest's %rsp at the site minus TRAMP_RED_ZONE. */
+#define TRAMP_RED_ZONE		128	/* syscall numbers the route table covers */
+
+#ifndef __ASSEMBLER__
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rewrite/rewrite.h>
+
+/* Per-thread block every guest thread's GS base points at.  Stubs and the gate reach
+ * it with %gs: addressing; the LibOS embeds it first in its thread struct. */
+struct tramp_tls {
+	struct tramp_tls *self;
+	uint64_t host_rsp;	/* top of the host stack used by the world switch */
+	uint64_t host_fs;	/* host FS base (glibc TLS of the twin thread) */
+	uint64_t frame;		/* struct tramp_regs * of the current world switch */
+	uint64_t ret;		/* guest resume address (exit path scratch) */
+	uint64_t scratch;
+	uint64_t xsave;		/* 64-byte aligned XSAVE area for the guest's extended state */
+	uint64_t *counts;	/* per-number call counts (TRAMP_ROUTES), NULL without stats */
+	uint64_t nfast, nlibos, ntrap;
+	volatile uint8_t selector;	/* SUD selector byte */
+	volatile uint8_t in_host;	/* 1 while host code runs for this thread */
+	volatile uint8_t pending;	/* a signal was deferred: deliver on exit */
+	uint8_t pad[5];
+};
+
+/* Guest registers saved by a world switch (and rebuilt from a signal context). */
+struct tramp_regs {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+	uint64_t rdi, rsi, rbp, rbx, rdx, rcx, rax;
+	uint64_t rip;		/* where the guest resumes */
+	uint64_t rflags;
+	uint64_t rsp;		/* %rsp at the resume point: the site's - TRAMP_RED_ZONE */
+	uint64_t fs;		/* guest FS base */
+	uint64_t nr;		/* syscall number as issued */
+};
+
+/* The gate: [tramp_gate_begin, tramp_gate_end) is SUD's exempt range. */
+extern const char tramp_gate_begin[], tramp_gate_end[];
+/* [tramp_host_begin, tramp_host_end): gate code that runs in the host world. */
+extern const char tramp_host_begin[], tramp_host_end[];
+/* The restartable exit window of the world switch. */
+extern const char tramp_exit_begin[], tramp_exit_end[];
+
+/* Per-number route: 0 = the stub issues the syscall itself (fast path), 1 = the LibOS. */
+extern uint8_t g_tramp_route[TRAMP_ROUTES];
+/* XSAVE feature mask and area size for the world switch (set by tramp_init). */
+extern uint64_t g_tramp_xmask;
+extern uint32_t g_tramp_xsize;
+
+/* Entries a stub calls through its arena's slot: without and with call counting. */
+void tramp_entry(void);
+void tramp_entry_stats(void);
+/* The C side of the world switch, provided by the LibOS: serves regs->nr, leaves the
+ * result in regs->rax.  May edit regs (signal delivery, restart, clone children). */
+void libos_dispatch(struct tramp_regs *regs);
+/* Provided by the LibOS: deliver deferred signals before returning to the guest. */
+void libos_signal_flush(struct tramp_regs *regs);
+/* The host signal handler entry (sa_sigaction of every real handler) and the
+ * restorer that lives inside the gate.  They call libos_signal_handle(). */
+void tramp_signal_entry(int sig, void *info, void *uc);
+void tramp_restorer(void);
+/* In the LibOS: @fs is the FS base the signal interrupted. */
+void libos_signal_handle(int sig, void *info, void *uc, uint64_t fs);
+
+/* Enter (or re-enter) the guest with the state in tls->frame and tls->xsave, as the
+ * world switch's exit does; %gs must point at @tls.  Never returns. */
+__attribute__((noreturn)) void tramp_resume(struct tramp_tls *tls);
+/* rt_sigreturn with %rsp = @uc (a kernel ucontext) and FS base @fs.  Never returns. */
+__attribute__((noreturn)) void tramp_sigreturn(void *uc, uint64_t fs);
+/* Resume point for a syscall caught by SUD: [rsp] holds the guest's return address
+ * 136 bytes below its %rsp; runs the call like a stub, then returns there. */
+void tramp_trap_resume(void);
+/* Where a call resumed by tramp_trap_resume returns to (its saved regs->rip). */
+extern const char tramp_trap_resume_ret[];
+
+/* Make @r resume with the guest's %rsp at the site equal to @stack (a clone child's
+ * new stack), for both resume paths: a stub's, and tramp_trap_resume's, which pops the
+ * guest's return address from the stack. */
+static inline void tramp_regs_set_stack(struct tramp_regs *r, uint64_t stack)
+{
+	if (r->rip == (uint64_t)tramp_trap_resume_ret) {
+		uint64_t ret = *(const uint64_t *)r->rsp;
+		*(uint64_t *)(stack - TRAMP_RED_ZONE - 8) = ret;
+		r->rsp = stack - TRAMP_RED_ZONE - 8;
+	} else {
+		r->rsp = stack - TRAMP_RED_ZONE;
+	}
+}
+/* Raw syscall issued from inside the gate (allowed whatever the selector says). */
+long tramp_syscall6(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+/* clone for vfork-style children: the child starts with %rsp = @child_sp, sets GS to
+ * @child_tls and calls libos_vfork_child(@child_tls).  Returns the raw result. */
+long tramp_clone_vm(unsigned long flags, void *child_sp, struct tramp_tls *child_tls);
+__attribute__((noreturn)) void libos_vfork_child(struct tramp_tls *tls);
+
+/* Detect CPU support (FSGSBASE usable, XSAVE) and size the XSAVE area.
+ * Returns 0 or -ENOTSUP with *why set. */
+int tramp_init(const char **why);
+
+/* A block of stubs within +-2 GiB of the code it serves. */
+struct tramp_arena {
+	uint8_t *base;		/* mapping: [slot][stubs...] */
+	size_t size, used;
+};
+
+/* Map an arena of @size bytes inside [lo, hi) (both page-aligned; the range may be a
+ * PROT_NONE reservation, which is replaced).  Returns 0 or -errno. */
+int tramp_arena_create(struct tramp_arena *a, uintptr_t lo, uintptr_t hi, size_t size);
+/* Make the arena read+exec (after all stubs are written). */
+int tramp_arena_seal(struct tramp_arena *a);
+/* Point every stub of the arena at @entry (tramp_entry or tramp_entry_stats). */
+void tramp_arena_set_entry(struct tramp_arena *a, void (*entry)(void));
+
+/* Emit the stub for @site into @a and write the patch into @code, the writable view of
+ * the code at run-time address @code_addr (length @code_len).  TRAP sites are skipped.
+ * Returns 0, -ENOSPC (arena full), -ERANGE (stub out of reach) or -EINVAL. */
+int tramp_site_install(struct tramp_arena *a, const struct rewrite_site *site,
+		       uint8_t *code, uint64_t code_addr, size_t code_len);
+
+#endif /* __ASSEMBLER__ */
+#endif

@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+/* The gate: the one page range whose `syscall`s Syscall User Dispatch lets through
+ * whatever the selector says.  Holds the stub entries (fast path, guest world), the
+ * world switch into the LibOS and back (host world), the signal entry, the restorer,
+ * and the raw syscall helpers.  Offsets come from trampolines/tramp.h. */
+#include <trampolines/tramp.h>
+
+	.section .text.bypass_gate, "ax", @progbits
+	.balign 4096
+	.globl	tramp_gate_begin
+tramp_gate_begin:
+
+/* ---------------------------------------------------------------------------------
+ * Fast path.  Runs in the guest world: guest stack, guest FS, selector BLOCK.
+ * In:  %rax = syscall number, arguments in rdi rsi rdx r10 r8 r9,
+ *      (%rsp) = return address into the stub, %rsp = guest %rsp - 136.
+ * Out: %rax = result; rcx and r11 clobbered exactly as `syscall` clobbers them.
+ * Flags are preserved: movz, not, lea, mov and jrcxz write none.
+ * --------------------------------------------------------------------------------- */
+	.balign	64
+	.globl	tramp_entry
+	.type	tramp_entry, @function
+tramp_entry:
+	movzwl	%ax, %ecx			/* rcx = nr & 0xffff */
+	not	%rcx
+	lea	1(%rax,%rcx), %rcx		/* rcx = nr - (nr & 0xffff): 0 iff nr < 65536 */
+	jrcxz	1f
+	jmp	tramp_slow			/* huge or negative nr: let the LibOS answer */
+1:	lea	g_tramp_route(%rip), %r11
+	movzwl	%ax, %ecx
+	movzbl	(%r11,%rcx), %ecx		/* route byte: 0 = fast */
+	jrcxz	2f
+	jmp	tramp_slow
+2:	syscall
+	ret
+	.size	tramp_entry, .-tramp_entry
+
+/* Same, counting every call per number and fast-path calls per thread.  The counters
+ * are bumped with single `incq`s so a signal cannot tear them; flags are saved around
+ * them (the stats mode pays a pushfq/popfq). */
+	.balign	64
+	.globl	tramp_entry_stats
+	.type	tramp_entry_stats, @function
+tramp_entry_stats:
+	movzwl	%ax, %ecx
+	not	%rcx
+	lea	1(%rax,%rcx), %rcx
+	jrcxz	1f
+	jmp	tramp_slow
+1:	pushfq
+	movzwl	%ax, %ecx
+	mov	%gs:TRAMP_TLS_COUNTS, %r11
+	incq	(%r11,%rcx,8)			/* counts[nr]++ */
+	lea	g_tramp_route(%rip), %r11
+	movzbl	(%r11,%rcx), %ecx
+	jrcxz	2f
+	popfq
+	jmp	tramp_slow
+2:	incq	%gs:TRAMP_TLS_NFAST
+	popfq
+	syscall
+	ret
+	.size	tramp_entry_stats, .-tramp_entry_stats
+
+/* A syscall caught by SUD resumes here in the guest world: the SIGSYS handler set
+ * %rsp = guest %rsp - 136 with the guest's return address at (%rsp).  Run the call
+ * exactly as a stub would, then return.  The `call` is 6 bytes (ff 15 rel32) like a
+ * stub's, so a restart rewinds by 6 here too. */
+	.balign	16
+	.globl	tramp_trap_resume
+	.type	tramp_trap_resume, @function
+tramp_trap_resume:
+	call	*g_tramp_entry_ptr(%rip)
+	.globl	tramp_trap_resume_ret
+tramp_trap_resume_ret:
+	pop	%rcx				/* native `syscall` leaves the return rip in rcx too */
+	lea	128(%rsp), %rsp			/* back over the red zone; flags untouched */
+	jmp	*%rcx
+	.size	tramp_trap_resume, .-tramp_trap_resume
+
+/* ---------------------------------------------------------------------------------
+ * Host world.  A signal whose interrupted rip lies in [tramp_host_begin,
+ * tramp_host_end) is deferred by the LibOS, never run on top of this code.
+ * --------------------------------------------------------------------------------- */
+	.balign	64
+	.globl	tramp_host_begin
+tramp_host_begin:
+
+/* World switch in: save the guest on the host stack, swap FS, allow host syscalls,
+ * save the extended state, call libos_dispatch(regs). */
+	.type	tramp_slow, @function
+tramp_slow:
+	movb	$1, %gs:TRAMP_TLS_IN_HOST	/* first: from here on signals are deferred */
+	mov	%rsp, %gs:TRAMP_TLS_SCRATCH	/* guest %rsp - 136, (%rsp) = return address */
+	mov	%gs:TRAMP_TLS_HOST_RSP, %rsp
+	lea	-TRAMP_REGS_SIZE(%rsp), %rsp	/* lea: flags still the guest's */
+	pushfq
+	popq	TRAMP_REGS_RFLAGS(%rsp)
+	mov	%r15, TRAMP_REGS_R15(%rsp)
+	mov	%r14, TRAMP_REGS_R14(%rsp)
+	mov	%r13, TRAMP_REGS_R13(%rsp)
+	mov	%r12, TRAMP_REGS_R12(%rsp)
+	mov	%r11, TRAMP_REGS_R11(%rsp)
+	mov	%r10, TRAMP_REGS_R10(%rsp)
+	mov	%r9, TRAMP_REGS_R9(%rsp)
+	mov	%r8, TRAMP_REGS_R8(%rsp)
+	mov	%rdi, TRAMP_REGS_RDI(%rsp)
+	mov	%rsi, TRAMP_REGS_RSI(%rsp)
+	mov	%rbp, TRAMP_REGS_RBP(%rsp)
+	mov	%rbx, TRAMP_REGS_RBX(%rsp)
+	mov	%rdx, TRAMP_REGS_RDX(%rsp)
+	mov	%rcx, TRAMP_REGS_RCX(%rsp)
+	mov	%rax, TRAMP_REGS_RAX(%rsp)
+	mov	%rax, TRAMP_REGS_NR(%rsp)
+	mov	%gs:TRAMP_TLS_SCRATCH, %rcx
+	mov	(%rcx), %rdx
+	mov	%rdx, TRAMP_REGS_RIP(%rsp)	/* resume where the stub's call returns */
+	lea	8(%rcx), %rdx
+	mov	%rdx, TRAMP_REGS_RSP(%rsp)	/* %rsp after that return */
+	rdfsbase %rdx
+	mov	%rdx, TRAMP_REGS_FS(%rsp)
+	mov	%gs:TRAMP_TLS_HOST_FS, %rdx
+	wrfsbase %rdx				/* host TLS from here */
+	movb	$TRAMP_SEL_ALLOW, %gs:TRAMP_TLS_SELECTOR
+	mov	%rsp, %gs:TRAMP_TLS_FRAME
+	mov	%gs:TRAMP_TLS_XSAVE, %rcx
+	mov	g_tramp_xmask(%rip), %rax
+	mov	%rax, %rdx
+	shr	$32, %rdx
+	xsave64	(%rcx)				/* host C code may use any vector register */
+	cld
+	mov	%rsp, %rdi
+	call	libos_dispatch
+	/* fall through */
+
+/* World switch out.  Restartable: a signal landing anywhere in [tramp_exit_begin,
+ * tramp_exit_end) is deferred and the handler resumes at tramp_exit_begin, which
+ * reloads everything from tls->frame and re-checks for pending signals.  Nothing here
+ * writes the frame, so running it twice is harmless. */
+	.globl	tramp_exit_begin
+tramp_exit_begin:
+	mov	%gs:TRAMP_TLS_FRAME, %rsp
+	mov	%gs:TRAMP_TLS_HOST_FS, %rdx
+	wrfsbase %rdx
+	movb	$TRAMP_SEL_ALLOW, %gs:TRAMP_TLS_SELECTOR
+	movb	$1, %gs:TRAMP_TLS_IN_HOST
+	cmpb	$0, %gs:TRAMP_TLS_PENDING
+	jne	tramp_exit_flush
+	mov	%gs:TRAMP_TLS_XSAVE, %rcx
+	mov	g_tramp_xmask(%rip), %rax
+	mov	%rax, %rdx
+	shr	$32, %rdx
+	xrstor64 (%rcx)
+	mov	TRAMP_REGS_FS(%rsp), %rdx
+	wrfsbase %rdx				/* guest TLS from here */
+	mov	TRAMP_REGS_RIP(%rsp), %rdx
+	mov	%rdx, %gs:TRAMP_TLS_RET
+	movb	$TRAMP_SEL_BLOCK, %gs:TRAMP_TLS_SELECTOR
+	pushq	TRAMP_REGS_RFLAGS(%rsp)
+	popfq
+	mov	TRAMP_REGS_R15(%rsp), %r15
+	mov	TRAMP_REGS_R14(%rsp), %r14
+	mov	TRAMP_REGS_R13(%rsp), %r13
+	mov	TRAMP_REGS_R12(%rsp), %r12
+	mov	TRAMP_REGS_R11(%rsp), %r11
+	mov	TRAMP_REGS_R10(%rsp), %r10
+	mov	TRAMP_REGS_R9(%rsp), %r9
+	mov	TRAMP_REGS_R8(%rsp), %r8
+	mov	TRAMP_REGS_RDI(%rsp), %rdi
+	mov	TRAMP_REGS_RSI(%rsp), %rsi
+	mov	TRAMP_REGS_RBP(%rsp), %rbp
+	mov	TRAMP_REGS_RBX(%rsp), %rbx
+	mov	TRAMP_REGS_RDX(%rsp), %rdx
+	mov	TRAMP_REGS_RCX(%rsp), %rcx
+	mov	TRAMP_REGS_RAX(%rsp), %rax
+	mov	TRAMP_REGS_RSP(%rsp), %rsp	/* guest stack from here */
+	movb	$0, %gs:TRAMP_TLS_IN_HOST
+	jmp	*%gs:TRAMP_TLS_RET		/* the window ends after this jump */
+	.globl	tramp_exit_end
+tramp_exit_end:
+
+/* Deferred signals: the LibOS re-raises them and returns through rt_sigreturn so the
+ * kernel delivers them at the guest's resume point; it returns here if none. */
+tramp_exit_flush:
+	mov	%rsp, %rdi
+	call	libos_signal_flush
+	jmp	tramp_exit_begin
+	.size	tramp_slow, .-tramp_slow
+
+/* void tramp_resume(struct tramp_tls *tls): enter the guest from tls->frame. */
+	.globl	tramp_resume
+	.type	tramp_resume, @function
+tramp_resume:
+	jmp	tramp_exit_begin
+	.size	tramp_resume, .-tramp_resume
+
+/* void tramp_sigreturn(void *uc, uint64_t fs): rt_sigreturn on a kernel-format frame
+ * whose ucontext is at @uc (the kernel reads the frame at %rsp - 8). */
+	.globl	tramp_sigreturn
+	.type	tramp_sigreturn, @function
+tramp_sigreturn:
+	wrfsbase %rsi
+	movb	$TRAMP_SEL_BLOCK, %gs:TRAMP_TLS_SELECTOR
+	mov	%rdi, %rsp
+	movb	$0, %gs:TRAMP_TLS_IN_HOST
+	mov	$15, %eax			/* __NR_rt_sigreturn */
+	syscall
+	ud2
+	.size	tramp_sigreturn, .-tramp_sigreturn
+
+/* Every real signal handler of the LibOS starts here, on the host alternate stack with
+ * all signals blocked.  On a guest thread (GS base set) switch to host TLS and allow
+ * host syscalls for the handler's duration, then restore both as they were. */
+	.globl	tramp_signal_entry
+	.type	tramp_signal_entry, @function
+tramp_signal_entry:
+	rdgsbase %rax
+	test	%rax, %rax
+	jz	1f				/* a host-only thread: plain C handler */
+	rdfsbase %rcx				/* 4th argument: the interrupted FS base */
+	push	%rcx
+	movzbl	%gs:TRAMP_TLS_SELECTOR, %eax
+	push	%rax
+	movb	$TRAMP_SEL_ALLOW, %gs:TRAMP_TLS_SELECTOR
+	mov	%gs:TRAMP_TLS_HOST_FS, %rax
+	wrfsbase %rax
+	sub	$8, %rsp			/* entry %rsp is 8 mod 16; two pushes keep it so */
+	call	libos_signal_handle
+	add	$8, %rsp
+	pop	%rax
+	movb	%al, %gs:TRAMP_TLS_SELECTOR
+	pop	%rcx
+	wrfsbase %rcx
+	ret					/* into tramp_restorer */
+1:	rdfsbase %rcx
+	jmp	libos_signal_handle
+	.size	tramp_signal_entry, .-tramp_signal_entry
+
+	.globl	tramp_host_end
+tramp_host_end:
+
+/* sa_restorer of every real handler: must sit inside the gate, because the selector
+ * is BLOCK again when a handler that interrupted the guest returns. */
+	.globl	tramp_restorer
+	.type	tramp_restorer, @function
+tramp_restorer:
+	mov	$15, %eax			/* __NR_rt_sigreturn */
+	syscall
+	ud2
+	.size	tramp_restorer, .-tramp_restorer
+
+/* long tramp_syscall6(nr, a0, a1, a2, a3, a4, a5) */
+	.globl	tramp_syscall6
+	.type	tramp_syscall6, @function
+tramp_syscall6:
+	mov	%rdi, %rax
+	mov	%rsi, %rdi
+	mov	%rdx, %rsi
+	mov	%rcx, %rdx
+	mov	%r8, %r10
+	mov	%r9, %r8
+	mov	8(%rsp), %r9
+	syscall
+	ret
+	.size	tramp_syscall6, .-tramp_syscall6
+
+/* long tramp_clone_vm(flags, child_sp, child_tls): the child gets GS = child_tls and
+ * runs libos_vfork_child(child_tls) on child_sp; the parent gets the raw result. */
+	.globl	tramp_clone_vm
+	.type	tramp_clone_vm, @function
+tramp_clone_vm:
+	mov	%rdx, %r9			/* child_tls survives into the child */
+	xor	%edx, %edx			/* parent_tid */
+	xor	%r10d, %r10d			/* child_tid */
+	xor	%r8d, %r8d			/* tls */
+	mov	$56, %eax			/* __NR_clone */
+	syscall
+	test	%rax, %rax
+	jnz	1f
+	wrgsbase %r9				/* child: its own tramp_tls */
+	and	$-16, %rsp
+	mov	%r9, %rdi
+	call	libos_vfork_child
+	ud2
+1:	ret
+	.size	tramp_clone_vm, .-tramp_clone_vm
+
+	.balign	16
+	.globl	tramp_gate_end
+tramp_gate_end:
+	.balign	4096, 0xcc
+
+	.data
+	.balign 8
+	.globl	g_tramp_entry_ptr
+g_tramp_entry_ptr:
+	.quad	tramp_entry
+
+	.section .note.GNU-stack, "", @progbits
