@@ -103,7 +103,7 @@ struct libos_thread *libos_thread_create(void);
 void libos_thread_destroy(struct libos_thread *t);
 void libos_thread_enter(struct libos_thread *t);	/* GS, altstack, rseq, SUD for the caller */
 void libos_thread_link(struct libos_thread *t);
-void libos_thread_unlink(struct libos_thread *t);
+void libos_thread_unlink_locked(struct libos_thread *t);	/* g_proc.lock held */
 int libos_sud_arm(struct libos_thread *t);
 long libos_thread_clone(struct libos_args *a, unsigned long flags, uint64_t stack,
 			int *ptid, int *ctid, uint64_t tls);
@@ -117,7 +117,7 @@ __attribute__((noreturn)) void libos_exit_group(int code);
 /* stats.c */
 void libos_stats_init(void);
 void libos_stats_thread_init(struct libos_thread *t);
-void libos_stats_fold(struct libos_thread *t);
+void libos_stats_fold(struct libos_thread *t);	/* g_proc.lock held */
 void libos_stats_reset_child(struct libos_thread *t);
 void libos_stats_write(bool human);
 /* fs.c */

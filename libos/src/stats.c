@@ -41,17 +41,17 @@ void libos_stats_thread_init(struct libos_thread *t)
 		t->tls.counts = g_proc.counts;	/* shared: still counted, if racily */
 }
 
+/* Called with g_proc.lock held, with the thread's unlinking in the same section so a
+ * writer never sees it both folded and live. */
 void libos_stats_fold(struct libos_thread *t)
 {
 	if (!g_proc.stats || t->tls.counts == g_proc.counts)
 		return;
-	pthread_mutex_lock(&g_proc.lock);
 	g_proc.nfast += t->tls.nfast;
 	g_proc.nlibos += t->tls.nlibos;
 	g_proc.ntrap += t->tls.ntrap;
 	for (int i = 0; i < TRAMP_ROUTES; i++)
 		g_proc.counts[i] += t->tls.counts[i];
-	pthread_mutex_unlock(&g_proc.lock);
 }
 
 /* A new process (fork or vfork child) counts from zero.  A vfork child shares the
@@ -158,7 +158,10 @@ void libos_stats_write(bool human)
 	struct libos_thread *self = libos_self();
 	struct libos_thread *only = self->vfork_child ? self : NULL;
 	struct totals tot = { 0 };
-	int locked = only ? 0 : pthread_mutex_trylock(&g_proc.lock) == 0;
+	/* Other threads may still run; they cannot fold or unlink while we hold the lock.
+	 * (A vfork child shares the parent's memory: it reads only its own block.) */
+	if (!only)
+		pthread_mutex_lock(&g_proc.lock);
 
 	if (only) {
 		tot.nfast = only->tls.nfast;
@@ -232,6 +235,6 @@ void libos_stats_write(bool human)
 			   (unsigned long long)g_proc.sites_trap);
 		out_flush(&o);
 	}
-	if (locked)
+	if (!only)
 		pthread_mutex_unlock(&g_proc.lock);
 }

@@ -102,16 +102,14 @@ void libos_thread_link(struct libos_thread *t)
 	atomic_fetch_add(&g_proc.live, 1);
 }
 
-void libos_thread_unlink(struct libos_thread *t)
+void libos_thread_unlink_locked(struct libos_thread *t)
 {
-	pthread_mutex_lock(&g_proc.lock);
 	if (t->prev)
 		t->prev->next = t->next;
 	else
 		g_proc.threads = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
-	pthread_mutex_unlock(&g_proc.lock);
 }
 
 int libos_sud_arm(struct libos_thread *t)
@@ -261,8 +259,10 @@ void libos_thread_exit(struct libos_thread *t, int code)
 		__atomic_store_n(t->clear_tid, 0, __ATOMIC_RELEASE);
 		syscall(SYS_futex, t->clear_tid, FUTEX_WAKE, 1, NULL, NULL, 0);
 	}
+	pthread_mutex_lock(&g_proc.lock);
 	libos_stats_fold(t);
-	libos_thread_unlink(t);
+	libos_thread_unlink_locked(t);
+	pthread_mutex_unlock(&g_proc.lock);
 	if (t->twin) {
 		/* Leave the guest for good: signals for this thread now would find no guest. */
 		sigset_t all;

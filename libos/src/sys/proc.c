@@ -18,12 +18,17 @@ static long do_fork(struct libos_args *a, unsigned long flags, uint64_t stack, i
 {
 	long pid;
 
+	/* The host's fork keeps glibc's locks sane in the child; ours is held across it so
+	 * the child never inherits it taken by another thread. */
+	pthread_mutex_lock(&g_proc.lock);
 	if ((flags & CSIGNAL) == SIGCHLD)
-		pid = fork();	/* the host's fork: host locks stay sane in the child */
+		pid = fork();
 	else
 		pid = syscall(SYS_clone, flags & CSIGNAL, 0, NULL, NULL, 0);
+	int err = errno;
+	pthread_mutex_unlock(&g_proc.lock);
 	if (pid < 0)
-		return -errno;
+		return -err;
 	if (pid > 0) {
 		if (flags & CLONE_PARENT_SETTID)
 			*ptid = (int)pid;
