@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+// dpdk-net per-core context: owns one RX/TX queue pair of a port, its ARP cache view,
+// connection tables, timer wheel and clock.  Polled run-to-completion by one thread; no locks.
+#ifndef DPDK_NET_CTX_H
+#define DPDK_NET_CTX_H
+
+#include <stdint.h>
+
+#include <rte_byteorder.h>
+#include <rte_ether.h>
+
+struct dnet_port;
+struct dnet_ctx;
+
+/** Context configuration.  Addresses are in network byte order; zero fields take defaults. */
+struct dnet_ctx_conf {
+    uint16_t queue;          /**< queue pair of the port this context owns */
+    rte_be32_t ip;           /**< local IPv4 address (required) */
+    uint8_t prefix_len;      /**< on-link prefix length; default 24 */
+    rte_be32_t gateway;      /**< next hop for off-link destinations; 0 = none */
+    int virtual_clock;       /**< non-zero: time moves only by dnet_ctx_clock_advance() */
+    uint64_t isn_secret;     /**< RFC 6528 secret; 0 = random (tests pass a fixed one) */
+    uint32_t rcvbuf;         /**< TCP receive buffer bytes; default 262144 */
+    uint32_t sndbuf;         /**< TCP send buffer bytes; default 262144 */
+    uint32_t delack_ms;      /**< delayed-ACK timeout; default 40 */
+    uint32_t rto_min_ms;     /**< RTO lower bound; default 200 */
+    uint32_t time_wait_ms;   /**< TIME_WAIT duration (2 MSL); default 60000 */
+    uint32_t max_conns;      /**< TCP control blocks; default 4096 */
+};
+
+/** Counters; every dropped packet is counted in exactly one *_drop or bad_* field. */
+struct dnet_stats {
+    uint64_t rx_pkts, tx_pkts, tx_drop;
+    uint64_t eth_drop;         /**< not for us / unknown ethertype */
+    uint64_t arp_rx, arp_tx, arp_bad, arp_unresolved_drop;
+    uint64_t ip_rx, ip_bad_hdr, ip_bad_csum, ip_not_for_us, ip_frag_rx, ip_frag_drop,
+             ip_reassembled, ip_unknown_proto;
+    uint64_t icmp_rx, icmp_echo_replies, icmp_bad;
+    uint64_t udp_rx, udp_bad, udp_no_port, udp_queue_drop, udp_tx;
+    uint64_t tcp_rx, tcp_bad, tcp_tx, tcp_rst_tx, tcp_retrans, tcp_fast_retrans,
+             tcp_rto, tcp_ooo, tcp_drop, tcp_backlog_drop, tcp_challenge_ack;
+};
+
+/**
+ * Create a context on queue conf->queue of @p port.  @p port must outlive the context.
+ * @return 0 and *out on success; -EINVAL on a bad conf (no ip, queue out of range);
+ *         -ENOMEM when allocation fails.
+ */
+int dnet_ctx_create(struct dnet_ctx **out, struct dnet_port *port, const struct dnet_ctx_conf *conf);
+
+/** Free the context, its connections (without sending anything) and queued mbufs. */
+void dnet_ctx_destroy(struct dnet_ctx *ctx);
+
+/**
+ * One run-to-completion step: receive a burst, process it, run due timers, flush TX.
+ * @return the number of packets received and handled (>= 0).
+ */
+int dnet_ctx_poll(struct dnet_ctx *ctx);
+
+/** Current context time in microseconds (virtual or TSC-derived). */
+uint64_t dnet_ctx_now_us(const struct dnet_ctx *ctx);
+
+/**
+ * Move a virtual clock forward by @p us and run the timers that fall due (and flush TX).
+ * @return 0; -EINVAL if the context has a real clock.
+ */
+int dnet_ctx_clock_advance(struct dnet_ctx *ctx, uint64_t us);
+
+/** The context's counters (read-only view, valid while the context lives). */
+const struct dnet_stats *dnet_ctx_stats(const struct dnet_ctx *ctx);
+
+/** The context's local MAC address. */
+const struct rte_ether_addr *dnet_ctx_mac(const struct dnet_ctx *ctx);
+
+/**
+ * Insert or refresh a static-lifetime ARP entry @p ip -> @p mac (network byte order).
+ * @return 0; -ENOSPC if the cache is full.
+ */
+int dnet_arp_add(struct dnet_ctx *ctx, rte_be32_t ip, const struct rte_ether_addr *mac);
+
+/**
+ * Look @p ip up in the cache.  @return 0 and *mac if resolved; -ENOENT otherwise.
+ */
+int dnet_arp_lookup(struct dnet_ctx *ctx, rte_be32_t ip, struct rte_ether_addr *mac);
+
+/** Broadcast a gratuitous ARP request for the local address.  @return 0 or -ENOBUFS. */
+int dnet_arp_announce(struct dnet_ctx *ctx);
+
+#endif

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+// dpdk-net internal socket API: TCP and UDP endpoints on one context, for the LibOS socket
+// layer.  Non-blocking throughout: calls that would wait return -EAGAIN; the caller polls
+// the context (dnet_ctx_poll) and retries.  Addresses and ports are in network byte order.
+#ifndef DPDK_NET_SOCKET_H
+#define DPDK_NET_SOCKET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <rte_byteorder.h>
+
+struct dnet_ctx;
+struct dnet_tcb;
+struct dnet_udp_sock;
+
+/** TCP states (RFC 9293 names). */
+enum dnet_tcp_state {
+    DNET_TCP_CLOSED, DNET_TCP_LISTEN, DNET_TCP_SYN_SENT, DNET_TCP_SYN_RCVD,
+    DNET_TCP_ESTABLISHED, DNET_TCP_FIN_WAIT_1, DNET_TCP_FIN_WAIT_2, DNET_TCP_CLOSE_WAIT,
+    DNET_TCP_CLOSING, DNET_TCP_LAST_ACK, DNET_TCP_TIME_WAIT,
+};
+
+/** Readiness bits returned by dnet_tcp_info() (same meaning as EPOLLIN etc.). */
+#define DNET_EV_IN    0x001u  /**< data, EOF, an error, or (listener) a connection to accept */
+#define DNET_EV_OUT   0x004u  /**< connected and send buffer has room */
+#define DNET_EV_ERR   0x008u  /**< a pending error (read it with dnet_tcp_info().error) */
+#define DNET_EV_HUP   0x010u  /**< both directions are shut */
+#define DNET_EV_RDHUP 0x2000u /**< the peer sent FIN */
+
+/** A snapshot of a TCP endpoint. */
+struct dnet_tcp_info {
+    enum dnet_tcp_state state;
+    uint32_t events;         /**< DNET_EV_* */
+    int error;               /**< pending error as a positive errno (0 = none); not cleared */
+    uint32_t rcv_avail;      /**< bytes readable now (FIONREAD) */
+    uint32_t snd_space;      /**< bytes dnet_tcp_send() would accept now */
+    uint32_t snd_mss, rto_ms, srtt_us, cwnd, snd_wnd;
+    uint8_t snd_wscale, rcv_wscale, ts_ok, sack_ok;
+    rte_be32_t lip, rip;
+    rte_be16_t lport, rport;
+};
+
+/**
+ * Open a listener on local port @p port (any local address) with @p backlog (SYN queue +
+ * accept queue).  @return 0 and *out; -EADDRINUSE if the port listens already; -ENOMEM.
+ */
+int dnet_tcp_listen(struct dnet_ctx *ctx, rte_be16_t port, int backlog, struct dnet_tcb **out);
+
+/**
+ * Take the oldest established connection of listener @p lsn.
+ * @return 0 and *out (owned by the caller until dnet_tcp_close); -EAGAIN if none;
+ *         -EINVAL if @p lsn is not listening.
+ */
+int dnet_tcp_accept(struct dnet_ctx *ctx, struct dnet_tcb *lsn, struct dnet_tcb **out);
+
+/**
+ * Start an active open to @p dip:@p dport from local port @p sport (0 = an ephemeral port).
+ * Completes asynchronously: DNET_EV_OUT when established, error ECONNREFUSED/ETIMEDOUT.
+ * @return 0 and *out; -EADDRINUSE if the 4-tuple exists; -EADDRNOTAVAIL if no ephemeral port
+ *         is free; -ENOMEM.
+ */
+int dnet_tcp_connect(struct dnet_ctx *ctx, rte_be32_t dip, rte_be16_t dport, rte_be16_t sport,
+                     struct dnet_tcb **out);
+
+/**
+ * Queue up to @p len bytes for sending.  @return bytes queued (> 0); -EAGAIN if the buffer
+ * is full or the connection is not yet established; -EPIPE after shutdown(SHUT_WR) or close;
+ * the pending error (-ECONNRESET, -ETIMEDOUT, -ECONNREFUSED) once; -ENOTCONN otherwise.
+ */
+ssize_t dnet_tcp_send(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const void *buf, size_t len);
+
+/**
+ * Copy up to @p len received bytes out.  @return bytes (> 0); 0 at end of stream; -EAGAIN if
+ * nothing is available yet; a pending error once (-ECONNRESET ...); -ENOTCONN otherwise.
+ */
+ssize_t dnet_tcp_recv(struct dnet_ctx *ctx, struct dnet_tcb *tcb, void *buf, size_t len);
+
+/**
+ * Shut down reading (@p how = SHUT_RD), writing (SHUT_WR: FIN after the queued data) or both.
+ * @return 0; -ENOTCONN if not connected; -EINVAL for a bad @p how.
+ */
+int dnet_tcp_shutdown(struct dnet_ctx *ctx, struct dnet_tcb *tcb, int how);
+
+/**
+ * Release the caller's handle.  Queued data is still sent, then FIN (or RST if unread data
+ * is discarded, as Linux does); the stack frees the block when the connection is done.
+ * @return 0.
+ */
+int dnet_tcp_close(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+
+/** Abort: send RST (if synchronized) and release the handle.  @return 0. */
+int dnet_tcp_abort(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+
+/** Fill @p info (a snapshot; the pending error stays).  @return 0. */
+int dnet_tcp_info(const struct dnet_tcb *tcb, struct dnet_tcp_info *info);
+
+/** SO_ERROR: return the pending error as a positive errno (0 = none) and clear it. */
+int dnet_tcp_take_error(struct dnet_tcb *tcb);
+
+/** TCP_NODELAY: non-zero disables Nagle's algorithm.  @return 0. */
+int dnet_tcp_set_nodelay(struct dnet_tcb *tcb, int on);
+
+/**
+ * SO_KEEPALIVE with TCP_KEEPIDLE @p idle_s, TCP_KEEPINTVL @p intvl_s and TCP_KEEPCNT @p cnt;
+ * @p idle_s == 0 turns it off.  After @p cnt unanswered probes the connection is reset and
+ * its error is ETIMEDOUT.  @return 0; -EINVAL if @p idle_s is set but @p intvl_s or @p cnt is 0.
+ */
+int dnet_tcp_set_keepalive(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t idle_s,
+                           uint32_t intvl_s, uint32_t cnt);
+
+/** The name of a state ("ESTABLISHED"...). */
+const char *dnet_tcp_state_name(enum dnet_tcp_state st);
+
+/**
+ * Bind a UDP endpoint to local port @p port (0 = ephemeral) with a queue of @p qlen datagrams.
+ * @return 0 and *out; -EADDRINUSE; -EADDRNOTAVAIL; -ENOMEM.
+ */
+int dnet_udp_bind(struct dnet_ctx *ctx, rte_be16_t port, uint32_t qlen, struct dnet_udp_sock **out);
+
+/**
+ * Send one datagram of @p len bytes to @p dip:@p dport.
+ * @return @p len; -EMSGSIZE if it does not fit in one unfragmented frame; -ENOBUFS.
+ */
+ssize_t dnet_udp_sendto(struct dnet_ctx *ctx, struct dnet_udp_sock *us, const void *buf,
+                        size_t len, rte_be32_t dip, rte_be16_t dport);
+
+/**
+ * Take the oldest queued datagram: copies up to @p len bytes (the rest is discarded, as
+ * recvfrom does) and fills the source if @p sip / @p sport are not NULL.
+ * @return the datagram's full length; -EAGAIN if the queue is empty.
+ */
+ssize_t dnet_udp_recvfrom(struct dnet_ctx *ctx, struct dnet_udp_sock *us, void *buf, size_t len,
+                          rte_be32_t *sip, rte_be16_t *sport);
+
+/** Datagrams waiting in the queue. */
+uint32_t dnet_udp_pending(const struct dnet_udp_sock *us);
+
+/** Unbind and free the endpoint and its queued datagrams. */
+void dnet_udp_close(struct dnet_ctx *ctx, struct dnet_udp_sock *us);
+
+#endif

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: MIT
+// dpdk-net internals shared by the src/ files: the per-core context, the timer wheel, the
+// ARP cache and the protocol entry points (<proto>_input bursts and _output helpers).
+#ifndef DNET_INT_H
+#define DNET_INT_H
+
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_ip_frag.h>
+#include <rte_mbuf.h>
+
+#include "dpdk-net/ctx.h"
+#include "dpdk-net/port.h"
+
+#define DNET_BURST 32
+#define DNET_TX_MAX 64
+
+/* ---- timer wheel (lcore/timer.c): 1 ms ticks, hashed into DNET_WHEEL_SLOTS slots ---- */
+#define DNET_WHEEL_SLOTS 1024u
+#define DNET_TICK_US 1000u
+
+struct dnet_timer;
+typedef void dnet_timer_fn(struct dnet_ctx *ctx, struct dnet_timer *t);
+
+struct dnet_timer {
+    struct dnet_timer *next, **pprev; /* pprev == NULL: not armed */
+    uint64_t expire_tick;
+    dnet_timer_fn *fn;
+};
+
+struct dnet_wheel {
+    struct dnet_timer *slot[DNET_WHEEL_SLOTS];
+    uint64_t cur_tick;                 /* every tick <= cur_tick has been run */
+};
+
+void dnet_timer_init(struct dnet_timer *t, dnet_timer_fn *fn);
+/* Arm (or re-arm) @t to fire @delay_us from now (rounded up to a tick). */
+void dnet_timer_arm(struct dnet_ctx *ctx, struct dnet_timer *t, uint64_t delay_us);
+void dnet_timer_cancel(struct dnet_timer *t);
+static inline int dnet_timer_armed(const struct dnet_timer *t) { return t->pprev != NULL; }
+/* Run every timer due at or before tick @now_tick.  Returns the number fired. */
+int dnet_wheel_run(struct dnet_ctx *ctx, uint64_t now_tick);
+
+/* ---- ARP cache (arp.c) ---- */
+#define DNET_ARP_SLOTS 256u
+#define DNET_ARP_QLEN 4u
+
+enum { DNET_ARP_FREE, DNET_ARP_DEAD, DNET_ARP_PENDING, DNET_ARP_RESOLVED };
+
+struct dnet_arp_entry {
+    rte_be32_t ip;
+    uint8_t state, tries, nq;
+    struct rte_ether_addr mac;
+    struct rte_mbuf *q[DNET_ARP_QLEN]; /* IPv4 frames (eth header reserved) waiting */
+    struct dnet_timer timer;           /* request retry */
+    struct dnet_ctx *ctx;
+};
+
+/* ---- the per-core context ---- */
+struct dnet_tcb;
+struct dnet_udp_sock;
+
+#define DNET_TCP_HASH 4096u
+#define DNET_UDP_HASH 256u
+
+struct dnet_ctx {
+    struct dnet_port *port;
+    struct rte_mempool *pool;
+    uint16_t port_id, queue;
+    uint32_t offloads;
+    struct rte_ether_addr mac;
+    rte_be32_t ip, mask, gw;
+    struct dnet_ctx_conf conf;
+
+    int virt;                       /* virtual clock */
+    uint64_t now_us, tsc_hz, tsc0;
+    struct dnet_wheel wheel;
+
+    struct rte_mbuf *tx[DNET_TX_MAX];
+    uint16_t ntx;
+    uint16_t ip_id;
+
+    struct dnet_arp_entry arp[DNET_ARP_SLOTS];
+
+    struct rte_ip_frag_tbl *frag_tbl;
+    struct rte_ip_frag_death_row frag_dr;
+
+    struct dnet_tcb *tcp_hash[DNET_TCP_HASH];  /* connections by 4-tuple */
+    struct dnet_tcb *tcp_listen;               /* listeners, a short list */
+    uint32_t tcp_count;
+    uint16_t eph_next;                         /* next ephemeral port to try (host order) */
+    uint64_t isn_secret[2];
+
+    struct dnet_udp_sock *udp_hash[DNET_UDP_HASH];
+
+    struct dnet_stats st;
+};
+
+/* ---- TX (lcore/ctx.c) ---- */
+/* Queue a complete frame for transmission; flushes when the buffer fills.  Takes @m. */
+void dnet_ctx_tx(struct dnet_ctx *ctx, struct rte_mbuf *m);
+void dnet_ctx_tx_flush(struct dnet_ctx *ctx);
+struct rte_mbuf *dnet_pkt_alloc(struct dnet_ctx *ctx);
+
+/* ---- layers: burst inputs return the number handled; each consumes its mbufs ---- */
+int dnet_classify(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n);
+int dnet_arp_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n);
+int dnet_ip4_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n);
+int dnet_icmp_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n);
+int dnet_udp_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n);
+int dnet_tcp_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n);
+
+/* Prepend the Ethernet header for @next_hop (resolving it with ARP, possibly queueing @m)
+ * and transmit.  Takes @m.  Returns 0, or -EHOSTUNREACH / -ENOSPC when @m was dropped. */
+int dnet_eth_output_ip(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t next_hop);
+/* Frame with a known destination MAC (ARP replies): prepends eth, transmits; takes @m. */
+void dnet_eth_output(struct dnet_ctx *ctx, struct rte_mbuf *m, const struct rte_ether_addr *dst,
+                     uint16_t ethertype);
+
+/* @m's data starts at the L4 header, whose length is @l4_len; prepends the IPv4 header,
+ * fills checksums (L4 for TCP/UDP; ICMP fills its own) in software or by offload flags,
+ * and routes.  Takes @m.  Returns 0 or a negative errno (frame dropped). */
+int dnet_ip4_output(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t dst, uint8_t proto,
+                    uint16_t l4_len);
+/* Verify the TCP/UDP checksum of @m (l2_len/l3_len set), trusting RX offload flags when the
+ * device checked it.  Returns 1 if good. */
+int dnet_l4_csum_ok(const struct dnet_ctx *ctx, const struct rte_mbuf *m);
+int dnet_ip4_frag_init(struct dnet_ctx *ctx);
+void dnet_ip4_frag_fini(struct dnet_ctx *ctx);
+
+/* Resolve @ip: 0 and *mac if known; else -EINPROGRESS with @m (if not NULL) queued until the
+ * reply comes, or -ENOSPC / -EHOSTUNREACH with @m freed and counted. */
+int dnet_arp_resolve(struct dnet_ctx *ctx, rte_be32_t ip, struct rte_mbuf *m,
+                     struct rte_ether_addr *mac);
+void dnet_arp_init(struct dnet_ctx *ctx);
+void dnet_arp_fini(struct dnet_ctx *ctx);
+
+/* Sockets teardown on ctx destroy. */
+void dnet_tcp_fini(struct dnet_ctx *ctx);
+void dnet_udp_fini(struct dnet_ctx *ctx);
+
+static inline uint64_t dnet_now_ms(const struct dnet_ctx *ctx) { return ctx->now_us / 1000; }
+
+/* Data offsets recorded by the input path in mbuf l2_len/l3_len before protocol handlers. */
+static inline struct rte_ipv4_hdr *dnet_ip4_hdr(struct rte_mbuf *m)
+{
+    return rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, m->l2_len);
+}
+
+#endif

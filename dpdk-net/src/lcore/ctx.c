@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+// Per-core context: creation, the run-to-completion poll step (RX burst -> classify ->
+// protocol bursts -> timers -> TX flush), the clock, and the TX buffer.
+#include <errno.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_malloc.h>
+#include <rte_random.h>
+
+#include "dnet_int.h"
+
+#define DEF(field, val) do { if (!c->field) c->field = (val); } while (0)
+
+static int ctx_conf_fill(struct dnet_ctx_conf *c, const struct dnet_port *port)
+{
+    if (!c->ip || c->queue >= port->nb_queues || c->prefix_len > 32)
+        return -EINVAL;
+    DEF(prefix_len, 24);
+    DEF(rcvbuf, 262144);
+    DEF(sndbuf, 262144);
+    DEF(delack_ms, 40);
+    DEF(rto_min_ms, 200);
+    DEF(time_wait_ms, 60000);
+    DEF(max_conns, 4096);
+    return 0;
+}
+
+int dnet_ctx_create(struct dnet_ctx **out, struct dnet_port *port, const struct dnet_ctx_conf *conf)
+{
+    struct dnet_ctx *ctx;
+    struct dnet_ctx_conf c = *conf;
+    int rc;
+
+    *out = NULL;
+    rc = ctx_conf_fill(&c, port);
+    if (rc < 0)
+        return rc;
+    ctx = rte_zmalloc("dnet_ctx", sizeof(*ctx), RTE_CACHE_LINE_SIZE);
+    if (!ctx)
+        return -ENOMEM;
+    ctx->port = port;
+    ctx->pool = port->pool;
+    ctx->port_id = port->port_id;
+    ctx->queue = c.queue;
+    ctx->offloads = port->offloads;
+    ctx->mac = port->mac;
+    ctx->conf = c;
+    ctx->ip = c.ip;
+    ctx->mask = c.prefix_len ? rte_cpu_to_be_32(~0u << (32 - c.prefix_len)) : 0;
+    ctx->gw = c.gateway;
+    ctx->virt = c.virtual_clock;
+    ctx->tsc_hz = rte_get_tsc_hz();
+    ctx->tsc0 = rte_get_tsc_cycles();
+    ctx->eph_next = 32768;
+    ctx->isn_secret[0] = c.isn_secret ? c.isn_secret : rte_rand();
+    ctx->isn_secret[1] = c.isn_secret ? ~c.isn_secret : rte_rand();
+    dnet_arp_init(ctx);
+    rc = dnet_ip4_frag_init(ctx);
+    if (rc < 0) {
+        rte_free(ctx);
+        return rc;
+    }
+    *out = ctx;
+    return 0;
+}
+
+void dnet_ctx_destroy(struct dnet_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    dnet_tcp_fini(ctx);
+    dnet_udp_fini(ctx);
+    dnet_arp_fini(ctx);
+    dnet_ip4_frag_fini(ctx);
+    rte_pktmbuf_free_bulk(ctx->tx, ctx->ntx);
+    rte_free(ctx);
+}
+
+struct rte_mbuf *dnet_pkt_alloc(struct dnet_ctx *ctx)
+{
+    struct rte_mbuf *m = rte_pktmbuf_alloc(ctx->pool);
+
+    if (!m)
+        ctx->st.tx_drop++;
+    return m;
+}
+
+void dnet_ctx_tx_flush(struct dnet_ctx *ctx)
+{
+    uint16_t sent = 0;
+
+    while (sent < ctx->ntx) {
+        uint16_t k = rte_eth_tx_burst(ctx->port_id, ctx->queue, ctx->tx + sent, ctx->ntx - sent);
+
+        if (k == 0)
+            break;
+        sent += k;
+    }
+    ctx->st.tx_pkts += sent;
+    if (sent < ctx->ntx) {
+        /* The device is full: drop the rest (TCP retransmits; UDP is best effort). */
+        ctx->st.tx_drop += ctx->ntx - sent;
+        rte_pktmbuf_free_bulk(ctx->tx + sent, ctx->ntx - sent);
+    }
+    ctx->ntx = 0;
+}
+
+void dnet_ctx_tx(struct dnet_ctx *ctx, struct rte_mbuf *m)
+{
+    if (ctx->ntx == DNET_TX_MAX)
+        dnet_ctx_tx_flush(ctx);
+    ctx->tx[ctx->ntx++] = m;
+}
+
+static void ctx_clock_update(struct dnet_ctx *ctx)
+{
+    uint64_t d;
+
+    if (ctx->virt)
+        return;
+    d = rte_get_tsc_cycles() - ctx->tsc0;
+    /* Split to avoid overflowing d * 1e6 after a few hours of cycles. */
+    ctx->now_us = d / ctx->tsc_hz * 1000000 + (d % ctx->tsc_hz) * 1000000 / ctx->tsc_hz;
+}
+
+int dnet_ctx_poll(struct dnet_ctx *ctx)
+{
+    struct rte_mbuf *pkts[DNET_BURST];
+    uint16_t n;
+
+    ctx_clock_update(ctx);
+    n = rte_eth_rx_burst(ctx->port_id, ctx->queue, pkts, DNET_BURST);
+    if (n) {
+        ctx->st.rx_pkts += n;
+        dnet_classify(ctx, pkts, n);
+    }
+    dnet_wheel_run(ctx, ctx->now_us / DNET_TICK_US);
+    rte_ip_frag_free_death_row(&ctx->frag_dr, 0);
+    dnet_ctx_tx_flush(ctx);
+    return n;
+}
+
+uint64_t dnet_ctx_now_us(const struct dnet_ctx *ctx)
+{
+    return ctx->now_us;
+}
+
+int dnet_ctx_clock_advance(struct dnet_ctx *ctx, uint64_t us)
+{
+    uint64_t target;
+
+    if (!ctx->virt)
+        return -EINVAL;
+    target = ctx->now_us + us;
+    /* Step tick by tick so each timer sees the time it was due at. */
+    for (;;) {
+        uint64_t next = (ctx->wheel.cur_tick + 1) * DNET_TICK_US;
+
+        if (next > target) {
+            ctx->now_us = target;
+            break;
+        }
+        ctx->now_us = next;
+        dnet_wheel_run(ctx, ctx->wheel.cur_tick + 1);
+    }
+    rte_ip_frag_free_death_row(&ctx->frag_dr, 0);
+    dnet_ctx_tx_flush(ctx);
+    return 0;
+}
+
+const struct dnet_stats *dnet_ctx_stats(const struct dnet_ctx *ctx)
+{
+    return &ctx->st;
+}
+
+const struct rte_ether_addr *dnet_ctx_mac(const struct dnet_ctx *ctx)
+{
+    return &ctx->mac;
+}

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: MIT
+// TCP ACK and data processing: send-buffer release, RTT samples, congestion control
+// (RFC 5681 slow start / avoidance, RFC 6582 NewReno fast retransmit and recovery), window
+// updates, and in-order / out-of-order placement into the receive buffer with SACK ranges.
+#include <string.h>
+
+#include "tcp_int.h"
+
+static void tcp_release_acked(struct dnet_tcb *tcb, uint32_t ack)
+{
+    uint32_t d = ack - tcb->snd_buf_seq;
+
+    if ((int32_t)d <= 0)
+        return;
+    d = RTE_MIN(d, tcb->snd.len);
+    tcb->snd.head = (tcb->snd.head + d) % tcb->snd.cap;
+    tcb->snd.len -= d;
+    tcb->snd_buf_seq += d;
+}
+
+static void tcp_new_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const struct tcp_seg *s)
+{
+    /* The SYN's sequence number is not data: it must not grow the window. */
+    uint32_t acked = s->ack - tcb->snd_una - (tcb->snd_una == tcb->iss);
+
+    if (tcb->ts_ok && s->opt.has_ts && s->opt.tsecr)
+        dnet_tcp_rtt_sample(ctx, tcb, ((uint32_t)dnet_now_ms(ctx) - s->opt.tsecr) * 1000ull);
+    else if (tcb->rtt_active && seq_gt(s->ack, tcb->rtt_seq))
+        dnet_tcp_rtt_sample(ctx, tcb, ctx->now_us - tcb->rtt_start_us);
+    if (tcb->rtt_active && seq_gt(s->ack, tcb->rtt_seq))
+        tcb->rtt_active = 0;
+    tcp_release_acked(tcb, s->ack);
+    tcb->snd_una = s->ack;
+    if (seq_lt(tcb->snd_nxt, tcb->snd_una))
+        tcb->snd_nxt = tcb->snd_una;
+    tcb->backoff = 0;
+    tcb->retries = 0;
+
+    if (tcb->in_recovery) {
+        if (seq_ge(s->ack, tcb->recover)) {
+            /* Full ACK: leave recovery (RFC 6582 3.2 step 3). */
+            tcb->cwnd = RTE_MIN(tcb->ssthresh, RTE_MAX(tcp_flight(tcb), tcb->mss) + tcb->mss);
+            tcb->in_recovery = 0;
+        } else {
+            /* Partial ACK: resend the next hole, deflate by what was acked. */
+            dnet_tcp_retransmit_first(ctx, tcb);
+            ctx->st.tcp_fast_retrans++;
+            tcb->cwnd = tcb->cwnd > acked ? tcb->cwnd - acked + tcb->mss : tcb->mss;
+        }
+    } else if (tcb->cwnd < tcb->ssthresh) {
+        tcb->cwnd += RTE_MIN(acked, tcb->mss);                      /* slow start */
+    } else {
+        tcb->cwnd += RTE_MAX(1u, tcb->mss * tcb->mss / tcb->cwnd);  /* avoidance */
+    }
+    tcb->dupacks = 0;
+    if (tcb->snd_una == tcb->snd_max)
+        dnet_timer_cancel(&tcb->rtx_timer);
+    else
+        dnet_tcp_arm_rto(ctx, tcb);   /* RFC 6298 5.3 */
+}
+
+static void tcp_dup_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    if (++tcb->dupacks == 3 && !tcb->in_recovery) {
+        /* RFC 6582 3.2 step 2 (RFC 5681 3.2): fast retransmit, enter recovery. */
+        tcb->ssthresh = RTE_MAX(tcp_flight(tcb) / 2, 2 * tcb->mss);
+        tcb->recover = tcb->snd_max;
+        tcb->in_recovery = 1;
+        ctx->st.tcp_fast_retrans++;
+        dnet_tcp_retransmit_first(ctx, tcb);
+        tcb->cwnd = tcb->ssthresh + 3 * tcb->mss;
+    } else if (tcb->dupacks > 3 && tcb->in_recovery) {
+        tcb->cwnd += tcb->mss;   /* each dup ACK: a segment has left the network */
+    }
+}
+
+int dnet_tcp_ack_in(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const struct tcp_seg *s)
+{
+    uint32_t wnd = s->wnd << tcb->snd_wscale;
+
+    if (seq_gt(s->ack, tcb->snd_max)) {
+        dnet_tcp_send_ack(ctx, tcb);   /* acknowledges something never sent */
+        return -1;
+    }
+    if (seq_lt(tcb->snd_una, s->ack))
+        tcp_new_ack(ctx, tcb, s);
+    else if (s->ack == tcb->snd_una && s->len == 0 && !(s->flags & TCP_F_FIN) &&
+             wnd == tcb->snd_wnd && tcb->snd_una != tcb->snd_max)
+        tcp_dup_ack(ctx, tcb);
+
+    /* RFC 9293 3.10.7.4: update the send window from newer segments only. */
+    if (seq_lt(tcb->snd_wl1, s->seq) || (tcb->snd_wl1 == s->seq && seq_le(tcb->snd_wl2, s->ack))) {
+        if (wnd && !tcb->snd_wnd && tcb->rtx_kind == TCP_RTX_PERSIST) {
+            dnet_timer_cancel(&tcb->rtx_timer);
+            tcb->backoff = 0;
+        }
+        tcb->snd_wnd = wnd;
+        tcb->snd_wl1 = s->seq;
+        tcb->snd_wl2 = s->ack;
+    }
+
+    if (tcb->shut_wr && seq_gt(tcb->snd_una, tcb->fin_seq)) {
+        /* Our FIN is acknowledged. */
+        switch (tcb->state) {
+        case DNET_TCP_FIN_WAIT_1:
+            tcb->state = DNET_TCP_FIN_WAIT_2;
+            if (!tcb->user_ref) {
+                tcb->rtx_kind = TCP_RTX_TIMEWAIT; /* orphan: do not wait forever */
+                dnet_timer_arm(ctx, &tcb->rtx_timer, ctx->conf.time_wait_ms * 1000ull);
+            }
+            break;
+        case DNET_TCP_CLOSING:
+            dnet_tcp_enter_time_wait(ctx, tcb);
+            break;
+        case DNET_TCP_LAST_ACK:
+            dnet_tcp_set_closed(ctx, tcb, 0);
+            return -1;
+        default:
+            break;
+        }
+    }
+    return 0;
+}
+
+static void tcp_copy_in(struct dnet_bytebuf *b, uint32_t off, const uint8_t *src, uint32_t len)
+{
+    uint32_t pos = (b->head + off) % b->cap;
+    uint32_t first = RTE_MIN(len, b->cap - pos);
+
+    memcpy(b->data + pos, src, first);
+    memcpy(b->data, src + first, len - first);
+}
+
+/* Record [start, end) as received out of order; keeps ranges sorted and merged. */
+static int tcp_ooo_add(struct dnet_tcb *tcb, uint32_t start, uint32_t end)
+{
+    unsigned i = 0, j;
+
+    while (i < tcb->nooo && seq_lt(tcb->ooo[i].end, start))
+        i++;
+    if (i < tcb->nooo && seq_le(tcb->ooo[i].start, end)) {
+        /* Overlaps or touches range i: widen it, then absorb the ranges it now reaches. */
+        if (seq_lt(start, tcb->ooo[i].start))
+            tcb->ooo[i].start = start;
+        if (seq_gt(end, tcb->ooo[i].end))
+            tcb->ooo[i].end = end;
+        for (j = i + 1; j < tcb->nooo && seq_le(tcb->ooo[j].start, tcb->ooo[i].end); j++)
+            if (seq_gt(tcb->ooo[j].end, tcb->ooo[i].end))
+                tcb->ooo[i].end = tcb->ooo[j].end;
+        memmove(&tcb->ooo[i + 1], &tcb->ooo[j], (tcb->nooo - j) * sizeof(tcb->ooo[0]));
+        tcb->nooo = (uint8_t)(tcb->nooo - (j - i - 1));
+    } else {
+        if (tcb->nooo == TCP_OOO_MAX)
+            return -1;
+        memmove(&tcb->ooo[i + 1], &tcb->ooo[i], (tcb->nooo - i) * sizeof(tcb->ooo[0]));
+        tcb->ooo[i].start = start;
+        tcb->ooo[i].end = end;
+        tcb->nooo++;
+    }
+    tcb->sack_first = (uint8_t)i;   /* RFC 2018: the block with the newest data goes first */
+    return 0;
+}
+
+void dnet_tcp_data_in(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t seq,
+                      const uint8_t *data, uint32_t len)
+{
+    struct dnet_bytebuf *b = &tcb->rcv;
+    uint32_t space = b->cap - b->len, off = seq - tcb->rcv_nxt;
+
+    if (off >= space) {
+        ctx->st.tcp_drop++;
+        tcb->ack_now = 1;
+        return;
+    }
+    len = RTE_MIN(len, space - off);
+    tcp_copy_in(b, b->len + off, data, len);
+    if (off) {
+        ctx->st.tcp_ooo++;
+        if (tcp_ooo_add(tcb, seq, seq + len) < 0)
+            ctx->st.tcp_drop++;
+        tcb->ack_now = 1;   /* RFC 5681 4.2: out of order -> immediate (duplicate) ACK */
+        return;
+    }
+    b->len += len;
+    tcb->rcv_nxt += len;
+    if (tcb->nooo) {
+        /* The hole may be filled: pull in ranges now contiguous; ACK at once. */
+        while (tcb->nooo && seq_le(tcb->ooo[0].start, tcb->rcv_nxt)) {
+            if (seq_gt(tcb->ooo[0].end, tcb->rcv_nxt)) {
+                b->len += tcb->ooo[0].end - tcb->rcv_nxt;
+                tcb->rcv_nxt = tcb->ooo[0].end;
+            }
+            memmove(&tcb->ooo[0], &tcb->ooo[1], (tcb->nooo - 1) * sizeof(tcb->ooo[0]));
+            tcb->nooo--;
+        }
+        tcb->sack_first = 0;
+        tcb->ack_now = 1;
+        return;
+    }
+    dnet_tcp_schedule_ack(ctx, tcb);
+}

@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: MIT
+// The TCP half of the internal socket API (dpdk-net/socket.h): listen, accept, connect,
+// send, recv, shutdown, close, abort, info.  Runs on the context's own thread.
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "tcp_int.h"
+
+static const char *const g_state_names[] = {
+    [DNET_TCP_CLOSED] = "CLOSED", [DNET_TCP_LISTEN] = "LISTEN",
+    [DNET_TCP_SYN_SENT] = "SYN_SENT", [DNET_TCP_SYN_RCVD] = "SYN_RCVD",
+    [DNET_TCP_ESTABLISHED] = "ESTABLISHED", [DNET_TCP_FIN_WAIT_1] = "FIN_WAIT_1",
+    [DNET_TCP_FIN_WAIT_2] = "FIN_WAIT_2", [DNET_TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+    [DNET_TCP_CLOSING] = "CLOSING", [DNET_TCP_LAST_ACK] = "LAST_ACK",
+    [DNET_TCP_TIME_WAIT] = "TIME_WAIT",
+};
+
+const char *dnet_tcp_state_name(enum dnet_tcp_state st)
+{
+    return (unsigned)st < RTE_DIM(g_state_names) ? g_state_names[st] : "?";
+}
+
+int dnet_tcp_listen(struct dnet_ctx *ctx, rte_be16_t port, int backlog, struct dnet_tcb **out)
+{
+    struct dnet_tcb *l;
+
+    *out = NULL;
+    if (dnet_tcb_listener(ctx, port))
+        return -EADDRINUSE;
+    l = dnet_tcb_alloc(ctx);
+    if (!l)
+        return -ENOMEM;
+    l->state = DNET_TCP_LISTEN;
+    l->lport = port;
+    l->backlog = backlog > 0 ? (uint32_t)backlog : 1;
+    l->user_ref = 1;
+    l->hnext = ctx->tcp_listen;
+    ctx->tcp_listen = l;
+    *out = l;
+    return 0;
+}
+
+int dnet_tcp_accept(struct dnet_ctx *ctx, struct dnet_tcb *lsn, struct dnet_tcb **out)
+{
+    struct dnet_tcb *c = lsn->aq_head;
+
+    *out = NULL;
+    if (lsn->state != DNET_TCP_LISTEN)
+        return -EINVAL;
+    if (!c)
+        return -EAGAIN;
+    lsn->aq_head = c->aq_next;
+    if (!lsn->aq_head)
+        lsn->aq_tail = NULL;
+    lsn->aq_len--;
+    c->aq_next = NULL;
+    c->parent = NULL;
+    c->user_ref = 1;
+    *out = c;
+    return 0;
+}
+
+static int tcp_pick_port(struct dnet_ctx *ctx, rte_be32_t dip, rte_be16_t dport, rte_be16_t *sport)
+{
+    for (unsigned tries = 0; tries < 28232; tries++) {
+        rte_be16_t p = rte_cpu_to_be_16(ctx->eph_next);
+
+        ctx->eph_next = ctx->eph_next >= 60999 ? 32768 : ctx->eph_next + 1;
+        if (!dnet_tcb_lookup(ctx, dip, dport, p) && !dnet_tcb_listener(ctx, p)) {
+            *sport = p;
+            return 0;
+        }
+    }
+    return -EADDRNOTAVAIL;
+}
+
+int dnet_tcp_connect(struct dnet_ctx *ctx, rte_be32_t dip, rte_be16_t dport, rte_be16_t sport,
+                     struct dnet_tcb **out)
+{
+    struct dnet_tcb *t;
+    int rc;
+
+    *out = NULL;
+    if (!sport) {
+        rc = tcp_pick_port(ctx, dip, dport, &sport);
+        if (rc < 0)
+            return rc;
+    } else if (dnet_tcb_lookup(ctx, dip, dport, sport)) {
+        return -EADDRINUSE;
+    }
+    t = dnet_tcb_alloc(ctx);
+    if (!t)
+        return -ENOMEM;
+    t->rip = dip;
+    t->rport = dport;
+    t->lport = sport;
+    t->user_ref = 1;
+    if (dnet_tcb_buffers(ctx, t) < 0) {
+        t->user_ref = 0;
+        dnet_tcp_set_closed(ctx, t, 0);
+        return -ENOMEM;
+    }
+    t->state = DNET_TCP_SYN_SENT;
+    t->ws_ok = t->ts_ok = t->sack_ok = 1;   /* offered; the SYN-ACK decides */
+    t->iss = dnet_tcp_isn(ctx, t);
+    t->snd_una = t->iss;
+    t->snd_nxt = t->snd_max = t->iss + 1;
+    t->snd_buf_seq = t->iss + 1;
+    t->rtt_start_us = ctx->now_us;
+    dnet_tcb_hash(ctx, t);
+    dnet_tcp_send_syn(ctx, t);
+    dnet_tcp_arm_rto(ctx, t);
+    *out = t;
+    return 0;
+}
+
+static int tcp_take_error(struct dnet_tcb *tcb)
+{
+    int e = tcb->err;
+
+    tcb->err = 0;
+    return -e;
+}
+
+ssize_t dnet_tcp_send(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const void *buf, size_t len)
+{
+    struct dnet_bytebuf *b = &tcb->snd;
+    uint32_t k, pos, first;
+
+    if (tcb->err)
+        return tcp_take_error(tcb);
+    if (tcb->shut_wr)
+        return -EPIPE;
+    if (tcb->state == DNET_TCP_SYN_SENT || tcb->state == DNET_TCP_SYN_RCVD)
+        return -EAGAIN;
+    if (tcb->state != DNET_TCP_ESTABLISHED && tcb->state != DNET_TCP_CLOSE_WAIT)
+        return tcb->state == DNET_TCP_CLOSED ? -EPIPE : -ENOTCONN;
+    k = (uint32_t)RTE_MIN(len, (size_t)(b->cap - b->len));
+    if (!k)
+        return len ? -EAGAIN : 0;
+    pos = (b->head + b->len) % b->cap;
+    first = RTE_MIN(k, b->cap - pos);
+    memcpy(b->data + pos, buf, first);
+    memcpy(b->data, (const uint8_t *)buf + first, k - first);
+    b->len += k;
+    dnet_tcp_output(ctx, tcb);
+    return k;
+}
+
+ssize_t dnet_tcp_recv(struct dnet_ctx *ctx, struct dnet_tcb *tcb, void *buf, size_t len)
+{
+    struct dnet_bytebuf *b = &tcb->rcv;
+    uint32_t k, first, before, after;
+
+    if (tcb->state == DNET_TCP_LISTEN)
+        return -ENOTCONN;
+    if (!b->len || tcb->shut_rd) {
+        if (tcb->err)
+            return tcp_take_error(tcb);
+        if (tcb->rcv_fin || tcb->shut_rd || tcb->state == DNET_TCP_CLOSED)
+            return 0;
+        return -EAGAIN;
+    }
+    k = (uint32_t)RTE_MIN(len, (size_t)b->len);
+    first = RTE_MIN(k, b->cap - b->head);
+    memcpy(buf, b->data + b->head, first);
+    memcpy((uint8_t *)buf + first, b->data, k - first);
+    before = dnet_tcp_rcv_window(tcb);
+    b->head = (b->head + k) % b->cap;
+    b->len -= k;
+    /* Window update when the usable window grew by two segments or half the buffer. */
+    after = RTE_MIN(b->cap - b->len, 65535u << tcb->rcv_wscale);
+    if (tcb->state != DNET_TCP_CLOSED && after > before &&
+        after - before >= RTE_MIN(b->cap / 2, 2 * TCP_OUR_MSS)) {
+        tcb->ack_now = 1;
+        dnet_tcp_output(ctx, tcb);
+    }
+    return k;
+}
+
+/* Queue the FIN after the buffered data and move to the next closing state. */
+static void tcp_queue_fin(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    if (tcb->shut_wr)
+        return;
+    tcb->shut_wr = 1;
+    tcb->fin_seq = tcb->snd_buf_seq + tcb->snd.len;
+    if (tcb->state == DNET_TCP_ESTABLISHED || tcb->state == DNET_TCP_SYN_RCVD)
+        tcb->state = DNET_TCP_FIN_WAIT_1;
+    else if (tcb->state == DNET_TCP_CLOSE_WAIT)
+        tcb->state = DNET_TCP_LAST_ACK;
+    dnet_tcp_output(ctx, tcb);
+}
+
+int dnet_tcp_shutdown(struct dnet_ctx *ctx, struct dnet_tcb *tcb, int how)
+{
+    if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+        return -EINVAL;
+    if (tcb->state == DNET_TCP_LISTEN || tcb->state == DNET_TCP_CLOSED ||
+        tcb->state == DNET_TCP_SYN_SENT)
+        return -ENOTCONN;
+    if (how != SHUT_WR)
+        tcb->shut_rd = 1;
+    if (how != SHUT_RD)
+        tcp_queue_fin(ctx, tcb);
+    return 0;
+}
+
+int dnet_tcp_abort(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    if (tcb->state == DNET_TCP_LISTEN) {
+        dnet_tcb_listener_free(ctx, tcb);
+        return 0;
+    }
+    tcb->user_ref = 0;
+    if (tcb->state != DNET_TCP_CLOSED && tcb->state != DNET_TCP_SYN_SENT &&
+        tcb->state != DNET_TCP_TIME_WAIT)
+        dnet_tcp_send_rst(ctx, tcb);
+    dnet_tcp_set_closed(ctx, tcb, 0);
+    return 0;
+}
+
+int dnet_tcp_close(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    switch (tcb->state) {
+    case DNET_TCP_LISTEN:
+        dnet_tcb_listener_free(ctx, tcb);
+        return 0;
+    case DNET_TCP_CLOSED:
+    case DNET_TCP_SYN_SENT:
+        tcb->user_ref = 0;
+        dnet_tcp_set_closed(ctx, tcb, 0);
+        return 0;
+    case DNET_TCP_ESTABLISHED:
+    case DNET_TCP_CLOSE_WAIT:
+        /* Linux: closing with unread data resets the connection (RFC 2525 2.17). */
+        if (tcb->rcv.len)
+            return dnet_tcp_abort(ctx, tcb);
+        /* fallthrough */
+    case DNET_TCP_SYN_RCVD:
+        tcb->user_ref = 0;
+        tcp_queue_fin(ctx, tcb);
+        return 0;
+    default:
+        tcb->user_ref = 0;   /* already closing; the stack finishes and frees it */
+        if (tcb->state == DNET_TCP_FIN_WAIT_2 && !dnet_timer_armed(&tcb->rtx_timer)) {
+            tcb->rtx_kind = TCP_RTX_TIMEWAIT;  /* orphan FIN_WAIT_2 timeout */
+            dnet_timer_arm(ctx, &tcb->rtx_timer, ctx->conf.time_wait_ms * 1000ull);
+        }
+        return 0;
+    }
+}
+
+int dnet_tcp_set_nodelay(struct dnet_tcb *tcb, int on)
+{
+    tcb->nodelay = on != 0;
+    return 0;
+}
+
+int dnet_tcp_set_keepalive(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t idle_s,
+                           uint32_t intvl_s, uint32_t cnt)
+{
+    if (idle_s && (!intvl_s || !cnt))
+        return -EINVAL;
+    tcb->ka_idle_us = idle_s * 1000000ull;
+    tcb->ka_intvl_us = intvl_s * 1000000ull;
+    tcb->ka_cnt = cnt;
+    tcb->ka_probes = 0;
+    dnet_timer_cancel(&tcb->ka_timer);
+    if (idle_s) {
+        tcb->last_rcv_us = ctx->now_us;
+        dnet_timer_arm(ctx, &tcb->ka_timer, tcb->ka_idle_us);
+    }
+    return 0;
+}
+
+int dnet_tcp_take_error(struct dnet_tcb *tcb)
+{
+    return -tcp_take_error(tcb);
+}
+
+int dnet_tcp_info(const struct dnet_tcb *tcb, struct dnet_tcp_info *info)
+{
+    uint32_t ev = 0;
+    int conn = tcb->state == DNET_TCP_ESTABLISHED || tcb->state == DNET_TCP_CLOSE_WAIT;
+
+    memset(info, 0, sizeof(*info));
+    info->state = tcb->state;
+    info->error = tcb->err;
+    if (tcb->state == DNET_TCP_LISTEN) {
+        ev = tcb->aq_len ? DNET_EV_IN : 0;
+    } else {
+        info->rcv_avail = tcb->rcv.len;
+        info->snd_space = conn && !tcb->shut_wr ? tcb->snd.cap - tcb->snd.len : 0;
+        if (tcb->rcv.len || tcb->rcv_fin || tcb->shut_rd || info->error || tcb->state == DNET_TCP_CLOSED)
+            ev |= DNET_EV_IN;
+        if (info->snd_space)
+            ev |= DNET_EV_OUT;
+        if (info->error)
+            ev |= DNET_EV_ERR;
+        if (tcb->rcv_fin)
+            ev |= DNET_EV_RDHUP;
+        if ((tcb->rcv_fin && tcb->shut_wr) || tcb->state == DNET_TCP_CLOSED)
+            ev |= DNET_EV_HUP;
+    }
+    info->events = ev;
+    info->snd_mss = tcb->mss;
+    info->rto_ms = tcb->rto_us / 1000;
+    info->srtt_us = tcb->srtt_us;
+    info->cwnd = tcb->cwnd;
+    info->snd_wnd = tcb->snd_wnd;
+    info->snd_wscale = tcb->snd_wscale;
+    info->rcv_wscale = tcb->rcv_wscale;
+    info->ts_ok = tcb->ts_ok;
+    info->sack_ok = tcb->sack_ok;
+    info->lip = tcb->lip;
+    info->rip = tcb->rip;
+    info->lport = tcb->lport;
+    info->rport = tcb->rport;
+    return 0;
+}

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+// TCP internals: the control block, sequence arithmetic, segment descriptors, and the
+// functions tcp_in.c, tcp_out.c, tcp_timer.c and tcp_api.c share.
+#ifndef DNET_TCP_INT_H
+#define DNET_TCP_INT_H
+
+#include <stdint.h>
+
+#include <rte_tcp.h>
+
+#include "dnet_int.h"
+#include "dpdk-net/socket.h"
+
+#define TCP_F_FIN 0x01
+#define TCP_F_SYN 0x02
+#define TCP_F_RST 0x04
+#define TCP_F_PSH 0x08
+#define TCP_F_ACK 0x10
+
+/* Option kinds (RFC 9293, 7323, 2018). */
+#define TCP_OPT_EOL 0
+#define TCP_OPT_NOP 1
+#define TCP_OPT_MSS 2
+#define TCP_OPT_WS 3
+#define TCP_OPT_SACK_OK 4
+#define TCP_OPT_SACK 5
+#define TCP_OPT_TS 8
+
+#define TCP_OUR_MSS 1460u           /* MTU 1500 - 40 */
+#define TCP_DEF_PEER_MSS 536u       /* RFC 9293 default when the peer sends no MSS */
+#define TCP_OOO_MAX 8u
+#define TCP_RTO_INIT_US 1000000u    /* RFC 6298 2.1 */
+#define TCP_RTO_MAX_US 120000000u
+#define TCP_SYN_RETRIES 6
+#define TCP_DATA_RETRIES 15
+#define TCP_PERSIST_MAX_US 60000000u
+
+static inline int seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static inline int seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
+static inline int seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
+static inline int seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
+
+/* A byte ring: send buffer (head = first unacknowledged byte) or receive buffer
+ * (head = first unread byte; len = in-order bytes; out-of-order data sits after them). */
+struct dnet_bytebuf {
+    uint8_t *data;
+    uint32_t cap, head, len;
+};
+
+struct dnet_seqrange {
+    uint32_t start, end;
+};
+
+/* Parsed options of a received segment. */
+struct tcp_opts {
+    uint16_t mss;
+    uint8_t ws, has_mss, has_ws, sack_ok, has_ts, nsack;
+    uint32_t tsval, tsecr;
+    struct dnet_seqrange sack[4];
+};
+
+/* A received segment after header checks. */
+struct tcp_seg {
+    rte_be32_t sip;
+    rte_be16_t sport, dport;
+    uint32_t seq, ack, wnd;  /* wnd: raw 16-bit field */
+    uint8_t flags;
+    uint32_t len;            /* payload bytes */
+    const uint8_t *data;
+    struct tcp_opts opt;
+};
+
+enum { TCP_RTX_NONE, TCP_RTX_RTO, TCP_RTX_PERSIST, TCP_RTX_TIMEWAIT };
+
+struct dnet_tcb {
+    struct dnet_tcb *hnext;        /* hash chain, or the listener list */
+    struct dnet_tcb *parent;       /* listener while embryonic or unaccepted */
+    struct dnet_tcb *aq_next;      /* accept queue link */
+    rte_be32_t lip, rip;
+    rte_be16_t lport, rport;
+    uint8_t state;
+    uint8_t user_ref;              /* a handle is held by the socket layer */
+    uint8_t hashed, passive, shut_rd, shut_wr, rcv_fin, nodelay;
+    uint8_t ts_ok, ws_ok, sack_ok, ack_now, delack_segs, rtx_kind;
+    uint8_t snd_wscale, rcv_wscale, backoff, retries, dupacks, in_recovery, rtt_active;
+    int err;                       /* pending error, positive errno */
+
+    /* listener */
+    struct dnet_tcb *aq_head, *aq_tail;
+    uint32_t aq_len, syn_len, backlog;
+
+    /* send side */
+    uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, snd_buf_seq, fin_seq;
+    uint32_t mss, cwnd, ssthresh, recover;
+    uint32_t srtt_us, rttvar_us, rto_us, rtt_seq;
+    uint64_t rtt_start_us;
+
+    /* receive side */
+    uint32_t irs, rcv_nxt, rcv_adv, last_ack_sent, ts_recent, ooo_fin_seq;
+    uint8_t nooo, ooo_fin, sack_first;
+    struct dnet_seqrange ooo[TCP_OOO_MAX];
+
+    /* keepalive (off while ka_idle_us == 0) */
+    uint64_t ka_idle_us, ka_intvl_us, last_rcv_us;
+    uint32_t ka_cnt, ka_probes;
+
+    struct dnet_bytebuf snd, rcv;
+    struct dnet_timer rtx_timer, delack_timer, ka_timer;
+};
+
+/* tcp_api.c: table, allocation, state changes */
+struct dnet_tcb *dnet_tcb_alloc(struct dnet_ctx *ctx);
+int dnet_tcb_buffers(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+void dnet_tcb_listener_free(struct dnet_ctx *ctx, struct dnet_tcb *lsn);
+void dnet_tcb_hash(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+struct dnet_tcb *dnet_tcb_lookup(struct dnet_ctx *ctx, rte_be32_t rip, rte_be16_t rport,
+                                 rte_be16_t lport);
+struct dnet_tcb *dnet_tcb_listener(struct dnet_ctx *ctx, rte_be16_t lport);
+uint32_t dnet_tcp_isn(struct dnet_ctx *ctx, const struct dnet_tcb *tcb);
+/* Enter CLOSED: unhash, stop timers, record @err (0 = none); frees the block when nobody
+ * holds it.  The block must not be used after this returns unless user_ref is set. */
+void dnet_tcp_set_closed(struct dnet_ctx *ctx, struct dnet_tcb *tcb, int err);
+/* A passive child reached ESTABLISHED: move it to the listener's accept queue. */
+void dnet_tcp_child_established(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+void dnet_tcp_enter_time_wait(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+uint32_t dnet_tcp_rcv_window(const struct dnet_tcb *tcb);
+
+/* tcp_in.c / tcp_ack.c */
+void dnet_tcp_established(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+void dnet_tcp_fin_in(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+/* ACK processing; returns < 0 when the segment must not be processed further (it acked
+ * unsent data, or the block was freed at the end of LAST_ACK), else 0. */
+int dnet_tcp_ack_in(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const struct tcp_seg *s);
+void dnet_tcp_data_in(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t seq,
+                      const uint8_t *data, uint32_t len);
+
+/* tcp_out.c */
+void dnet_tcp_output(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+int dnet_tcp_send_syn(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+void dnet_tcp_send_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+void dnet_tcp_send_rst(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+void dnet_tcp_retransmit_first(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+void dnet_tcp_send_probe(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+/* RST in answer to @s, which matched no connection (RFC 9293 3.10.7.1). */
+void dnet_tcp_reply_rst(struct dnet_ctx *ctx, const struct tcp_seg *s);
+
+/* tcp_timer.c */
+void dnet_tcp_timers_init(struct dnet_tcb *tcb);
+void dnet_tcp_rtt_sample(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint64_t rtt_us);
+void dnet_tcp_arm_rto(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+void dnet_tcp_arm_persist(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+void dnet_tcp_schedule_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+/* A segment arrived: the keepalive idle time starts again. */
+void dnet_tcp_ka_touch(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+void dnet_tcp_timers_stop(struct dnet_tcb *tcb);
+
+static inline uint32_t tcp_flight(const struct dnet_tcb *tcb) { return tcb->snd_max - tcb->snd_una; }
+
+#endif

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: MIT
+// TCP output: builds segments (options: MSS, window scale, SACK, timestamps), the send loop
+// with Nagle and congestion/receive window limits, retransmissions, probes, ACKs and RSTs.
+#include <string.h>
+
+#include "tcp_int.h"
+
+static uint32_t tcp_ts_now(const struct dnet_ctx *ctx)
+{
+    return (uint32_t)dnet_now_ms(ctx);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    v = rte_cpu_to_be_32(v);
+    memcpy(p, &v, 4);
+}
+
+/* Options of a SYN or SYN-ACK (Linux order: MSS, SACK-permitted + TS, NOP + WS). */
+static unsigned tcp_syn_opts(struct dnet_ctx *ctx, const struct dnet_tcb *tcb, uint8_t *o)
+{
+    unsigned n = 0;
+
+    o[n++] = TCP_OPT_MSS; o[n++] = 4;
+    o[n++] = TCP_OUR_MSS >> 8; o[n++] = TCP_OUR_MSS & 0xff;
+    if (tcb->sack_ok && tcb->ts_ok) {
+        o[n++] = TCP_OPT_SACK_OK; o[n++] = 2;
+    } else if (tcb->sack_ok) {
+        o[n++] = TCP_OPT_NOP; o[n++] = TCP_OPT_NOP; o[n++] = TCP_OPT_SACK_OK; o[n++] = 2;
+    }
+    if (tcb->ts_ok) {
+        if (!tcb->sack_ok) {
+            o[n++] = TCP_OPT_NOP; o[n++] = TCP_OPT_NOP;
+        }
+        o[n++] = TCP_OPT_TS; o[n++] = 10;
+        put32(o + n, tcp_ts_now(ctx)); n += 4;
+        put32(o + n, tcb->state == DNET_TCP_SYN_SENT ? 0 : tcb->ts_recent); n += 4;
+    }
+    if (tcb->ws_ok) {
+        o[n++] = TCP_OPT_NOP; o[n++] = TCP_OPT_WS; o[n++] = 3; o[n++] = tcb->rcv_wscale;
+    }
+    return n;
+}
+
+/* Options of other segments: timestamps, then SACK blocks (newest first) when out of order. */
+static unsigned tcp_data_opts(struct dnet_ctx *ctx, const struct dnet_tcb *tcb, uint8_t *o)
+{
+    unsigned n = 0, max, k = 0;
+
+    if (tcb->ts_ok) {
+        o[n++] = TCP_OPT_NOP; o[n++] = TCP_OPT_NOP; o[n++] = TCP_OPT_TS; o[n++] = 10;
+        put32(o + n, tcp_ts_now(ctx)); n += 4;
+        put32(o + n, tcb->ts_recent); n += 4;
+    }
+    if (!tcb->sack_ok || !tcb->nooo)
+        return n;
+    max = tcb->ts_ok ? 3 : 4;
+    o[n++] = TCP_OPT_NOP; o[n++] = TCP_OPT_NOP; o[n++] = TCP_OPT_SACK;
+    o[n++] = (uint8_t)(2 + 8 * RTE_MIN(max, (unsigned)tcb->nooo));
+    for (unsigned i = 0; i < tcb->nooo && k < max; i++, k++) {
+        unsigned j = (tcb->sack_first + i) % tcb->nooo;
+
+        put32(o + n, tcb->ooo[j].start); n += 4;
+        put32(o + n, tcb->ooo[j].end); n += 4;
+    }
+    return n;
+}
+
+/* Window field for an outgoing segment; never moves the right edge left (RFC 9293 3.8.6.2). */
+static uint16_t tcp_wnd_field(const struct dnet_tcb *tcb, int syn)
+{
+    uint32_t space = tcb->rcv.cap - tcb->rcv.len, w;
+
+    if (syn)
+        return (uint16_t)RTE_MIN(space, 65535u);
+    if (seq_lt(tcb->rcv_nxt + space, tcb->rcv_adv))
+        space = tcb->rcv_adv - tcb->rcv_nxt;
+    w = space >> tcb->rcv_wscale;
+    return (uint16_t)RTE_MIN(w, 65535u);
+}
+
+static void tcp_copy_out(const struct dnet_bytebuf *b, uint32_t off, uint8_t *dst, uint32_t len)
+{
+    uint32_t pos = (b->head + off) % b->cap;
+    uint32_t first = RTE_MIN(len, b->cap - pos);
+
+    memcpy(dst, b->data + pos, first);
+    memcpy(dst + first, b->data, len - first);
+}
+
+/* Build and send one segment: @len bytes at send-buffer offset @off. */
+static int tcp_xmit(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t seq, uint8_t flags,
+                    uint32_t off, uint32_t len)
+{
+    uint8_t opts[40];
+    int syn = (flags & TCP_F_SYN) != 0;
+    unsigned olen = syn ? tcp_syn_opts(ctx, tcb, opts) : tcp_data_opts(ctx, tcb, opts);
+    unsigned hlen = sizeof(struct rte_tcp_hdr) + RTE_ALIGN_CEIL(olen, 4);
+    struct rte_mbuf *m = dnet_pkt_alloc(ctx);
+    struct rte_tcp_hdr *th;
+
+    if (!m)
+        return -ENOBUFS;
+    th = (struct rte_tcp_hdr *)rte_pktmbuf_append(m, (uint16_t)(hlen + len));
+    if (!th) {
+        rte_pktmbuf_free(m);
+        return -ENOBUFS;
+    }
+    while (olen < hlen - sizeof(*th))
+        opts[olen++] = TCP_OPT_EOL;
+    th->src_port = tcb->lport;
+    th->dst_port = tcb->rport;
+    th->sent_seq = rte_cpu_to_be_32(seq);
+    th->recv_ack = (flags & TCP_F_ACK) ? rte_cpu_to_be_32(tcb->rcv_nxt) : 0;
+    th->data_off = (uint8_t)((hlen / 4) << 4);
+    th->tcp_flags = flags;
+    th->rx_win = rte_cpu_to_be_16(tcp_wnd_field(tcb, syn));
+    th->cksum = 0;
+    th->tcp_urp = 0;
+    memcpy(th + 1, opts, olen);
+    if (len)
+        tcp_copy_out(&tcb->snd, off, (uint8_t *)th + hlen, len);
+    if (flags & TCP_F_ACK) {
+        uint32_t edge = tcb->rcv_nxt + ((uint32_t)rte_be_to_cpu_16(th->rx_win) << (syn ? 0 : tcb->rcv_wscale));
+
+        tcb->last_ack_sent = tcb->rcv_nxt;
+        if (seq_gt(edge, tcb->rcv_adv))
+            tcb->rcv_adv = edge;
+        tcb->ack_now = 0;
+        tcb->delack_segs = 0;
+        dnet_timer_cancel(&tcb->delack_timer);
+    }
+    ctx->st.tcp_tx++;
+    return dnet_ip4_output(ctx, m, tcb->rip, IPPROTO_TCP, (uint16_t)hlen);
+}
+
+int dnet_tcp_send_syn(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    uint8_t flags = TCP_F_SYN | (tcb->state == DNET_TCP_SYN_RCVD ? TCP_F_ACK : 0);
+
+    return tcp_xmit(ctx, tcb, tcb->iss, flags, 0, 0);
+}
+
+void dnet_tcp_send_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    tcp_xmit(ctx, tcb, tcb->snd_nxt, TCP_F_ACK, 0, 0);
+}
+
+void dnet_tcp_send_rst(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    ctx->st.tcp_rst_tx++;
+    tcp_xmit(ctx, tcb, tcb->snd_nxt, TCP_F_RST | TCP_F_ACK, 0, 0);
+}
+
+void dnet_tcp_send_probe(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    /* An already-acknowledged sequence number makes the peer answer with its window. */
+    tcp_xmit(ctx, tcb, tcb->snd_una - 1, TCP_F_ACK, 0, 0);
+}
+
+/* The FIN goes after the last byte once shut_wr is set: is it due at @seq? */
+static int tcp_fin_at(const struct dnet_tcb *tcb, uint32_t seq)
+{
+    return tcb->shut_wr && seq == tcb->fin_seq;
+}
+
+void dnet_tcp_retransmit_first(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    uint32_t off, len;
+    uint8_t flags = TCP_F_ACK;
+
+    ctx->st.tcp_retrans++;
+    if (tcb->state == DNET_TCP_SYN_SENT || tcb->state == DNET_TCP_SYN_RCVD) {
+        dnet_tcp_send_syn(ctx, tcb);
+        return;
+    }
+    off = tcb->snd_una - tcb->snd_buf_seq;
+    len = RTE_MIN(tcb->mss, tcb->snd.len - RTE_MIN(off, tcb->snd.len));
+    if (tcp_fin_at(tcb, tcb->snd_una + len))
+        flags |= TCP_F_FIN;
+    if (len || (flags & TCP_F_FIN))
+        tcp_xmit(ctx, tcb, tcb->snd_una, flags | (len && off + len == tcb->snd.len ? TCP_F_PSH : 0),
+                 off, len);
+    /* Karn: a retransmitted segment gives no RTT sample. */
+    tcb->rtt_active = 0;
+}
+
+static int tcp_can_send(const struct dnet_tcb *tcb)
+{
+    switch (tcb->state) {
+    case DNET_TCP_ESTABLISHED: case DNET_TCP_CLOSE_WAIT: case DNET_TCP_FIN_WAIT_1:
+    case DNET_TCP_CLOSING: case DNET_TCP_LAST_ACK:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void dnet_tcp_output(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    int sent = 0;
+
+    while (tcp_can_send(tcb)) {
+        uint32_t off = tcb->snd_nxt - tcb->snd_buf_seq;
+        uint32_t avail = off < tcb->snd.len ? tcb->snd.len - off : 0;
+        uint32_t wnd = RTE_MIN(tcb->snd_wnd, tcb->cwnd);
+        uint32_t inflight = tcb->snd_nxt - tcb->snd_una;
+        uint32_t usable = wnd > inflight ? wnd - inflight : 0;
+        uint32_t len = RTE_MIN(RTE_MIN(avail, tcb->mss), usable);
+        int fin = tcp_fin_at(tcb, tcb->snd_nxt + len) && len == avail;
+        uint8_t flags = TCP_F_ACK;
+
+        if (len == 0 && !fin)
+            break;
+        /* Nagle (RFC 896): hold a small tail while data is unacknowledged. */
+        if (len < tcb->mss && len == avail && !fin && !tcb->nodelay && inflight > 0)
+            break;
+        if (fin)
+            flags |= TCP_F_FIN;
+        if (len && len == avail)
+            flags |= TCP_F_PSH;
+        if (!tcb->rtt_active && len && !seq_lt(tcb->snd_nxt, tcb->snd_max)) {
+            tcb->rtt_active = 1;
+            tcb->rtt_seq = tcb->snd_nxt;
+            tcb->rtt_start_us = ctx->now_us;
+        }
+        if (seq_lt(tcb->snd_nxt, tcb->snd_max))
+            ctx->st.tcp_retrans++;
+        if (tcp_xmit(ctx, tcb, tcb->snd_nxt, flags, off, len) < 0)
+            break;
+        tcb->snd_nxt += len + (fin ? 1 : 0);
+        if (seq_gt(tcb->snd_nxt, tcb->snd_max))
+            tcb->snd_max = tcb->snd_nxt;
+        if (!dnet_timer_armed(&tcb->rtx_timer) || tcb->rtx_kind != TCP_RTX_RTO)
+            dnet_tcp_arm_rto(ctx, tcb);
+        sent++;
+    }
+    if (!sent && tcb->ack_now && tcb->state != DNET_TCP_CLOSED && tcb->state != DNET_TCP_LISTEN)
+        dnet_tcp_send_ack(ctx, tcb);
+    /* Zero window with data waiting and nothing in flight: probe until it opens. */
+    if (tcp_can_send(tcb) && tcb->snd_wnd == 0 && tcb->snd_nxt == tcb->snd_una &&
+        tcb->snd_nxt - tcb->snd_buf_seq < tcb->snd.len && !dnet_timer_armed(&tcb->rtx_timer))
+        dnet_tcp_arm_persist(ctx, tcb);
+}
+
+void dnet_tcp_reply_rst(struct dnet_ctx *ctx, const struct tcp_seg *s)
+{
+    struct rte_mbuf *m;
+    struct rte_tcp_hdr *th;
+
+    if (s->flags & TCP_F_RST)
+        return;
+    m = dnet_pkt_alloc(ctx);
+    if (!m)
+        return;
+    th = (struct rte_tcp_hdr *)rte_pktmbuf_append(m, sizeof(*th));
+    memset(th, 0, sizeof(*th));
+    th->src_port = s->dport;
+    th->dst_port = s->sport;
+    th->data_off = 5 << 4;
+    if (s->flags & TCP_F_ACK) {
+        th->sent_seq = rte_cpu_to_be_32(s->ack);
+        th->tcp_flags = TCP_F_RST;
+    } else {
+        uint32_t seglen = s->len + !!(s->flags & TCP_F_SYN) + !!(s->flags & TCP_F_FIN);
+
+        th->recv_ack = rte_cpu_to_be_32(s->seq + seglen);
+        th->tcp_flags = TCP_F_RST | TCP_F_ACK;
+    }
+    ctx->st.tcp_tx++;
+    ctx->st.tcp_rst_tx++;
+    dnet_ip4_output(ctx, m, s->sip, IPPROTO_TCP, sizeof(*th));
+}
