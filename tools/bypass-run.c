@@ -57,7 +57,7 @@ int main(int argc, char **argv, char **envp)
 		}
 	}
 	if (i >= argc) {
-		fprintf(stderr, "bypass-run: missing PROGRAM (try --help)\n");
+		fprintf(stderr, "bypass-run: PROGRAM: missing operand (try --help)\n");
 		return EXIT_USAGE;
 	}
 	const char *env = getenv("BYPASS_STATS");

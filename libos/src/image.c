@@ -4,6 +4,7 @@
  * the loader reserved next to the image. */
 #include <elf.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 
 #include "image.h"
 #include "internal.h"
+#include "plancache.h"
 
 /* Read a DWARF pointer of encoding @enc at @p (only what eh_frame_hdr uses). */
 static int read_encoded(const uint8_t *p, uint8_t enc, uint64_t *out)
@@ -69,16 +71,43 @@ static void image_funcs(const struct loader_image *img, uint64_t eh_addr, uint64
 	}
 }
 
-int libos_image_patch(const struct loader_image *img, uint64_t eh_addr, uint64_t eh_size,
-		      uintptr_t tlo, uintptr_t thi, const char **why)
+/* The segment holding [addr, addr + len), or NULL. */
+static const struct loader_segment *segment_of(const struct loader_image *img, uint64_t addr,
+					       size_t len)
 {
-	struct rewrite_plan plan = { 0 };
+	for (size_t s = 0; s < img->nsegs; s++)
+		if (addr >= img->segs[s].start && addr + len <= img->segs[s].end &&
+		    addr + len >= addr)
+			return &img->segs[s];
+	return NULL;
+}
+
+/* A cached plan is used only if it describes these very bytes. */
+static bool plan_matches(const struct loader_image *img, const struct rewrite_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct rewrite_site *s = &plan->sites[i];
+		const struct loader_segment *seg = segment_of(img, s->start, s->len);
+		if (!seg || !(seg->prot & PROT_EXEC) || s->addr < s->start ||
+		    s->addr + 2 > s->start + s->len ||
+		    memcmp((const void *)s->start, s->orig, s->len) ||
+		    memcmp((const void *)s->addr, "\x0f\x05", 2))
+			return false;
+		if (s->tactic == REWRITE_ISLAND && !segment_of(img, s->island, 5))
+			return false;
+	}
+	return true;
+}
+
+static int image_scan(const struct loader_image *img, uint64_t eh_addr, uint64_t eh_size,
+		      struct rewrite_plan *plan)
+{
 	struct rewrite_func *funcs;
 	size_t nfuncs;
 	int err = 0;
 
 	image_funcs(img, eh_addr, eh_size, &funcs, &nfuncs);
-	for (size_t s = 0; s < img->nsegs; s++) {
+	for (size_t s = 0; s < img->nsegs && !err; s++) {
 		const struct loader_segment *seg = &img->segs[s];
 		if (!(seg->prot & PROT_EXEC))
 			continue;
@@ -89,11 +118,29 @@ int libos_image_patch(const struct loader_image *img, uint64_t eh_addr, uint64_t
 			.funcs = funcs,
 			.nfuncs = nfuncs,
 		};
-		if (rewrite_region_scan(&r, &plan) < 0) {
-			*why = "out of memory while scanning";
+		if (rewrite_region_scan(&r, plan) < 0)
 			err = -ENOMEM;
+	}
+	free(funcs);
+	return err;
+}
+
+int libos_image_patch(const struct loader_image *img, const struct libos_plan_key *key,
+		      uint64_t eh_addr, uint64_t eh_size, uintptr_t tlo, uintptr_t thi,
+		      const char **why)
+{
+	struct rewrite_plan plan = { 0 };
+	int err = 0;
+
+	if (!key || libos_plan_load(key, img->bias, &plan) || !plan_matches(img, &plan)) {
+		rewrite_plan_fini(&plan);
+		memset(&plan, 0, sizeof(plan));
+		if ((err = image_scan(img, eh_addr, eh_size, &plan))) {
+			*why = "out of memory while scanning";
 			goto out;
 		}
+		if (key)
+			libos_plan_store(key, img->bias, &plan);
 	}
 
 	size_t need = 64 + (plan.count[REWRITE_DISPLACE] + plan.count[REWRITE_ISLAND]) * 192;
@@ -107,10 +154,7 @@ int libos_image_patch(const struct loader_image *img, uint64_t eh_addr, uint64_t
 		tramp_arena_set_entry(&arena, tramp_entry_stats);
 	for (size_t i = 0; i < plan.n; i++) {
 		struct rewrite_site *site = &plan.sites[i];
-		const struct loader_segment *seg = NULL;
-		for (size_t s = 0; s < img->nsegs; s++)
-			if (site->addr >= img->segs[s].start && site->addr < img->segs[s].end)
-				seg = &img->segs[s];
+		const struct loader_segment *seg = segment_of(img, site->addr, 2);
 		int e = seg ? tramp_site_install(&arena, site, (uint8_t *)seg->start, seg->start,
 						 seg->end - seg->start) : -EINVAL;
 		if (e) {
@@ -129,6 +173,5 @@ int libos_image_patch(const struct loader_image *img, uint64_t eh_addr, uint64_t
 	g_proc.sites_trap += plan.count[REWRITE_TRAP];
 out:
 	rewrite_plan_fini(&plan);
-	free(funcs);
 	return err;
 }

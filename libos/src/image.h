@@ -8,10 +8,15 @@
 
 #include <loader/loader.h>
 
-/* Scan @img's executable segments (mapped writable) and patch every site the plan
- * can, with stubs in [tlo, thi).  @eh_addr/@eh_size locate .eh_frame (unbiased; size 0
- * when the file has no section headers).  Returns 0 or -errno with *why set. */
-int libos_image_patch(const struct loader_image *img, uint64_t eh_addr, uint64_t eh_size,
-		      uintptr_t tlo, uintptr_t thi, const char **why);
+#include "plancache.h"
+
+/* Patch every site of @img's executable segments (mapped writable) that the plan can,
+ * with stubs in [tlo, thi).  The plan comes from the cache under @key when it matches
+ * the image, else from a scan (stored under @key); @key may be NULL.  @eh_addr/@eh_size
+ * locate .eh_frame (unbiased; size 0 when the file has no section headers).
+ * Returns 0 or -errno with *why set. */
+int libos_image_patch(const struct loader_image *img, const struct libos_plan_key *key,
+		      uint64_t eh_addr, uint64_t eh_size, uintptr_t tlo, uintptr_t thi,
+		      const char **why);
 
 #endif

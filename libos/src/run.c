@@ -124,12 +124,19 @@ int libos_run(const struct libos_config *cfg, const char *prog, int argc, char *
 	if ((err = loader_elf_map(&elf, 0, LIBOS_ARENA_RESERVE, &img, &tlo, &thi, &why)))
 		return fail(LIBOS_EXIT_NOEXEC, file, why ? why : strerror(-err));
 	uint64_t eh_addr = 0, eh_size = 0;
+	struct libos_plan_key key = { elf.dev, elf.ino, elf.file_size, elf.mtime_ns, 0, 0 };
+	struct stat self;
+	if (stat(cfg->self_exe, &self) == 0) {
+		key.tool_size = (uint64_t)self.st_size;
+		key.tool_mtime_ns = (uint64_t)self.st_mtim.tv_sec * 1000000000ull +
+				    (uint64_t)self.st_mtim.tv_nsec;
+	}
 	loader_elf_section(&elf, ".eh_frame", &eh_addr, &eh_size);
 	loader_elf_close(&elf);
 
 	libos_dispatch_init();
 	libos_stats_init();
-	if ((err = libos_image_patch(&img, eh_addr, eh_size, tlo, thi, &why)) ||
+	if ((err = libos_image_patch(&img, &key, eh_addr, eh_size, tlo, thi, &why)) ||
 	    (err = loader_image_protect(&img)))
 		return fail(LIBOS_EXIT_NOEXEC, file, why ? why : strerror(-err));
 
