@@ -4,6 +4,7 @@
  * the loader reserved next to the image. */
 #include <elf.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,19 @@
 #include "image.h"
 #include "internal.h"
 #include "plancache.h"
+
+/* The patched image, kept for lazy patching of what the trap catches. */
+static struct {
+	struct loader_image img;
+	uint64_t eh_addr, eh_size;
+	struct rewrite_func *funcs;	/* computed on first need when the plan was cached */
+	size_t nfuncs;
+	bool have_funcs;
+	struct rewrite_plan plan;
+	struct tramp_arena arena;
+	pthread_mutex_t lock;
+	bool ready;
+} g_image = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* Read a DWARF pointer of encoding @enc at @p (only what eh_frame_hdr uses). */
 static int read_encoded(const uint8_t *p, uint8_t enc, uint64_t *out)
@@ -143,7 +157,8 @@ int libos_image_patch(const struct loader_image *img, const struct libos_plan_ke
 			libos_plan_store(key, img->bias, &plan);
 	}
 
-	size_t need = 64 + (plan.count[REWRITE_DISPLACE] + plan.count[REWRITE_ISLAND]) * 192;
+	/* Room for every site: TRAP ones may be patched lazily later. */
+	size_t need = 64 + (plan.n + 1) * 192;
 	struct tramp_arena arena;
 	if (need > thi - tlo || (err = tramp_arena_create(&arena, tlo, thi, need))) {
 		*why = "no room for trampolines near the image";
@@ -157,10 +172,11 @@ int libos_image_patch(const struct loader_image *img, const struct libos_plan_ke
 		const struct loader_segment *seg = segment_of(img, site->addr, 2);
 		int e = seg ? tramp_site_install(&arena, site, (uint8_t *)seg->start, seg->start,
 						 seg->end - seg->start) : -EINVAL;
-		if (e) {
+		if (e && site->tactic != REWRITE_TRAP) {
 			/* Unpatched: the trap serves it.  Count it as such. */
 			plan.count[site->tactic]--;
 			plan.count[REWRITE_TRAP]++;
+			site->tactic = REWRITE_TRAP;
 		}
 	}
 	if ((err = tramp_arena_seal(&arena))) {
@@ -171,7 +187,66 @@ int libos_image_patch(const struct loader_image *img, const struct libos_plan_ke
 	g_proc.sites_displaced += plan.count[REWRITE_DISPLACE];
 	g_proc.sites_island += plan.count[REWRITE_ISLAND];
 	g_proc.sites_trap += plan.count[REWRITE_TRAP];
+	g_image.img = *img;
+	g_image.eh_addr = eh_addr;
+	g_image.eh_size = eh_size;
+	g_image.plan = plan;
+	g_image.arena = arena;
+	g_image.ready = true;
+	return 0;
 out:
 	rewrite_plan_fini(&plan);
 	return err;
+}
+
+/* Make [addr, addr + len) writable (keeping it executable for the threads running it)
+ * or give it back @prot. */
+static int pages_protect(uint64_t addr, size_t len, int prot)
+{
+	uint64_t lo = addr & ~4095ull, hi = (addr + len + 4095) & ~4095ull;
+	return mprotect((void *)lo, hi - lo, prot) ? -errno : 0;
+}
+
+void libos_image_trap(uint64_t addr)
+{
+	struct loader_image *img = &g_image.img;
+	const struct loader_segment *seg;
+
+	/* One 16-bit store must switch the site: keep it inside a cache line. */
+	if (!g_image.ready || (addr & 63) == 63 || !(seg = segment_of(img, addr, 2)) ||
+	    !(seg->prot & PROT_EXEC))
+		return;
+	pthread_mutex_lock(&g_image.lock);
+	if (!g_image.have_funcs) {
+		image_funcs(img, g_image.eh_addr, g_image.eh_size, &g_image.funcs, &g_image.nfuncs);
+		g_image.have_funcs = true;
+	}
+	struct rewrite_region r = {
+		.bytes = (const uint8_t *)seg->start,
+		.len = seg->end - seg->start,
+		.addr = seg->start,
+		.funcs = g_image.funcs,
+		.nfuncs = g_image.nfuncs,
+	};
+	struct tramp_arena *a = &g_image.arena;
+	if (a->used + 192 > a->size || rewrite_site_confirm(&r, &g_image.plan, addr))
+		goto out;
+	struct rewrite_site *site = NULL;
+	for (size_t i = 0; i < g_image.plan.n; i++)
+		if (g_image.plan.sites[i].addr == addr)
+			site = &g_image.plan.sites[i];
+	uint64_t lo = site->island < addr ? site->island : addr;
+	uint64_t hi = site->island + 5 > addr + 2 ? site->island + 5 : addr + 2;
+	if (pages_protect((uint64_t)a->base, a->size, PROT_READ | PROT_WRITE | PROT_EXEC) ||
+	    pages_protect(lo, hi - lo, seg->prot | PROT_WRITE))
+		goto out;
+	if (tramp_site_install(a, site, (uint8_t *)seg->start, seg->start,
+			       seg->end - seg->start) == 0) {
+		g_proc.sites_trap--;
+		g_proc.sites_island++;
+	}
+	pages_protect(lo, hi - lo, seg->prot);
+	pages_protect((uint64_t)a->base, a->size, PROT_READ | PROT_EXEC);
+out:
+	pthread_mutex_unlock(&g_image.lock);
 }

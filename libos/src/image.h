@@ -19,4 +19,9 @@ int libos_image_patch(const struct loader_image *img, const struct libos_plan_ke
 		      uint64_t eh_addr, uint64_t eh_size, uintptr_t tlo, uintptr_t thi,
 		      const char **why);
 
+/* SUD caught a syscall at @addr (the instruction's address): if the image's plan has it
+ * as a TRAP site and an island is free, patch it now, safely while other threads run.
+ * Called from the SIGSYS handler. */
+void libos_image_trap(uint64_t addr);
+
 #endif

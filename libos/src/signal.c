@@ -13,6 +13,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "image.h"
 #include "internal.h"
 
 #ifndef SYS_USER_DISPATCH
@@ -204,6 +205,7 @@ static void trap(struct libos_thread *t, siginfo_t *info, ucontext_t *uc, uint64
 		}
 		libos_sigreturn(t, gr[REG_RSP], fs);
 	}
+	libos_image_trap((uint64_t)gr[REG_RIP] - 2);	/* lazily, if it can be done safely */
 	uint64_t sp = gr[REG_RSP] - 136;
 	*(uint64_t *)sp = gr[REG_RIP];
 	gr[REG_RSP] = (greg_t)sp;

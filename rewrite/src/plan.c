@@ -318,3 +318,42 @@ void rewrite_plan_fini(struct rewrite_plan *plan)
 	free(plan->sites);
 	memset(plan, 0, sizeof(*plan));
 }
+
+int rewrite_site_confirm(const struct rewrite_region *r, struct rewrite_plan *plan,
+			 uint64_t addr)
+{
+	struct rewrite_ctx ctx = { .r = r, .plan = plan };
+	struct rewrite_site *site = NULL;
+	size_t island;
+	int err;
+
+	if (!r || !plan || !r->bytes || addr < r->addr || addr - r->addr + 2 > r->len ||
+	    r->bytes[addr - r->addr] != 0x0f || r->bytes[addr - r->addr + 1] != 0x05)
+		return -EINVAL;
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->sites[i].addr == addr)
+			site = &plan->sites[i];
+	if (!site || site->tactic != REWRITE_TRAP)
+		return -EINVAL;
+	ZydisDecoderInit(&ctx.dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+	ctx.gap_state = r->nfuncs ? calloc(r->nfuncs + 1, 1) : NULL;
+	err = r->nfuncs && !ctx.gap_state ? -ENOMEM : rewrite_claims_from_plan(&ctx);
+	if (!err)
+		err = island_find(&ctx, addr - r->addr, &island) ? 0 : -ENOENT;
+	if (!err) {
+		site->tactic = REWRITE_ISLAND;
+		site->start = addr;
+		site->len = 2;
+		site->sys_off = 0;
+		site->island = r->addr + island;
+		site->why = NULL;
+		memset(site->orig, 0, sizeof(site->orig));
+		site->orig[0] = 0x0f;
+		site->orig[1] = 0x05;
+		plan->count[REWRITE_TRAP]--;
+		plan->count[REWRITE_ISLAND]++;
+	}
+	free(ctx.claim);
+	free(ctx.gap_state);
+	return err;
+}

@@ -115,17 +115,23 @@ int tramp_site_install(struct tramp_arena *a, const struct rewrite_site *s,
 	memcpy(a->base + a->used, buf, n);
 	a->used = (a->used + n + 15) & ~(size_t)15;
 
-	/* Write the patch.  At load time nothing runs this code yet; live regions are
-	 * patched by the caller under its own protocol on a private copy. */
+	/* Write the patch: the stub is complete, then the jump to it.  An island site is
+	 * switched last by one 16-bit store over exactly the syscall, so it can be done while
+	 * other threads run (the caller keeps it inside one cache line): they execute either
+	 * the old syscall, which traps, or the new jump. */
 	uint8_t *at = code + (jump_from - code_addr);
 	at[0] = 0xe9;				/* e9 rel32   jmp stub */
 	put32(at + 1, (int32_t)d);
 	if (s->tactic == REWRITE_DISPLACE) {
 		memset(at + 5, 0xcc, s->len - 5);	/* int3: nothing may land here */
 	} else {
-		uint8_t *sc = code + (s->addr - code_addr);
-		sc[0] = 0xeb;				/* eb rel8    jmp island */
-		sc[1] = (uint8_t)(int8_t)((int64_t)s->island - (int64_t)(s->addr + 2));
+		uint8_t jmp8[2] = {
+			0xeb,				/* eb rel8    jmp island */
+			(uint8_t)(int8_t)((int64_t)s->island - (int64_t)(s->addr + 2)),
+		};
+		uint16_t v;
+		memcpy(&v, jmp8, 2);
+		__atomic_store_n((uint16_t *)(code + (s->addr - code_addr)), v, __ATOMIC_RELEASE);
 	}
 	return 0;
 }

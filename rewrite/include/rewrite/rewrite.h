@@ -67,6 +67,16 @@ long rewrite_region_scan(const struct rewrite_region *r, struct rewrite_plan *pl
 /* Free @plan's sites and zero it (ready for reuse).  @plan may be NULL. */
 void rewrite_plan_fini(struct rewrite_plan *plan);
 
+/* The TRAP site of @plan at @addr was confirmed at run time (Syscall User Dispatch
+ * caught a `syscall` there, so @addr is an instruction boundary whatever the decoder
+ * thought).  Give it an island if padding within rel8 reach is free of @plan's windows
+ * and islands: the one tactic that can be applied while other threads run, as it
+ * replaces exactly the 2-byte syscall.  Returns 0 (the site is now ISLAND and the counts
+ * updated), -ENOENT (no island), -EINVAL (@addr is not a TRAP site of @plan in @r, or
+ * does not hold 0f 05), -ENOMEM. */
+int rewrite_site_confirm(const struct rewrite_region *r, struct rewrite_plan *plan,
+			 uint64_t addr);
+
 /* Copy the instruction @insn (@len bytes, originally at @from) so that it runs at @to
  * with the same effect: RIP-relative operands and relative branches are re-targeted
  * (short jmp/jcc widened to rel32; loop/jrcxz keep rel8).  Writes at most @cap bytes
