@@ -45,7 +45,7 @@ struct libos_thread {
 	uint64_t rseq_area;		/* the guest's rseq registration, to drop at its exit */
 	uint32_t rseq_len, rseq_sig;
 	jmp_buf exit_jmp;		/* twins: back to the start routine on exit */
-	int start_tid;			/* vfork child: write its tid at ctid */
+	int *set_tid;			/* vfork child: CLONE_CHILD_SETTID */
 	uint64_t start_mask;		/* signal mask the new thread starts with */
 	void *map;			/* the block mapping */
 	size_t map_size;
@@ -100,6 +100,10 @@ static inline long libos_raw(long nr, long a0, long a1, long a2, long a3, long a
 
 /* thread.c */
 struct libos_thread *libos_thread_create(void);
+/* A block for a clone child of the caller: it resumes at the caller's resume point with
+ * rax = 0, on @stack (if non-zero) and with FS @tls under CLONE_SETTLS. */
+struct libos_thread *libos_thread_create_child(const struct libos_args *a, unsigned long flags,
+					      uint64_t stack, uint64_t tls);
 void libos_thread_destroy(struct libos_thread *t);
 void libos_thread_enter(struct libos_thread *t);	/* GS, altstack, rseq, SUD for the caller */
 void libos_thread_link(struct libos_thread *t);

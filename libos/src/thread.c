@@ -147,6 +147,28 @@ void libos_thread_enter(struct libos_thread *t)
 	__asm__ volatile("wrgsbase %0" ::"r"(t) : "memory");
 }
 
+struct libos_thread *libos_thread_create_child(const struct libos_args *a, unsigned long flags,
+					      uint64_t stack, uint64_t tls)
+{
+	struct libos_thread *t = libos_thread_create();
+
+	if (!t)
+		return NULL;
+	/* The child resumes where the parent does, with rax = 0, on its own stack/TLS. */
+	struct tramp_regs *r = (struct tramp_regs *)(t->tls.host_rsp - sizeof(*r));
+	*r = *a->regs;
+	r->rax = 0;
+	if (stack)
+		tramp_regs_set_stack(r, stack);
+	if (flags & CLONE_SETTLS)
+		r->fs = tls;
+	t->tls.frame = (uint64_t)r;
+	t->tls.host_rsp = (uint64_t)r & ~15ull;
+	memcpy((void *)t->tls.xsave, (void *)a->self->tls.xsave, g_tramp_xsize);
+	t->guest_alt = a->self->guest_alt;
+	return t;
+}
+
 /* ---- clone(CLONE_THREAD): a pthread twin ---- */
 
 /* Start of a twin, in the parent's frame: the child reports its tid here once, then
@@ -200,21 +222,9 @@ long libos_thread_clone(struct libos_args *a, unsigned long flags, uint64_t stac
 
 	if ((flags & need) != need)
 		return -EINVAL;
-	if (!(t = libos_thread_create()))
+	if (!(t = libos_thread_create_child(a, flags, stack, tls)))
 		return -ENOMEM;
 	t->twin = true;
-
-	/* The child resumes where the parent does, with rax = 0, on its own stack/TLS. */
-	struct tramp_regs *r = (struct tramp_regs *)(t->tls.host_rsp - sizeof(*r));
-	*r = *a->regs;
-	r->rax = 0;
-	if (stack)
-		tramp_regs_set_stack(r, stack);
-	if (flags & CLONE_SETTLS)
-		r->fs = tls;
-	t->tls.frame = (uint64_t)r;
-	t->tls.host_rsp = (uint64_t)r & ~15ull;
-	memcpy((void *)t->tls.xsave, (void *)self->tls.xsave, g_tramp_xsize);
 	if (flags & CLONE_CHILD_CLEARTID)
 		t->clear_tid = (uint32_t *)ctid;
 

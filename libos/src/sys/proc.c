@@ -60,28 +60,16 @@ static long do_fork(struct libos_args *a, unsigned long flags, uint64_t stack, i
 static long do_vfork(struct libos_args *a, unsigned long flags, uint64_t stack, int *ptid,
 		     int *ctid, uint64_t tls)
 {
-	struct libos_thread *c = libos_thread_create();
+	struct libos_thread *c = libos_thread_create_child(a, flags, stack, tls);
 
 	if (!c)
 		return -ENOMEM;
 	c->vfork_child = true;
-	struct tramp_regs *r = (struct tramp_regs *)(c->tls.host_rsp - sizeof(*r));
-	*r = *a->regs;
-	r->rax = 0;
-	if (stack)
-		tramp_regs_set_stack(r, stack);
-	if (flags & CLONE_SETTLS)
-		r->fs = tls;
-	c->tls.frame = (uint64_t)r;
-	c->tls.host_rsp = (uint64_t)r & ~15ull;
 	c->tls.host_fs = a->self->tls.host_fs;
-	c->guest_alt = a->self->guest_alt;
-	memcpy((void *)c->tls.xsave, (void *)a->self->tls.xsave, g_tramp_xsize);
 	if (flags & CLONE_CHILD_CLEARTID)
 		c->clear_tid = (uint32_t *)ctid;
 	if (flags & CLONE_CHILD_SETTID)
-		c->start_tid = 1;	/* child writes its tid at ctid */
-	c->start_mask = (uint64_t)ctid;
+		c->set_tid = ctid;
 
 	unsigned long kflags = flags & (CSIGNAL | CLONE_VM | CLONE_VFORK | CLONE_FS |
 					CLONE_FILES | CLONE_SIGHAND | CLONE_PARENT |
@@ -100,9 +88,8 @@ void libos_vfork_child(struct tramp_tls *tls)
 	struct libos_thread *c = (struct libos_thread *)tls;
 
 	c->tid = (pid_t)syscall(SYS_gettid);
-	if (c->start_tid)
-		*(int *)c->start_mask = c->tid;
-	c->start_mask = 0;
+	if (c->set_tid)
+		*c->set_tid = c->tid;
 	libos_raw(SYS_sigaltstack, (long)&c->host_alt, 0, 0, 0, 0, 0);
 	libos_stats_reset_child(c);
 	if (libos_sud_arm(c))

@@ -289,7 +289,7 @@ int main(void)
 	tcase_add_test(tc, test_elf_open_corrupt_headers_enoexec);
 	tcase_add_test(tc, test_elf_open_flipped_header_bytes_never_crash);
 	suite_add_tcase(s, tc);
-	failed = tu_run(s);
+	failed = check_run(s);
 	rm_scratch();
 	return failed;
 }

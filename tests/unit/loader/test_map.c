@@ -258,5 +258,5 @@ int main(void)
 	tcase_add_test(tc, test_map_static_pie_at_hint);
 	tcase_add_test(tc, test_map_closed_elf_einval);
 	suite_add_tcase(s, tc);
-	return tu_run(s);
+	return check_run(s);
 }

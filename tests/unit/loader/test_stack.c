@@ -249,5 +249,5 @@ int main(void)
 	tcase_add_test(tc, test_stack_too_small_returns_zero);
 	tcase_add_test(tc, test_stack_alloc_guard_page_and_exec_flag);
 	suite_add_tcase(s, tc);
-	return tu_run(s);
+	return check_run(s);
 }

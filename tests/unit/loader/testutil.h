@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers shared by the loader unit tests: read a file into memory, ask
- * /proc/self/maps about a mapping, run a suite. */
+ * /proc/self/maps about a mapping. */
 #ifndef LOADER_TEST_TESTUTIL_H
 #define LOADER_TEST_TESTUTIL_H
 
 #include <check.h>
+#include <check_run.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,18 +44,6 @@ static inline void tu_perms_of(uintptr_t addr, char out[5])
 		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, p) == 3 && addr >= lo && addr < hi)
 			strcpy(out, p);
 	fclose(f);
-}
-
-/* Run every test of @s (each in its own process); the exit status for main(). */
-static inline int tu_run(Suite *s)
-{
-	SRunner *sr = srunner_create(s);
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 #endif

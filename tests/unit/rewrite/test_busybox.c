@@ -13,7 +13,7 @@
 #include <Zydis/Zydis.h>
 
 #include "rewrite/rewrite.h"
-#include "test_rewrite.h"
+#include <check_run.h>
 
 #define BUSYBOX "/bin/busybox"
 
@@ -221,7 +221,7 @@ int main(void)
 	tcase_add_test(tc, test_busybox_text_scan);
 	tcase_add_test(tc, test_busybox_ehframe_time);
 	suite_add_tcase(s, tc);
-	failed = test_rewrite_run(s);
+	failed = check_run(s);
 	free(g_file);
 	return failed;
 }

@@ -6,7 +6,7 @@
 
 #include <rewrite/rewrite.h>
 
-#include "test_rewrite.h"
+#include <check_run.h>
 
 #define BASE 0x401000ull
 
@@ -92,5 +92,5 @@ int main(void)
 	tcase_add_test(tc, test_confirm_no_padding_enoent);
 	tcase_add_test(tc, test_confirm_not_a_planned_syscall_einval);
 	suite_add_tcase(s, tc);
-	return test_rewrite_run(s);
+	return check_run(s);
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "rewrite/rewrite.h"
-#include "test_rewrite.h"
+#include <check_run.h>
 
 #define SEC 0x500000u	/* run-time address of the built section */
 
@@ -245,5 +245,5 @@ int main(void)
 	tcase_add_test(tc, test_ehframe_truncated_never_crash);
 	tcase_add_test(tc, test_ehframe_random_never_crash);
 	suite_add_tcase(s, tc);
-	return test_rewrite_run(s);
+	return check_run(s);
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "rewrite/rewrite.h"
-#include "test_rewrite.h"
+#include <check_run.h>
 
 #define IN(...) .in = (const uint8_t[]){ __VA_ARGS__ }, \
 		.inlen = sizeof((const uint8_t[]){ __VA_ARGS__ })
@@ -135,5 +135,5 @@ int main(void)
 	tcase_add_test(tc, test_relocate_scanned_window);
 	tcase_add_test(tc, test_insn_length);
 	suite_add_tcase(s, tc);
-	return test_rewrite_run(s);
+	return check_run(s);
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "rewrite/rewrite.h"
-#include "test_rewrite.h"
+#include <check_run.h>
 
 #define BASE 0x401000u
 #define D REWRITE_DISPLACE
@@ -305,5 +305,5 @@ int main(void)
 	tcase_add_test(tc, test_scan_unsorted_funcs_einval);
 	tcase_add_test(tc, test_scan_random_bytes_never_crash);
 	suite_add_tcase(s, tc);
-	return test_rewrite_run(s);
+	return check_run(s);
 }

@@ -5,6 +5,7 @@
  * went in: on the fast path, through the counting entry, and through the world switch
  * whose C side (below) clobbers the vector registers on purpose. */
 #include <check.h>
+#include <check_run.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -212,9 +213,5 @@ int main(void)
 	tcase_add_test(tc, test_stub_world_switch_preserves_registers_flags_xmm_red_zone);
 	tcase_add_test(tc, test_stub_stats_entry_counts_and_preserves);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

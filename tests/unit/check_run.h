@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared by the rewrite unit tests: run a Check suite, exit status for ctest. */
-#ifndef TEST_REWRITE_H
-#define TEST_REWRITE_H
+/* The main() of every Check unit test: run a suite, each test in its own process. */
+#ifndef BYPASS_TEST_CHECK_RUN_H
+#define BYPASS_TEST_CHECK_RUN_H
 
 #include <check.h>
 #include <stdlib.h>
 
-/* Run every test of @s (forked, CK_NORMAL output); EXIT_SUCCESS when none failed. */
-static inline int test_rewrite_run(Suite *s)
+/* Run every test of @s (CK_NORMAL output); the exit status for ctest. */
+static inline int check_run(Suite *s)
 {
 	SRunner *sr = srunner_create(s);
 	int failed;
