@@ -78,6 +78,9 @@ struct libos_thread *libos_thread_create(void)
 	t->host_alt.ss_size = LIBOS_ALT_STACK;
 	t->tls.host_rsp = (uint64_t)(m + size) & ~15ull;
 	t->tls.selector = TRAMP_SEL_ALLOW;
+	/* A new thread runs host code (start-up, SUD, mask) before its first entry into
+	 * the guest: signals until then are deferred to that entry, never run in place. */
+	t->tls.in_host = 1;
 	t->guest_alt.ss_flags = SS_DISABLE;
 	libos_stats_thread_init(t);
 	return t;
