@@ -70,21 +70,28 @@ int libos_exec_check(const char *path, int depth)
 	return -ENOEXEC;
 }
 
-long libos_exec(const char *path, char *const *argv, char *const *envp)
+long libos_exec(const char *guest_path, char *const *argv, char *const *envp)
 {
 	const struct libos_config *cfg = g_proc.cfg;
-	char stats_opt[4096 + 16];
+	char stats_opt[4096 + 16], buf[4096], real[4096];
+	const char *path = buf;
 	long argc = 0, err;
 
-	char real[4096];
-	if (libos_is_self_exe(path))
+	if ((err = libos_path_from_guest(buf, sizeof(buf), guest_path)) < 0)
+		return err;
+	if (!buf[0])
+		return -ENOENT;
+	if (libos_is_self_exe(buf))
 		path = g_proc.exe;
-	else if (realpath(path, real) && !strcmp(real, cfg->self_exe))
+	else if (realpath(buf, real) && !strcmp(real, cfg->self_exe))
 		path = g_proc.exe;	/* a link to /proc/self/exe resolved to us */
 	if ((err = libos_exec_check(path, 0)))
 		return err;
-	while (argv && argv[argc])
-		argc++;
+	for (char *p = (char *)1; argv && p; argc++)
+		if (libos_from_guest(&p, &argv[argc], sizeof(p)))
+			return -EFAULT;
+	if (argv)
+		argc--;		/* the NULL */
 
 	size_t size = (size_t)(argc + 12) * sizeof(char *);
 	char **nv = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -99,7 +106,7 @@ long libos_exec(const char *path, char *const *argv, char *const *envp)
 	if (cfg->stats_human && g_proc.human)
 		nv[k++] = "--stats";
 	nv[k++] = "--argv0";
-	nv[k++] = argc ? argv[0] : "";
+	nv[k++] = argc ? argv[0] : "";	/* pointers checked above; the kernel reads them */
 	nv[k++] = "--";
 	nv[k++] = (char *)path;
 	for (long i = 1; i < argc; i++)

@@ -4,11 +4,13 @@
 #ifndef LIBOS_INTERNAL_H
 #define LIBOS_INTERNAL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include <libos/libos.h>
@@ -97,6 +99,30 @@ static inline long libos_raw(long nr, long a0, long a1, long a2, long a3, long a
 #endif
 
 #define SIGBIT(sig) (1ull << ((sig) - 1))
+
+/* Guest memory, read or written by host code: 0 or -EFAULT, never a crash. */
+static inline long libos_from_guest(void *dst, const void *guest_src, size_t n)
+{
+	return tramp_copy_guest(dst, guest_src, n);
+}
+
+static inline long libos_to_guest(void *guest_dst, const void *src, size_t n)
+{
+	return tramp_copy_guest(guest_dst, src, n);
+}
+
+/* Copy the guest string @s into @buf (@size bytes): its length, -EFAULT, or
+ * -ENAMETOOLONG when it does not fit. */
+static inline long libos_path_from_guest(char *buf, size_t size, const char *s)
+{
+	long n = tramp_strnlen_guest(s, size);
+
+	if (n < 0)
+		return n;
+	if ((size_t)n >= size)
+		return -ENAMETOOLONG;
+	return tramp_copy_guest(buf, s, (size_t)n + 1) ?: n;
+}
 
 /* thread.c */
 struct libos_thread *libos_thread_create(void);

@@ -48,7 +48,12 @@ _Static_assert(sizeof(struct kframe) == 440, "kernel rt_sigframe layout");
 /* Signals the guest may never block or catch in place of the LibOS. */
 #define LIBOS_UNBLOCKABLE (SIGBIT(SIGKILL) | SIGBIT(SIGSTOP) | SIGBIT(SIGSYS))
 
-static struct sigaction g_host_action;	/* the real action every handled signal gets */
+/* Faults the LibOS must always catch (guest memory access from host code), even
+ * when the guest leaves them at SIG_DFL: deliver() then applies the default itself. */
+static int libos_signal_owned(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS;
+}
 
 static int in_range(uint64_t ip, const char *lo, const char *hi)
 {
@@ -69,7 +74,8 @@ void libos_signal_install(int sig)
 
 	if (sig == SIGSYS)
 		return;		/* ours for good; the guest's is kept virtual */
-	if (g->handler <= 1) {	/* SIG_DFL, SIG_IGN: the kernel acts, exactly */
+	if (g->handler <= 1 && !libos_signal_owned(sig)) {
+		/* SIG_DFL, SIG_IGN: the kernel acts, exactly */
 		k.handler = g->handler;
 		k.flags = (g->flags & ~(uint64_t)SA_RESTORER) | SA_RESTORER;
 		k.restorer = (uint64_t)tramp_restorer;
@@ -97,7 +103,8 @@ void libos_signal_init(void)
 		.mask = ~0ull,
 	};
 	libos_raw(SYS_rt_sigaction, SIGSYS, (long)&sys, 0, 8, 0, 0);
-	(void)g_host_action;
+	libos_signal_install(SIGSEGV);
+	libos_signal_install(SIGBUS);
 }
 
 /* Keep @sig for later: re-raise it to this thread and leave it blocked when the handler
@@ -114,15 +121,20 @@ static void deliver(struct libos_thread *t, int sig, siginfo_t *info, ucontext_t
 	struct libos_sigaction *act = &g_proc.actions[sig];
 	greg_t *gr = uc->uc_mcontext.gregs;
 
+	int sync = info->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
+					 sig == SIGFPE || sig == SIGTRAP);
 	if (act->handler <= 1 || !(act->flags & SA_RESTORER)) {
-		/* The guest changed its action meanwhile (or has no restorer, which the
-		 * x86-64 kernel refuses): let the kernel apply the default. */
+		/* No guest handler (SIG_DFL, a fault the LibOS always catches, or an action
+		 * changed meanwhile; or no restorer, which the x86-64 kernel refuses): let the
+		 * kernel apply the default.  A fault is not re-raised: the instruction runs
+		 * again and faults under SIG_DFL, as it would have natively. */
 		struct libos_sigaction dfl = { .flags = SA_RESTORER,
 					       .restorer = (uint64_t)tramp_restorer };
-		if (act->handler == 1)
-			return;
+		if (act->handler == 1 && !sync)
+			return;		/* SIG_IGN; a fault cannot be ignored */
 		libos_raw(SYS_rt_sigaction, sig, (long)&dfl, 0, 8, 0, 0);
-		requeue(t, sig, info, uc);
+		if (!sync)
+			requeue(t, sig, info, uc);
 		uc->uc_sigmask.__val[0] &= ~SIGBIT(sig);
 		return;
 	}
@@ -137,18 +149,19 @@ static void deliver(struct libos_thread *t, int sig, siginfo_t *info, ucontext_t
 	/* Extended state, as the kernel laid it out (64-byte aligned). */
 	const uint8_t *fp = (const uint8_t *)uc->uc_mcontext.fpregs;
 	size_t fpsize = 0;
+	int bad = 0;
 	if (fp) {
 		uint32_t magic1, ext;
 		memcpy(&magic1, fp + 464, 4);
 		memcpy(&ext, fp + 468, 4);
 		fpsize = (uc->uc_flags & UC_FP_XSTATE) && magic1 == FP_XSTATE_MAGIC1 ? ext : 512;
 		sp = (sp - fpsize) & ~63ull;
-		memcpy((void *)sp, fp, fpsize);
+		bad |= tramp_copy_guest((void *)sp, fp, fpsize) != 0;
 	}
 	uint64_t newfp = fp ? sp : 0;
 
 	sp = ((sp - sizeof(struct kframe)) & ~15ull) - 8;
-	struct kframe *f = (struct kframe *)sp;
+	struct kframe frame, *f = &frame;
 	struct kucontext *kuc = (struct kucontext *)uc;
 	f->pretcode = act->restorer;
 	f->uc.uc_flags = kuc->uc_flags;
@@ -161,6 +174,19 @@ static void deliver(struct libos_thread *t, int sig, siginfo_t *info, ucontext_t
 	f->uc.uc_mcontext.fpregs = (struct _libc_fpstate *)newfp;
 	f->uc.uc_sigmask = kuc->uc_sigmask;
 	memcpy(&f->info, info, sizeof(f->info));
+	bad |= tramp_copy_guest((void *)sp, f, sizeof(*f)) != 0;
+	f = (struct kframe *)sp;
+	if (bad) {
+		/* No room for the frame (stack overflow, bad sigaltstack): the kernel's
+		 * force_sigsegv, i.e. SIGSEGV with the default action. */
+		struct libos_sigaction dfl = { .flags = SA_RESTORER,
+					       .restorer = (uint64_t)tramp_restorer };
+		g_proc.actions[SIGSEGV].handler = 0;
+		libos_raw(SYS_rt_sigaction, SIGSEGV, (long)&dfl, 0, 8, 0, 0);
+		libos_raw(SYS_tgkill, getpid(), t->tid, SIGSEGV, 0, 0, 0);
+		uc->uc_sigmask.__val[0] &= ~SIGBIT(SIGSEGV);
+		return;
+	}
 
 	gr[REG_RIP] = (greg_t)act->handler;
 	gr[REG_RSP] = (greg_t)sp;
@@ -229,8 +255,12 @@ void libos_signal_handle(int sig, void *infov, void *ucv, uint64_t fs)
 	uint64_t gs;
 
 	__asm__ volatile("rdgsbase %0" : "=r"(gs));
-	if (!gs)
-		return;		/* a host-only thread: nothing of the guest's here */
+	if (!gs) {
+		/* A host-only thread: nothing of the guest's here.  Its own faults are bugs. */
+		if (info->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS))
+			host_fault(sig, info, uc);
+		return;
+	}
 	struct libos_thread *t = (struct libos_thread *)gs;
 	uint64_t ip = uc->uc_mcontext.gregs[REG_RIP];
 	int host = t->tls.in_host || in_range(ip, tramp_host_begin, tramp_host_end);
@@ -240,6 +270,12 @@ void libos_signal_handle(int sig, void *infov, void *ucv, uint64_t fs)
 		return;
 	}
 	if (host) {
+		if (info->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS) &&
+		    in_range(ip, tramp_uaccess_begin, tramp_uaccess_end)) {
+			/* A bad guest pointer handed to the LibOS: -EFAULT, as the kernel. */
+			uc->uc_mcontext.gregs[REG_RIP] = (greg_t)tramp_uaccess_fault;
+			return;
+		}
 		if (info->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
 					  sig == SIGFPE || sig == SIGTRAP))
 			host_fault(sig, info, uc);

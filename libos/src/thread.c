@@ -204,9 +204,9 @@ static void *twin_main(void *arg)
 	/* The guest's thread descriptor must hold its tid before its first instruction
 	 * (glibc's mutexes compare it), as the kernel writes both before the child runs. */
 	if (st->flags & CLONE_PARENT_SETTID)
-		*st->ptid = t->tid;
+		libos_to_guest(st->ptid, &t->tid, 4);
 	if (st->flags & CLONE_CHILD_SETTID)
-		*st->ctid = t->tid;
+		libos_to_guest(st->ctid, &t->tid, 4);
 	sigset_t m;
 	memcpy(&m, &t->start_mask, sizeof(t->start_mask));
 	int *word = (int *)&st->tid;
@@ -268,10 +268,8 @@ void libos_thread_exit(struct libos_thread *t, int code)
 	if (t->rseq_area)
 		syscall(SYS_rseq, t->rseq_area, t->rseq_len, RSEQ_FLAG_UNREGISTER, t->rseq_sig);
 	syscall(SYS_set_robust_list, NULL, 24);
-	if (t->clear_tid) {
-		__atomic_store_n(t->clear_tid, 0, __ATOMIC_RELEASE);
+	if (t->clear_tid && libos_to_guest(t->clear_tid, &(uint32_t){ 0 }, 4) == 0)
 		syscall(SYS_futex, t->clear_tid, FUTEX_WAKE, 1, NULL, NULL, 0);
-	}
 	pthread_mutex_lock(&g_proc.lock);
 	libos_stats_fold(t);
 	libos_thread_unlink_locked(t);

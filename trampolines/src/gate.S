@@ -236,6 +236,41 @@ tramp_signal_entry:
 	jmp	libos_signal_handle
 	.size	tramp_signal_entry, .-tramp_signal_entry
 
+/* Guest memory access from host code, like the kernel's uaccess: a fault inside
+ * [tramp_uaccess_begin, tramp_uaccess_end) resumes at tramp_uaccess_fault, which
+ * returns -EFAULT (14). */
+	.globl	tramp_uaccess_begin, tramp_uaccess_end, tramp_uaccess_fault
+
+/* long tramp_copy_guest(void *dst, const void *src, size_t n): 0 or -EFAULT */
+	.globl	tramp_copy_guest
+	.type	tramp_copy_guest, @function
+tramp_copy_guest:
+	mov	%rdx, %rcx
+tramp_uaccess_begin:
+	rep movsb
+	xor	%eax, %eax
+	ret
+	.size	tramp_copy_guest, .-tramp_copy_guest
+
+/* long tramp_strnlen_guest(const char *s, size_t max): length (max if no NUL within
+ * max bytes) or -EFAULT */
+	.globl	tramp_strnlen_guest
+	.type	tramp_strnlen_guest, @function
+tramp_strnlen_guest:
+	xor	%eax, %eax
+1:	cmp	%rsi, %rax
+	je	2f
+	cmpb	$0, (%rdi,%rax)
+	je	2f
+	inc	%rax
+	jmp	1b
+2:	ret
+	.size	tramp_strnlen_guest, .-tramp_strnlen_guest
+tramp_uaccess_end:
+tramp_uaccess_fault:
+	mov	$-14, %rax
+	ret
+
 	.globl	tramp_host_end
 tramp_host_end:
 

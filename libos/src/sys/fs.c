@@ -22,6 +22,17 @@ int libos_is_self_exe(const char *p)
 	return !strcmp(p, own);
 }
 
+/* Is the guest path @p /proc/self/exe (or a synonym)?  1, 0, or -EFAULT. */
+static int guest_is_self_exe(const char *p)
+{
+	char buf[64];
+	long n = libos_path_from_guest(buf, sizeof(buf), p);
+
+	if (n == -EFAULT)
+		return -EFAULT;
+	return n > 0 && libos_is_self_exe(buf);
+}
+
 static long readlink_exe(char *buf, long size)
 {
 	size_t n = strlen(g_proc.exe);
@@ -30,49 +41,52 @@ static long readlink_exe(char *buf, long size)
 		return -EINVAL;
 	if (n > (size_t)size)
 		n = size;
-	memcpy(buf, g_proc.exe, n);
-	return (long)n;
+	return libos_to_guest(buf, g_proc.exe, n) ?: (long)n;
 }
 
 long libos_sys_readlink(struct libos_args *a)
 {
-	if (libos_is_self_exe((const char *)a->a[0]))
-		return readlink_exe((char *)a->a[1], a->a[2]);
+	int self = guest_is_self_exe((const char *)a->a[0]);
+
+	if (self)
+		return self < 0 ? self : readlink_exe((char *)a->a[1], a->a[2]);
 	return libos_raw(SYS_readlink, a->a[0], a->a[1], a->a[2], 0, 0, 0);
 }
 
 long libos_sys_readlinkat(struct libos_args *a)
 {
-	const char *p = (const char *)a->a[1];
+	int self = guest_is_self_exe((const char *)a->a[1]);
 
-	if (p[0] == '/' && libos_is_self_exe(p))
-		return readlink_exe((char *)a->a[2], a->a[3]);
+	if (self)
+		return self < 0 ? self : readlink_exe((char *)a->a[2], a->a[3]);
 	return libos_raw(SYS_readlinkat, a->a[0], a->a[1], a->a[2], a->a[3], 0, 0);
 }
 
 long libos_sys_open(struct libos_args *a)
 {
-	const char *p = (const char *)a->a[0];
+	int self = guest_is_self_exe((const char *)a->a[0]);
 
-	if (libos_is_self_exe(p))
-		p = g_proc.exe;
-	return libos_raw(SYS_open, (long)p, a->a[1], a->a[2], 0, 0, 0);
+	if (self < 0)
+		return self;
+	return libos_raw(SYS_open, self ? (long)g_proc.exe : a->a[0], a->a[1], a->a[2], 0, 0, 0);
 }
 
 long libos_sys_openat(struct libos_args *a)
 {
-	const char *p = (const char *)a->a[1];
+	int self = guest_is_self_exe((const char *)a->a[1]);
 
-	if (p[0] == '/' && libos_is_self_exe(p))
-		p = g_proc.exe;
-	return libos_raw(SYS_openat, a->a[0], (long)p, a->a[2], a->a[3], 0, 0);
+	if (self < 0)
+		return self;
+	return libos_raw(SYS_openat, a->a[0], self ? (long)g_proc.exe : a->a[1], a->a[2], a->a[3],
+			 0, 0);
 }
 
 long libos_sys_openat2(struct libos_args *a)
 {
-	const char *p = (const char *)a->a[1];
+	int self = guest_is_self_exe((const char *)a->a[1]);
 
-	if (p[0] == '/' && libos_is_self_exe(p))
-		p = g_proc.exe;
-	return libos_raw(SYS_openat2, a->a[0], (long)p, a->a[2], a->a[3], 0, 0);
+	if (self < 0)
+		return self;
+	return libos_raw(SYS_openat2, a->a[0], self ? (long)g_proc.exe : a->a[1], a->a[2],
+			 a->a[3], 0, 0);
 }

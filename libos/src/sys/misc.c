@@ -20,13 +20,11 @@ long libos_sys_arch_prctl(struct libos_args *a)
 		a->regs->fs = (uint64_t)a->a[1];
 		return 0;
 	case ARCH_GET_FS:
-		*(uint64_t *)a->a[1] = a->regs->fs;
-		return 0;
+		return libos_to_guest((void *)a->a[1], &a->regs->fs, 8);
 	case ARCH_SET_GS:
 		return -EPERM;	/* GS belongs to the LibOS */
 	case ARCH_GET_GS:
-		*(uint64_t *)a->a[1] = 0;
-		return 0;
+		return libos_to_guest((void *)a->a[1], &(uint64_t){ 0 }, 8);
 	default:
 		return libos_raw(SYS_arch_prctl, a->a[0], a->a[1], 0, 0, 0, 0);
 	}

@@ -30,8 +30,8 @@ static long do_fork(struct libos_args *a, unsigned long flags, uint64_t stack, i
 	if (pid < 0)
 		return -err;
 	if (pid > 0) {
-		if (flags & CLONE_PARENT_SETTID)
-			*ptid = (int)pid;
+		if ((flags & CLONE_PARENT_SETTID) && libos_to_guest(ptid, &(int){ (int)pid }, 4))
+			return pid;	/* the kernel, too, leaves a bad ptid unwritten */
 		return pid;
 	}
 	/* Child: the only thread; SUD is not inherited. */
@@ -44,7 +44,7 @@ static long do_fork(struct libos_args *a, unsigned long flags, uint64_t stack, i
 	if (libos_sud_arm(t))
 		_exit(126);
 	if (flags & CLONE_CHILD_SETTID)
-		*ctid = t->tid;
+		libos_to_guest(ctid, &t->tid, 4);
 	if (flags & CLONE_CHILD_CLEARTID)
 		syscall(SYS_set_tid_address, ctid);
 	if (flags & CLONE_SETTLS)
@@ -76,7 +76,7 @@ static long do_vfork(struct libos_args *a, unsigned long flags, uint64_t stack, 
 					CLONE_NEWNS | CLONE_UNTRACED);
 	long pid = tramp_clone_vm(kflags, (void *)c->tls.host_rsp, &c->tls);
 	if (pid > 0 && (flags & CLONE_PARENT_SETTID))
-		*ptid = (int)pid;
+		libos_to_guest(ptid, &(int){ (int)pid }, 4);
 	/* With CLONE_VFORK the child has exec'd or exited: its block is ours to free. */
 	if (pid < 0 || (flags & CLONE_VFORK))
 		libos_thread_destroy(c);
@@ -89,7 +89,7 @@ void libos_vfork_child(struct tramp_tls *tls)
 
 	c->tid = (pid_t)syscall(SYS_gettid);
 	if (c->set_tid)
-		*c->set_tid = c->tid;
+		libos_to_guest(c->set_tid, &c->tid, 4);
 	libos_raw(SYS_sigaltstack, (long)&c->host_alt, 0, 0, 0, 0, 0);
 	libos_stats_reset_child(c);
 	if (libos_sud_arm(c))
@@ -120,7 +120,8 @@ long libos_sys_clone3(struct libos_args *a)
 
 	if (size < CLONE_ARGS_SIZE_VER0 || size > 4096)
 		return -EINVAL;
-	memcpy(&ca, (void *)a->a[0], size < sizeof(ca) ? size : sizeof(ca));
+	if (libos_from_guest(&ca, (void *)a->a[0], size < sizeof(ca) ? size : sizeof(ca)))
+		return -EFAULT;
 	if (ca.set_tid || ca.set_tid_size || ca.cgroup || (ca.flags & CLONE_PIDFD) ||
 	    (ca.exit_signal & ~(uint64_t)CSIGNAL))
 		return -EINVAL;		/* features the twins do not emulate */
@@ -142,18 +143,20 @@ long libos_sys_vfork(struct libos_args *a)
 long libos_sys_execve(struct libos_args *a)
 {
 	return libos_exec((const char *)a->a[0], (char *const *)a->a[1],
-			  (char *const *)a->a[2]);
+			  (char *const *)a->a[2]);	/* guest pointers: libos_exec copies safely */
 }
 
 long libos_sys_execveat(struct libos_args *a)
 {
 	int dirfd = (int)a->a[0];
-	const char *path = (const char *)a->a[1];
+	char path[4096], buf[4096 + 64];
 	int flags = (int)a->a[4];
-	char buf[4096 + 64];
+	long err;
 
 	if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
 		return -EINVAL;
+	if ((err = libos_path_from_guest(path, sizeof(path), (const char *)a->a[1])) < 0)
+		return err;
 	if (path[0] == '\0') {
 		if (!(flags & AT_EMPTY_PATH))
 			return -ENOENT;

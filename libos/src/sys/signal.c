@@ -16,52 +16,49 @@
 long libos_sys_rt_sigaction(struct libos_args *a)
 {
 	int sig = (int)a->a[0];
-	const struct libos_sigaction *act = (const void *)a->a[1];
-	struct libos_sigaction *oact = (void *)a->a[2];
+	const void *act = (const void *)a->a[1];
+	void *oact = (void *)a->a[2];
+	struct libos_sigaction new;
 
 	if (a->a[3] != 8)
 		return -EINVAL;
 	if (sig < 1 || sig > 64 || (act && (sig == SIGKILL || sig == SIGSTOP)))
 		return -EINVAL;
-	/* The guest cannot take 32/33 either: glibc reserves them, the kernel does not. */
+	if (act && libos_from_guest(&new, act, sizeof(new)))
+		return -EFAULT;
 	pthread_mutex_lock(&g_proc.lock);
 	struct libos_sigaction old = g_proc.actions[sig];
 	if (act) {
-		g_proc.actions[sig] = *act;
-		g_proc.actions[sig].mask &= ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
+		new.mask &= ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
+		g_proc.actions[sig] = new;
 		libos_signal_install(sig);
 	}
 	pthread_mutex_unlock(&g_proc.lock);
-	if (oact)
-		*oact = old;
-	return 0;
+	return oact ? libos_to_guest(oact, &old, sizeof(old)) : 0;
 }
 
 long libos_sys_rt_sigprocmask(struct libos_args *a)
 {
 	int how = (int)a->a[0];
-	const uint64_t *set = (const void *)a->a[1];
-	uint64_t *oset = (void *)a->a[2];
+	const void *set = (const void *)a->a[1];
+	void *oset = (void *)a->a[2];
 	struct libos_thread *t = a->self;
-	uint64_t cur, guest, next;
+	uint64_t cur, guest, next, want;
 
 	if (a->a[3] != 8)
 		return -EINVAL;
+	if (set && how != SIG_BLOCK && how != SIG_UNBLOCK && how != SIG_SETMASK)
+		return -EINVAL;
+	if (set && libos_from_guest(&want, set, 8))
+		return -EFAULT;
 	libos_raw(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&cur, 8, 0, 0);
 	guest = cur & ~t->deferred;
 	if (set) {
-		switch (how) {
-		case SIG_BLOCK:   next = guest | *set; break;
-		case SIG_UNBLOCK: next = guest & ~*set; break;
-		case SIG_SETMASK: next = *set; break;
-		default:	  return -EINVAL;
-		}
+		next = how == SIG_BLOCK ? guest | want : how == SIG_UNBLOCK ? guest & ~want : want;
 		next = (next & ~UNBLOCKABLE) | t->deferred;
 		libos_raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&next, 0, 8, 0, 0);
 	}
-	if (oset)
-		*oset = guest;
-	return 0;
+	return oset ? libos_to_guest(oset, &guest, 8) : 0;
 }
 
 long libos_sys_rt_sigreturn(struct libos_args *a)
@@ -73,8 +70,8 @@ long libos_sys_rt_sigreturn(struct libos_args *a)
 
 long libos_sys_sigaltstack(struct libos_args *a)
 {
-	const stack_t *ss = (const void *)a->a[0];
-	stack_t *oss = (void *)a->a[1];
+	stack_t ssbuf, *ss = NULL;
+	void *oss = (void *)a->a[1];
 	struct libos_thread *t = a->self;
 	uint64_t sp = a->regs->rsp + TRAMP_RED_ZONE;
 	stack_t *cur = &t->guest_alt;
@@ -83,6 +80,11 @@ long libos_sys_sigaltstack(struct libos_args *a)
 	stack_t old = *cur;
 
 	old.ss_flags = (cur->ss_flags & SS_DISABLE) ? SS_DISABLE : on ? SS_ONSTACK : 0;
+	if (a->a[0]) {
+		if (libos_from_guest(&ssbuf, (const void *)a->a[0], sizeof(ssbuf)))
+			return -EFAULT;
+		ss = &ssbuf;
+	}
 	if (ss) {
 		int mode = ss->ss_flags & ~SS_AUTODISARM;
 		if (on)
@@ -101,7 +103,5 @@ long libos_sys_sigaltstack(struct libos_args *a)
 			cur->ss_flags = 0;
 		}
 	}
-	if (oss)
-		*oss = old;
-	return 0;
+	return oss ? libos_to_guest(oss, &old, sizeof(old)) : 0;
 }

@@ -148,6 +148,13 @@ long tramp_syscall6(long nr, long a0, long a1, long a2, long a3, long a4, long a
 long tramp_clone_vm(unsigned long flags, void *child_sp, struct tramp_tls *child_tls);
 __attribute__((noreturn)) void libos_vfork_child(struct tramp_tls *tls);
 
+/* Read guest memory from host code: a bad address gives -EFAULT instead of a crash
+ * (the LibOS's SIGSEGV handler resumes a fault in [tramp_uaccess_begin,
+ * tramp_uaccess_end) at tramp_uaccess_fault). */
+long tramp_copy_guest(void *dst, const void *src, size_t n);
+long tramp_strnlen_guest(const char *s, size_t max);
+extern const char tramp_uaccess_begin[], tramp_uaccess_end[], tramp_uaccess_fault[];
+
 /* Detect CPU support (FSGSBASE usable, XSAVE) and size the XSAVE area.
  * Returns 0 or -ENOTSUP with *why set. */
 int tramp_init(const char **why);
