@@ -58,6 +58,17 @@ struct dnet_arp_entry {
     struct dnet_ctx *ctx;
 };
 
+/* ---- seeded fault injection (lcore/fault.c) ---- */
+enum { DNET_FAULT_RX, DNET_FAULT_TX };
+
+struct dnet_fault {
+    int on;                        /* some probability is non-zero */
+    struct dnet_fault_conf conf;
+    uint64_t rng[2];               /* splitmix64 state per direction */
+    struct rte_mbuf *held[2];      /* frame held back for reordering, per direction */
+    uint8_t held_old[2];           /* it was held in an earlier burst */
+};
+
 /* ---- the per-core context ---- */
 struct dnet_tcb;
 struct dnet_udp_sock;
@@ -95,6 +106,7 @@ struct dnet_ctx {
 
     struct dnet_udp_sock *udp_hash[DNET_UDP_HASH];
 
+    struct dnet_fault fault;
     struct dnet_stats st;
 };
 
@@ -103,6 +115,18 @@ struct dnet_ctx {
 void dnet_ctx_tx(struct dnet_ctx *ctx, struct rte_mbuf *m);
 void dnet_ctx_tx_flush(struct dnet_ctx *ctx);
 struct rte_mbuf *dnet_pkt_alloc(struct dnet_ctx *ctx);
+
+/* Faults for direction @dir on the burst @in[0..n) (which it consumes): writes the frames to
+ * pass on, in order, to @out (room for 2 * n + 1) and returns how many. */
+int dnet_fault_apply(struct dnet_ctx *ctx, int dir, struct rte_mbuf **in, int n,
+                     struct rte_mbuf **out);
+/* Is there anything for dnet_fault_apply() to do in direction @dir? */
+static inline int dnet_fault_active(const struct dnet_ctx *ctx, int dir)
+{
+    return ctx->fault.on || ctx->fault.held[dir] != NULL;
+}
+int dnet_fault_check(const struct dnet_fault_conf *conf);
+void dnet_fault_fini(struct dnet_ctx *ctx);
 
 /* ---- layers: burst inputs return the number handled; each consumes its mbufs ---- */
 int dnet_classify(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n);

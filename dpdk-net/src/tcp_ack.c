@@ -2,6 +2,7 @@
 // TCP ACK and data processing: send-buffer release, RTT samples, congestion control
 // (RFC 5681 slow start / avoidance, RFC 6582 NewReno fast retransmit and recovery), window
 // updates, and in-order / out-of-order placement into the receive buffer with SACK ranges.
+// The sender's SACK scoreboard and hole repair are in tcp_sack.c.
 #include <string.h>
 
 #include "tcp_int.h"
@@ -18,6 +19,8 @@ static void tcp_release_acked(struct dnet_tcb *tcb, uint32_t ack)
     tcb->snd_buf_seq += d;
 }
 
+static int tcp_sack_recovery(const struct dnet_tcb *tcb);
+
 static void tcp_new_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const struct tcp_seg *s)
 {
     /* The SYN's sequence number is not data: it must not grow the window. */
@@ -31,6 +34,7 @@ static void tcp_new_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const struct
         tcb->rtt_active = 0;
     tcp_release_acked(tcb, s->ack);
     tcb->snd_una = s->ack;
+    dnet_tcp_sack_prune(tcb);
     if (seq_lt(tcb->snd_nxt, tcb->snd_una))
         tcb->snd_nxt = tcb->snd_una;
     tcb->backoff = 0;
@@ -42,9 +46,16 @@ static void tcp_new_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const struct
             tcb->cwnd = RTE_MIN(tcb->ssthresh, RTE_MAX(tcp_flight(tcb), tcb->mss) + tcb->mss);
             tcb->in_recovery = 0;
         } else {
-            /* Partial ACK: resend the next hole, deflate by what was acked. */
-            dnet_tcp_retransmit_first(ctx, tcb);
-            ctx->st.tcp_fast_retrans++;
+            /* Partial ACK: resend the next hole, deflate by what was acked.  With SACK that
+             * is the next hole not resent yet, which may be none: what lies between snd_una
+             * and high_rxt was resent in this recovery and is still on its way. */
+            if (tcp_sack_recovery(tcb)) {
+                if (dnet_tcp_sack_retransmit(ctx, tcb))
+                    ctx->st.tcp_fast_retrans++;
+            } else {
+                dnet_tcp_retransmit_first(ctx, tcb);
+                ctx->st.tcp_fast_retrans++;
+            }
             tcb->cwnd = tcb->cwnd > acked ? tcb->cwnd - acked + tcb->mss : tcb->mss;
         }
     } else if (tcb->cwnd < tcb->ssthresh) {
@@ -59,6 +70,13 @@ static void tcp_new_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const struct
         dnet_tcp_arm_rto(ctx, tcb);   /* RFC 6298 5.3 */
 }
 
+/* Loss recovery uses the scoreboard (RFC 6675) when the peer SACKs and has told us something
+ * above snd_una, or when part of this recovery was already driven by it. */
+static int tcp_sack_recovery(const struct dnet_tcb *tcb)
+{
+    return tcb->sack_ok && (tcb->nsacked || seq_gt(tcb->high_rxt, tcb->snd_una));
+}
+
 static void tcp_dup_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
     if (++tcb->dupacks == 3 && !tcb->in_recovery) {
@@ -66,11 +84,19 @@ static void tcp_dup_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
         tcb->ssthresh = RTE_MAX(tcp_flight(tcb) / 2, 2 * tcb->mss);
         tcb->recover = tcb->snd_max;
         tcb->in_recovery = 1;
+        tcb->high_rxt = tcb->snd_una;
         ctx->st.tcp_fast_retrans++;
-        dnet_tcp_retransmit_first(ctx, tcb);
+        if (!tcp_sack_recovery(tcb) || !dnet_tcp_sack_retransmit(ctx, tcb))
+            dnet_tcp_retransmit_first(ctx, tcb);
         tcb->cwnd = tcb->ssthresh + 3 * tcb->mss;
     } else if (tcb->dupacks > 3 && tcb->in_recovery) {
-        tcb->cwnd += tcb->mss;   /* each dup ACK: a segment has left the network */
+        /* Each dup ACK: a segment has left the network, so one may go out.  With SACK it
+         * repairs the next hole (RFC 6675 NextSeg rule 1); otherwise the window inflates
+         * and new data may follow (RFC 6582). */
+        if (tcp_sack_recovery(tcb) && dnet_tcp_sack_retransmit(ctx, tcb))
+            ctx->st.tcp_fast_retrans++;
+        else
+            tcb->cwnd += tcb->mss;
     }
 }
 
@@ -82,6 +108,8 @@ int dnet_tcp_ack_in(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const struct tcp
         dnet_tcp_send_ack(ctx, tcb);   /* acknowledges something never sent */
         return -1;
     }
+    if (tcb->sack_ok && s->opt.nsack)
+        dnet_tcp_sack_update(tcb, s);
     if (seq_lt(tcb->snd_una, s->ack))
         tcp_new_ack(ctx, tcb, s);
     else if (s->ack == tcb->snd_una && s->len == 0 && !(s->flags & TCP_F_FIN) &&
@@ -131,32 +159,13 @@ static void tcp_copy_in(struct dnet_bytebuf *b, uint32_t off, const uint8_t *src
     memcpy(b->data, src + first, len - first);
 }
 
-/* Record [start, end) as received out of order; keeps ranges sorted and merged. */
+/* Record [start, end) as received out of order. */
 static int tcp_ooo_add(struct dnet_tcb *tcb, uint32_t start, uint32_t end)
 {
-    unsigned i = 0, j;
+    int i = dnet_seqrange_add(tcb->ooo, &tcb->nooo, TCP_OOO_MAX, start, end);
 
-    while (i < tcb->nooo && seq_lt(tcb->ooo[i].end, start))
-        i++;
-    if (i < tcb->nooo && seq_le(tcb->ooo[i].start, end)) {
-        /* Overlaps or touches range i: widen it, then absorb the ranges it now reaches. */
-        if (seq_lt(start, tcb->ooo[i].start))
-            tcb->ooo[i].start = start;
-        if (seq_gt(end, tcb->ooo[i].end))
-            tcb->ooo[i].end = end;
-        for (j = i + 1; j < tcb->nooo && seq_le(tcb->ooo[j].start, tcb->ooo[i].end); j++)
-            if (seq_gt(tcb->ooo[j].end, tcb->ooo[i].end))
-                tcb->ooo[i].end = tcb->ooo[j].end;
-        memmove(&tcb->ooo[i + 1], &tcb->ooo[j], (tcb->nooo - j) * sizeof(tcb->ooo[0]));
-        tcb->nooo = (uint8_t)(tcb->nooo - (j - i - 1));
-    } else {
-        if (tcb->nooo == TCP_OOO_MAX)
-            return -1;
-        memmove(&tcb->ooo[i + 1], &tcb->ooo[i], (tcb->nooo - i) * sizeof(tcb->ooo[0]));
-        tcb->ooo[i].start = start;
-        tcb->ooo[i].end = end;
-        tcb->nooo++;
-    }
+    if (i < 0)
+        return -1;
     tcb->sack_first = (uint8_t)i;   /* RFC 2018: the block with the newest data goes first */
     return 0;
 }

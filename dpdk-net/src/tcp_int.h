@@ -29,6 +29,7 @@
 #define TCP_OUR_MSS 1460u           /* MTU 1500 - 40 */
 #define TCP_DEF_PEER_MSS 536u       /* RFC 9293 default when the peer sends no MSS */
 #define TCP_OOO_MAX 8u
+#define TCP_SACK_MAX 8u             /* SACKed ranges the sender remembers */
 #define TCP_RTO_INIT_US 1000000u    /* RFC 6298 2.1 */
 #define TCP_RTO_MAX_US 120000000u
 #define TCP_SYN_RETRIES 6
@@ -92,6 +93,9 @@ struct dnet_tcb {
     /* send side */
     uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, snd_buf_seq, fin_seq;
     uint32_t mss, cwnd, ssthresh, recover;
+    uint32_t high_rxt;             /* loss recovery resent everything below (RFC 6675 HighRxt) */
+    uint8_t nsacked;
+    struct dnet_seqrange sacked[TCP_SACK_MAX]; /* SACK scoreboard: sorted, merged, > snd_una */
     uint32_t srtt_us, rttvar_us, rto_us, rtt_seq;
     uint64_t rtt_start_us;
 
@@ -140,9 +144,26 @@ int dnet_tcp_send_syn(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 void dnet_tcp_send_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 void dnet_tcp_send_rst(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 void dnet_tcp_retransmit_first(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+/* Resend @len (<= mss) bytes at @seq (snd_una <= seq, inside the send buffer). */
+void dnet_tcp_retransmit_at(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t seq, uint32_t len);
 void dnet_tcp_send_probe(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 /* RST in answer to @s, which matched no connection (RFC 9293 3.10.7.1). */
 void dnet_tcp_reply_rst(struct dnet_ctx *ctx, const struct tcp_seg *s);
+
+/* tcp_sack.c: the sender's SACK scoreboard (RFC 2018, RFC 6675) */
+/* Add [start, end) to the sorted, merged ranges r[0..*n) (room for @max), merging what it
+ * overlaps or touches.  Returns the index of the range holding it, or -1 when full. */
+int dnet_seqrange_add(struct dnet_seqrange *r, uint8_t *n, unsigned max, uint32_t start,
+                      uint32_t end);
+/* Record the SACK blocks of @s (an ACK for this connection). */
+void dnet_tcp_sack_update(struct dnet_tcb *tcb, const struct tcp_seg *s);
+/* snd_una moved: forget what it covers. */
+void dnet_tcp_sack_prune(struct dnet_tcb *tcb);
+/* Forget everything (a timeout: the receiver may have reneged, RFC 6675 5.1). */
+void dnet_tcp_sack_clear(struct dnet_tcb *tcb);
+/* Loss recovery: resend the first hole at or above high_rxt (an unSACKed range below a
+ * SACKed one), never SACKed bytes.  Returns 1 if a segment was sent, 0 if no hole is left. */
+int dnet_tcp_sack_retransmit(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 
 /* tcp_timer.c */
 void dnet_tcp_timers_init(struct dnet_tcb *tcb);

@@ -141,15 +141,18 @@ int dnet_tcp_send_syn(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
     return tcp_xmit(ctx, tcb, tcb->iss, flags, 0, 0);
 }
 
+/* Segments without data carry snd_max, not snd_nxt: after a timeout snd_nxt goes back to
+ * resend old data, and a bare ACK with that old number would fail the peer's window check
+ * (RFC 9293 3.10.7.4) and never be processed; BSD does the same. */
 void dnet_tcp_send_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
-    tcp_xmit(ctx, tcb, tcb->snd_nxt, TCP_F_ACK, 0, 0);
+    tcp_xmit(ctx, tcb, tcb->snd_max, TCP_F_ACK, 0, 0);
 }
 
 void dnet_tcp_send_rst(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
     ctx->st.tcp_rst_tx++;
-    tcp_xmit(ctx, tcb, tcb->snd_nxt, TCP_F_RST | TCP_F_ACK, 0, 0);
+    tcp_xmit(ctx, tcb, tcb->snd_max, TCP_F_RST | TCP_F_ACK, 0, 0);
 }
 
 void dnet_tcp_send_probe(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
@@ -164,25 +167,34 @@ static int tcp_fin_at(const struct dnet_tcb *tcb, uint32_t seq)
     return tcb->shut_wr && seq == tcb->fin_seq;
 }
 
-void dnet_tcp_retransmit_first(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+void dnet_tcp_retransmit_at(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t seq, uint32_t len)
 {
-    uint32_t off, len;
+    uint32_t off = seq - tcb->snd_buf_seq;
     uint8_t flags = TCP_F_ACK;
 
     ctx->st.tcp_retrans++;
-    if (tcb->state == DNET_TCP_SYN_SENT || tcb->state == DNET_TCP_SYN_RCVD) {
-        dnet_tcp_send_syn(ctx, tcb);
-        return;
-    }
-    off = tcb->snd_una - tcb->snd_buf_seq;
-    len = RTE_MIN(tcb->mss, tcb->snd.len - RTE_MIN(off, tcb->snd.len));
-    if (tcp_fin_at(tcb, tcb->snd_una + len))
+    len = RTE_MIN(len, tcb->snd.len - RTE_MIN(off, tcb->snd.len));
+    if (tcp_fin_at(tcb, seq + len))
         flags |= TCP_F_FIN;
+    if (len && off + len == tcb->snd.len)
+        flags |= TCP_F_PSH;
     if (len || (flags & TCP_F_FIN))
-        tcp_xmit(ctx, tcb, tcb->snd_una, flags | (len && off + len == tcb->snd.len ? TCP_F_PSH : 0),
-                 off, len);
+        tcp_xmit(ctx, tcb, seq, flags, off, len);
+    if (seq_gt(seq + len, tcb->high_rxt))
+        tcb->high_rxt = seq + len;
     /* Karn: a retransmitted segment gives no RTT sample. */
     tcb->rtt_active = 0;
+}
+
+void dnet_tcp_retransmit_first(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    if (tcb->state == DNET_TCP_SYN_SENT || tcb->state == DNET_TCP_SYN_RCVD) {
+        ctx->st.tcp_retrans++;
+        dnet_tcp_send_syn(ctx, tcb);
+        tcb->rtt_active = 0;
+        return;
+    }
+    dnet_tcp_retransmit_at(ctx, tcb, tcb->snd_una, tcb->mss);
 }
 
 static int tcp_can_send(const struct dnet_tcb *tcb)

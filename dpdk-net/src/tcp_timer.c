@@ -28,6 +28,7 @@ static void tcp_rto_expired(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
         tcb->in_recovery = 0;
         tcb->dupacks = 0;
         tcb->recover = tcb->snd_max;
+        dnet_tcp_sack_clear(tcb);
         /* Go back to the first unacknowledged byte; the output loop resends from there. */
         tcb->snd_nxt = tcb->snd_una;
     }

@@ -9,6 +9,8 @@
 #include <rte_byteorder.h>
 #include <rte_ether.h>
 
+#include "dpdk-net/fault.h"
+
 struct dnet_port;
 struct dnet_ctx;
 
@@ -26,11 +28,19 @@ struct dnet_ctx_conf {
     uint32_t rto_min_ms;     /**< RTO lower bound; default 200 */
     uint32_t time_wait_ms;   /**< TIME_WAIT duration (2 MSL); default 60000 */
     uint32_t max_conns;      /**< TCP control blocks; default 4096 */
+    struct dnet_fault_conf fault; /**< seeded fault injection; all zero = off (fault.h) */
 };
 
-/** Counters; every dropped packet is counted in exactly one *_drop or bad_* field. */
+/**
+ * Counters; every dropped packet is counted in exactly one *_drop or bad_* field.  rx_pkts
+ * counts frames taken from the device, tx_pkts frames the device accepted (duplicates made
+ * by fault injection included).  A corrupted frame is counted once in fault_*_corrupt and
+ * again by the receiver's check that drops it (ip_bad_csum).
+ */
 struct dnet_stats {
     uint64_t rx_pkts, tx_pkts, tx_drop;
+    uint64_t fault_rx_drop, fault_rx_dup, fault_rx_corrupt, fault_rx_reorder;
+    uint64_t fault_tx_drop, fault_tx_dup, fault_tx_corrupt, fault_tx_reorder;
     uint64_t eth_drop;         /**< not for us / unknown ethertype */
     uint64_t arp_rx, arp_tx, arp_bad, arp_unresolved_drop;
     uint64_t ip_rx, ip_bad_hdr, ip_bad_csum, ip_not_for_us, ip_frag_rx, ip_frag_drop,
@@ -43,7 +53,8 @@ struct dnet_stats {
 
 /**
  * Create a context on queue conf->queue of @p port.  @p port must outlive the context.
- * @return 0 and *out on success; -EINVAL on a bad conf (no ip, queue out of range);
+ * @return 0 and *out on success; -EINVAL on a bad conf (no ip, queue out of range, a fault
+ *         probability above DNET_FAULT_PPM);
  *         -ENOMEM when allocation fails.
  */
 int dnet_ctx_create(struct dnet_ctx **out, struct dnet_port *port, const struct dnet_ctx_conf *conf);

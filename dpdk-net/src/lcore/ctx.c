@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Per-core context: creation, the run-to-completion poll step (RX burst -> classify ->
-// protocol bursts -> timers -> TX flush), the clock, and the TX buffer.
+// Per-core context: creation, the run-to-completion poll step (RX burst -> faults -> classify
+// -> protocol bursts -> timers -> TX flush), the clock, and the TX buffer.
 #include <errno.h>
 #include <string.h>
 
@@ -24,7 +24,7 @@ static int ctx_conf_fill(struct dnet_ctx_conf *c, const struct dnet_port *port)
     DEF(rto_min_ms, 200);
     DEF(time_wait_ms, 60000);
     DEF(max_conns, 4096);
-    return 0;
+    return dnet_fault_check(&c->fault);
 }
 
 int dnet_ctx_create(struct dnet_ctx **out, struct dnet_port *port, const struct dnet_ctx_conf *conf)
@@ -56,6 +56,7 @@ int dnet_ctx_create(struct dnet_ctx **out, struct dnet_port *port, const struct 
     ctx->eph_next = 32768;
     ctx->isn_secret[0] = c.isn_secret ? c.isn_secret : rte_rand();
     ctx->isn_secret[1] = c.isn_secret ? ~c.isn_secret : rte_rand();
+    dnet_ctx_fault_set(ctx, &c.fault);   /* checked by ctx_conf_fill */
     dnet_arp_init(ctx);
     rc = dnet_ip4_frag_init(ctx);
     if (rc < 0) {
@@ -74,6 +75,7 @@ void dnet_ctx_destroy(struct dnet_ctx *ctx)
     dnet_udp_fini(ctx);
     dnet_arp_fini(ctx);
     dnet_ip4_frag_fini(ctx);
+    dnet_fault_fini(ctx);
     rte_pktmbuf_free_bulk(ctx->tx, ctx->ntx);
     rte_free(ctx);
 }
@@ -89,20 +91,26 @@ struct rte_mbuf *dnet_pkt_alloc(struct dnet_ctx *ctx)
 
 void dnet_ctx_tx_flush(struct dnet_ctx *ctx)
 {
-    uint16_t sent = 0;
+    struct rte_mbuf *faulted[2 * DNET_TX_MAX + 1], **tx = ctx->tx;
+    uint16_t sent = 0, n = ctx->ntx;
 
-    while (sent < ctx->ntx) {
-        uint16_t k = rte_eth_tx_burst(ctx->port_id, ctx->queue, ctx->tx + sent, ctx->ntx - sent);
+    /* The drain is where TX faults apply; a frame held for reordering leaves at a later one. */
+    if (unlikely(dnet_fault_active(ctx, DNET_FAULT_TX))) {
+        n = (uint16_t)dnet_fault_apply(ctx, DNET_FAULT_TX, ctx->tx, ctx->ntx, faulted);
+        tx = faulted;
+    }
+    while (sent < n) {
+        uint16_t k = rte_eth_tx_burst(ctx->port_id, ctx->queue, tx + sent, n - sent);
 
         if (k == 0)
             break;
         sent += k;
     }
     ctx->st.tx_pkts += sent;
-    if (sent < ctx->ntx) {
+    if (sent < n) {
         /* The device is full: drop the rest (TCP retransmits; UDP is best effort). */
-        ctx->st.tx_drop += ctx->ntx - sent;
-        rte_pktmbuf_free_bulk(ctx->tx + sent, ctx->ntx - sent);
+        ctx->st.tx_drop += n - sent;
+        rte_pktmbuf_free_bulk(tx + sent, n - sent);
     }
     ctx->ntx = 0;
 }
@@ -127,15 +135,19 @@ static void ctx_clock_update(struct dnet_ctx *ctx)
 
 int dnet_ctx_poll(struct dnet_ctx *ctx)
 {
-    struct rte_mbuf *pkts[DNET_BURST];
-    uint16_t n;
+    struct rte_mbuf *pkts[2 * DNET_BURST + 1], *raw[DNET_BURST];
+    int n;
 
     ctx_clock_update(ctx);
     n = rte_eth_rx_burst(ctx->port_id, ctx->queue, pkts, DNET_BURST);
-    if (n) {
-        ctx->st.rx_pkts += n;
-        dnet_classify(ctx, pkts, n);
+    ctx->st.rx_pkts += (uint64_t)n;
+    /* RX faults apply to the burst as the device delivered it, before any header is read. */
+    if (unlikely(dnet_fault_active(ctx, DNET_FAULT_RX))) {
+        memcpy(raw, pkts, (size_t)n * sizeof(pkts[0]));
+        n = dnet_fault_apply(ctx, DNET_FAULT_RX, raw, n, pkts);
     }
+    if (n)
+        dnet_classify(ctx, pkts, n);
     dnet_wheel_run(ctx, ctx->now_us / DNET_TICK_US);
     rte_ip_frag_free_death_row(&ctx->frag_dr, 0);
     dnet_ctx_tx_flush(ctx);

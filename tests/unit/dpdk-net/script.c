@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Packet-script driver: one context per script on the net_ring double, a virtual clock,
-// and the commands inject / expect / advance / poll / call / state / info / stat.
+// and the commands inject / expect / advance / poll / fault / call / state / info / stat.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
@@ -48,6 +48,41 @@ static int cmd_kv_conf(struct script *sc, char **a, int n)
         else return ERR("ctx: unknown key '%s'", a[i]);
     }
     return 0;
+}
+
+/* "fault seed=N rx_drop=P rx_dup=P rx_corrupt=P rx_reorder=P tx_...": P in parts per million,
+ * or a percentage with '%'.  Replaces the whole configuration (unnamed ones become 0). */
+static int cmd_fault(struct script *sc, char **a, int n)
+{
+    struct dnet_fault_conf fc = { 0 };
+    int rc;
+
+    for (int i = 1; i < n; i++) {
+        char *eq = strchr(a[i], '='), *end;
+        struct dnet_fault_dir *d;
+        uint64_t v;
+
+        if (!eq)
+            return ERR("fault: want key=value");
+        *eq = 0;
+        v = strtoull(eq + 1, &end, 0);
+        if (*end == '%')
+            v *= DNET_FAULT_PPM / 100;
+        if (!strcmp(a[i], "seed")) {
+            fc.seed = v;
+            continue;
+        }
+        if (strncmp(a[i], "rx_", 3) && strncmp(a[i], "tx_", 3))
+            return ERR("fault: unknown key '%s'", a[i]);
+        d = a[i][0] == 'r' ? &fc.rx : &fc.tx;
+        if (!strcmp(a[i] + 3, "drop")) d->drop_ppm = (uint32_t)v;
+        else if (!strcmp(a[i] + 3, "dup")) d->dup_ppm = (uint32_t)v;
+        else if (!strcmp(a[i] + 3, "corrupt")) d->corrupt_ppm = (uint32_t)v;
+        else if (!strcmp(a[i] + 3, "reorder")) d->reorder_ppm = (uint32_t)v;
+        else return ERR("fault: unknown key '%s'", a[i]);
+    }
+    rc = dnet_ctx_fault_set(sc->ctx, &fc);
+    return rc < 0 ? ERR("dnet_ctx_fault_set: %d", rc) : 0;
 }
 
 static int cmd_inject(struct script *sc, char *rest)
@@ -127,6 +162,8 @@ static int run_line(struct script *sc, char *line)
         return cmd_expect(sc, line + 6 + strspn(line + 6, " \t"));
     if (!strcmp(a[0], "advance") && n == 2)
         return dnet_ctx_clock_advance(sc->ctx, strtoull(a[1], NULL, 0) * 1000ull);
+    if (!strcmp(a[0], "fault"))
+        return cmd_fault(sc, a, n);
     if (!strcmp(a[0], "poll"))
         return dnet_ctx_poll(sc->ctx) < 0 ? ERR("poll") : 0;
     if (!strcmp(a[0], "call")) {

@@ -16,7 +16,9 @@
 
 static const struct { const char *name; size_t off; } g_stats[] = {
 #define S(f) { #f, offsetof(struct dnet_stats, f) }
-    S(rx_pkts), S(tx_pkts), S(tx_drop), S(eth_drop), S(arp_rx), S(arp_tx), S(arp_bad),
+    S(rx_pkts), S(tx_pkts), S(tx_drop), S(fault_rx_drop), S(fault_rx_dup), S(fault_rx_corrupt),
+    S(fault_rx_reorder), S(fault_tx_drop), S(fault_tx_dup), S(fault_tx_corrupt),
+    S(fault_tx_reorder), S(eth_drop), S(arp_rx), S(arp_tx), S(arp_bad),
     S(arp_unresolved_drop), S(ip_rx), S(ip_bad_hdr), S(ip_bad_csum), S(ip_not_for_us),
     S(ip_frag_rx), S(ip_frag_drop), S(ip_reassembled), S(ip_unknown_proto), S(icmp_rx),
     S(icmp_echo_replies), S(icmp_bad), S(udp_rx), S(udp_bad), S(udp_no_port), S(udp_queue_drop),

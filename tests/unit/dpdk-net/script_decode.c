@@ -217,8 +217,10 @@ int sc_frame_match(const struct sc_spec *sp, const struct sc_decoded *d, struct 
 
     if (strcmp(sp->proto, d->proto))
         return ERR("want a %s frame, got %s", sp->proto, d->proto);
-    if (!d->csum_ok && !(cs && !strcmp(cs, "any")))
+    if (!d->csum_ok && !(cs && (!strcmp(cs, "any") || !strcmp(cs, "bad"))))
         return ERR("frame has a bad checksum");
+    if (d->csum_ok && cs && !strcmp(cs, "bad"))
+        return ERR("frame's checksums are right, want a bad one");
     for (int i = 0; i < sp->n; i++) {
         const char *k = sp->kv[i].key, *want = sp->kv[i].val;
         const struct sc_field *f;
