@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
-/* Patch a freshly mapped image: find its functions through PT_GNU_EH_FRAME, scan every
- * executable segment, and install a stub for every site the plan can patch, in an arena
- * the loader reserved next to the image. */
+/* Patched images: the program and its interpreter as the loader maps them, and every
+ * file the program maps executable later (ld.so loading libraries, dlopen).  Each gets a
+ * site plan (from the per-file cache, else a scan of the functions its .eh_frame names)
+ * and an arena of stubs within +-2 GiB.  Kept in a list for lazy patching of what the
+ * trap catches, and dropped when unmapped so a stale plan never meets new code. */
 #include <elf.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <loader/loader.h>
 #include <rewrite/rewrite.h>
@@ -15,19 +18,6 @@
 #include "image.h"
 #include "internal.h"
 #include "plancache.h"
-
-/* The patched image, kept for lazy patching of what the trap catches. */
-static struct {
-	struct loader_image img;
-	uint64_t eh_addr, eh_size;
-	struct rewrite_func *funcs;	/* computed on first need when the plan was cached */
-	size_t nfuncs;
-	bool have_funcs;
-	struct rewrite_plan plan;
-	struct tramp_arena arena;
-	pthread_mutex_t lock;
-	bool ready;
-} g_image = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* Read a DWARF pointer of encoding @enc at @p (only what eh_frame_hdr uses). */
 static int read_encoded(const uint8_t *p, uint8_t enc, uint64_t *out)
@@ -49,10 +39,10 @@ static int read_encoded(const uint8_t *p, uint8_t enc, uint64_t *out)
 	return 0;
 }
 
-/* The sorted function ranges of @img from its .eh_frame, found by section header
- * (@eh_addr, @eh_size unbiased; size 0 if unknown) or else through PT_GNU_EH_FRAME;
- * *n = 0 when there are none. */
-static void image_funcs(const struct loader_image *img, uint64_t eh_addr, uint64_t eh_size,
+/* The sorted function ranges of a loader-mapped @img from its .eh_frame, found by
+ * section header (@eh_addr, @eh_size unbiased; size 0 if unknown) or else through
+ * PT_GNU_EH_FRAME; *n = 0 when there are none. */
+static void loaded_funcs(const struct loader_image *img, uint64_t eh_addr, uint64_t eh_size,
 			struct rewrite_func **funcs, size_t *n)
 {
 	const Elf64_Phdr *ph = (const Elf64_Phdr *)img->phdr;
@@ -85,156 +75,270 @@ static void image_funcs(const struct loader_image *img, uint64_t eh_addr, uint64
 	}
 }
 
-/* The segment holding [addr, addr + len), or NULL. */
-static const struct loader_segment *segment_of(const struct loader_image *img, uint64_t addr,
+struct libos_image {
+	struct libos_image *next;
+	uint64_t bias;
+	size_t nsegs;
+	struct loader_segment segs[LOADER_MAX_SEGS];	/* its executable segments */
+	struct rewrite_plan plan;
+	struct tramp_arena arena;
+	bool own_arena;		/* mapped by us near a library: unmapped with it */
+};
+
+static struct libos_image *g_images;
+static pthread_mutex_t g_images_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* How to find an image's functions when it must be scanned. */
+struct funcs_src {
+	const struct loader_image *img;		/* loaded by us: read .eh_frame in memory */
+	uint64_t eh_addr, eh_size;
+	struct loader_elf *elf;			/* mapped by the program: read it from the file */
+};
+
+static void funcs_get(const struct funcs_src *src, uint64_t bias, struct rewrite_func **funcs,
+		      size_t *n)
+{
+	const void *data;
+	uint64_t addr, size;
+
+	*funcs = NULL;
+	*n = 0;
+	if (src->img)
+		loaded_funcs(src->img, src->eh_addr, src->eh_size, funcs, n);
+	else if (loader_elf_section_data(src->elf, ".eh_frame", &data, &addr, &size) == 0)
+		rewrite_ehframe_funcs(data, size, bias + addr, funcs, n);
+}
+
+/* The executable segment of @im holding [addr, addr + len), or NULL. */
+static const struct loader_segment *segment_of(const struct libos_image *im, uint64_t addr,
 					       size_t len)
 {
-	for (size_t s = 0; s < img->nsegs; s++)
-		if (addr >= img->segs[s].start && addr + len <= img->segs[s].end &&
+	for (size_t s = 0; s < im->nsegs; s++)
+		if (addr >= im->segs[s].start && addr + len <= im->segs[s].end &&
 		    addr + len >= addr)
-			return &img->segs[s];
+			return &im->segs[s];
 	return NULL;
 }
 
 /* A cached plan is used only if it describes these very bytes. */
-static bool plan_matches(const struct loader_image *img, const struct rewrite_plan *plan)
+static bool plan_matches(const struct libos_image *im, const struct rewrite_plan *plan)
 {
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct rewrite_site *s = &plan->sites[i];
-		const struct loader_segment *seg = segment_of(img, s->start, s->len);
-		if (!seg || !(seg->prot & PROT_EXEC) || s->addr < s->start ||
+		if (!segment_of(im, s->start, s->len) || s->addr < s->start ||
 		    s->addr + 2 > s->start + s->len ||
 		    memcmp((const void *)s->start, s->orig, s->len) ||
 		    memcmp((const void *)s->addr, "\x0f\x05", 2))
 			return false;
-		if (s->tactic == REWRITE_ISLAND && !segment_of(img, s->island, 5))
+		if (s->island && !segment_of(im, s->island, 5))
 			return false;
 	}
 	return true;
 }
 
-static int image_scan(const struct loader_image *img, uint64_t eh_addr, uint64_t eh_size,
-		      struct rewrite_plan *plan)
+static int image_scan(struct libos_image *im, const struct funcs_src *src)
 {
 	struct rewrite_func *funcs;
 	size_t nfuncs;
 	int err = 0;
 
-	image_funcs(img, eh_addr, eh_size, &funcs, &nfuncs);
-	for (size_t s = 0; s < img->nsegs && !err; s++) {
-		const struct loader_segment *seg = &img->segs[s];
-		if (!(seg->prot & PROT_EXEC))
-			continue;
+	funcs_get(src, im->bias, &funcs, &nfuncs);
+	for (size_t s = 0; s < im->nsegs && !err; s++) {
 		struct rewrite_region r = {
-			.bytes = (const uint8_t *)seg->start,
-			.len = seg->end - seg->start,
-			.addr = seg->start,
+			.bytes = (const uint8_t *)im->segs[s].start,
+			.len = im->segs[s].end - im->segs[s].start,
+			.addr = im->segs[s].start,
 			.funcs = funcs,
 			.nfuncs = nfuncs,
 		};
-		if (rewrite_region_scan(&r, plan) < 0)
+		if (rewrite_region_scan(&r, &im->plan) < 0)
 			err = -ENOMEM;
 	}
 	free(funcs);
 	return err;
 }
 
-int libos_image_patch(const struct loader_image *img, const struct libos_plan_key *key,
-		      uint64_t eh_addr, uint64_t eh_size, uintptr_t tlo, uintptr_t thi,
-		      const char **why)
-{
-	struct rewrite_plan plan = { 0 };
-	int err = 0;
-
-	if (!key || libos_plan_load(key, img->bias, &plan) || !plan_matches(img, &plan)) {
-		rewrite_plan_fini(&plan);
-		memset(&plan, 0, sizeof(plan));
-		if ((err = image_scan(img, eh_addr, eh_size, &plan))) {
-			*why = "out of memory while scanning";
-			goto out;
-		}
-		if (key)
-			libos_plan_store(key, img->bias, &plan);
-	}
-
-	/* Room for every site: TRAP ones may be patched lazily later. */
-	size_t need = 64 + (plan.n + 1) * 192;
-	struct tramp_arena arena;
-	if (need > thi - tlo || (err = tramp_arena_create(&arena, tlo, thi, need))) {
-		*why = "no room for trampolines near the image";
-		err = err ? err : -ENOMEM;
-		goto out;
-	}
-	if (g_proc.stats)
-		tramp_arena_set_entry(&arena, tramp_entry_stats);
-	for (size_t i = 0; i < plan.n; i++) {
-		struct rewrite_site *site = &plan.sites[i];
-		const struct loader_segment *seg = segment_of(img, site->addr, 2);
-		int e = seg ? tramp_site_install(&arena, site, (uint8_t *)seg->start, seg->start,
-						 seg->end - seg->start) : -EINVAL;
-		if (e && site->tactic != REWRITE_TRAP) {
-			/* Unpatched: the trap serves it.  Count it as such. */
-			plan.count[site->tactic]--;
-			plan.count[REWRITE_TRAP]++;
-			site->tactic = REWRITE_TRAP;
-		}
-	}
-	if ((err = tramp_arena_seal(&arena))) {
-		*why = "cannot protect the trampolines";
-		goto out;
-	}
-	g_proc.sites_found += plan.n;
-	g_proc.sites_displaced += plan.count[REWRITE_DISPLACE];
-	g_proc.sites_island += plan.count[REWRITE_ISLAND];
-	g_proc.sites_trap += plan.count[REWRITE_TRAP];
-	g_image.img = *img;
-	g_image.eh_addr = eh_addr;
-	g_image.eh_size = eh_size;
-	g_image.plan = plan;
-	g_image.arena = arena;
-	g_image.ready = true;
-	return 0;
-out:
-	rewrite_plan_fini(&plan);
-	return err;
-}
-
-/* Make [addr, addr + len) writable (keeping it executable for the threads running it)
- * or give it back @prot. */
+/* Make [addr, addr + len) writable (keeping it executable for any thread running it), or
+ * give it back @prot. */
 static int pages_protect(uint64_t addr, size_t len, int prot)
 {
 	uint64_t lo = addr & ~4095ull, hi = (addr + len + 4095) & ~4095ull;
 	return mprotect((void *)lo, hi - lo, prot) ? -errno : 0;
 }
 
+/* The site plan of @im: from the cache when it describes these bytes, else a scan. */
+static int image_plan(struct libos_image *im, const struct libos_plan_key *key,
+		      const struct funcs_src *src)
+{
+	int err;
+
+	if (key && libos_plan_load(key, im->bias, &im->plan) == 0 && plan_matches(im, &im->plan))
+		return 0;
+	rewrite_plan_fini(&im->plan);
+	memset(&im->plan, 0, sizeof(im->plan));
+	if ((err = image_scan(im, src)))
+		return err;
+	if (key)
+		libos_plan_store(key, im->bias, &im->plan);
+	return 0;
+}
+
+/* Stub space for the plan's sites, lazy patches of its traps included. */
+static size_t arena_size(const struct libos_image *im)
+{
+	return 64 + (im->plan.n + 1) * 192;
+}
+
+/* Patch every site of the plan into im->arena and list @im.  @live: its code is mapped
+ * read-only and must be opened for writing around the patch. */
+static int image_apply(struct libos_image *im, bool live)
+{
+	int err;
+
+	if (g_proc.stats)
+		tramp_arena_set_entry(&im->arena, tramp_entry_stats);
+	for (size_t s = 0; live && s < im->nsegs; s++)
+		pages_protect(im->segs[s].start, im->segs[s].end - im->segs[s].start,
+			      im->segs[s].prot | PROT_WRITE);
+	for (size_t i = 0; i < im->plan.n; i++) {
+		struct rewrite_site *site = &im->plan.sites[i];
+		const struct loader_segment *seg = segment_of(im, site->addr, 2);
+		int e = seg ? tramp_site_install(&im->arena, site, (uint8_t *)seg->start,
+						 seg->start, seg->end - seg->start) : -EINVAL;
+		if (e && site->tactic != REWRITE_TRAP) {
+			/* Unpatched: the trap serves it.  Count it as such. */
+			im->plan.count[site->tactic]--;
+			im->plan.count[REWRITE_TRAP]++;
+			site->tactic = REWRITE_TRAP;
+		}
+	}
+	for (size_t s = 0; live && s < im->nsegs; s++)
+		pages_protect(im->segs[s].start, im->segs[s].end - im->segs[s].start,
+			      im->segs[s].prot);
+	if ((err = tramp_arena_seal(&im->arena)))
+		return err;
+	pthread_mutex_lock(&g_proc.lock);
+	g_proc.sites_found += im->plan.n;
+	g_proc.sites_displaced += im->plan.count[REWRITE_DISPLACE];
+	g_proc.sites_island += im->plan.count[REWRITE_ISLAND];
+	g_proc.sites_trap += im->plan.count[REWRITE_TRAP];
+	pthread_mutex_unlock(&g_proc.lock);
+	pthread_mutex_lock(&g_images_lock);
+	im->next = g_images;
+	g_images = im;
+	pthread_mutex_unlock(&g_images_lock);
+	return 0;
+}
+
+static void image_free(struct libos_image *im)
+{
+	if (im->own_arena)
+		tramp_arena_destroy(&im->arena);
+	rewrite_plan_fini(&im->plan);
+	free(im);
+}
+
+int libos_image_patch(const struct loader_image *img, const struct libos_plan_key *key,
+		      uint64_t eh_addr, uint64_t eh_size, uintptr_t tlo, uintptr_t thi,
+		      const char **why)
+{
+	struct libos_image *im = calloc(1, sizeof(*im));
+	struct funcs_src src = { .img = img, .eh_addr = eh_addr, .eh_size = eh_size };
+	int err;
+
+	if (!im)
+		return -ENOMEM;
+	im->bias = img->bias;
+	for (size_t s = 0; s < img->nsegs; s++)
+		if (img->segs[s].prot & PROT_EXEC)
+			im->segs[im->nsegs++] = img->segs[s];
+	if ((err = image_plan(im, key, &src))) {
+		*why = "out of memory while scanning";
+		goto fail;
+	}
+	if ((err = tramp_arena_create(&im->arena, tlo, thi, arena_size(im)))) {
+		*why = "no room for trampolines near the image";
+		goto fail;
+	}
+	if ((err = image_apply(im, false))) {
+		*why = "cannot protect the trampolines";
+		goto fail;
+	}
+	return 0;
+fail:
+	image_free(im);
+	return err;
+}
+
+void libos_image_mapped(uint64_t addr, size_t len, int prot, int fd, uint64_t offset)
+{
+	struct loader_elf elf;
+	struct libos_image *im = NULL;
+	uint64_t vaddr;
+
+	if (loader_elf_open_fd(fd, &elf, NULL))
+		return;		/* not an ELF file: its syscalls, if any, are trapped */
+	if (loader_elf_segment_at(&elf, offset, &vaddr) || !(im = calloc(1, sizeof(*im))))
+		goto out;
+	im->bias = addr - vaddr;
+	im->nsegs = 1;
+	im->segs[0] = (struct loader_segment){ addr, (addr + len + 4095) & ~4095ull, prot };
+	struct libos_plan_key key = { elf.dev, elf.ino, elf.file_size, elf.mtime_ns,
+				      g_proc.tool_size, g_proc.tool_mtime_ns };
+	struct funcs_src src = { .elf = &elf };
+	if (image_plan(im, &key, &src) ||
+	    tramp_arena_create_near(&im->arena, addr, addr + len, arena_size(im)))
+		goto out;
+	im->own_arena = true;
+	if (image_apply(im, true) == 0)
+		im = NULL;	/* listed */
+out:
+	if (im)
+		image_free(im);
+	loader_elf_close(&elf);
+}
+
+void libos_image_unmapped(uint64_t addr, size_t len)
+{
+	pthread_mutex_lock(&g_images_lock);
+	for (struct libos_image **pp = &g_images, *im; (im = *pp);) {
+		bool hit = false;
+		for (size_t s = 0; s < im->nsegs; s++)
+			hit |= im->segs[s].start < addr + len && addr < im->segs[s].end;
+		if (!hit) {
+			pp = &im->next;
+			continue;
+		}
+		*pp = im->next;
+		image_free(im);
+	}
+	pthread_mutex_unlock(&g_images_lock);
+}
+
 void libos_image_trap(uint64_t addr)
 {
-	struct loader_image *img = &g_image.img;
-	const struct loader_segment *seg;
-
 	/* One 16-bit store must switch the site: keep it inside a cache line. */
-	if (!g_image.ready || (addr & 63) == 63 || !(seg = segment_of(img, addr, 2)) ||
-	    !(seg->prot & PROT_EXEC))
+	if ((addr & 63) == 63)
 		return;
-	pthread_mutex_lock(&g_image.lock);
-	if (!g_image.have_funcs) {
-		image_funcs(img, g_image.eh_addr, g_image.eh_size, &g_image.funcs, &g_image.nfuncs);
-		g_image.have_funcs = true;
-	}
+	pthread_mutex_lock(&g_images_lock);
+	struct libos_image *im = g_images;
+	const struct loader_segment *seg = NULL;
+	for (; im && !(seg = segment_of(im, addr, 2)); im = im->next)
+		;
+	if (!im)
+		goto out;
 	struct rewrite_region r = {
 		.bytes = (const uint8_t *)seg->start,
 		.len = seg->end - seg->start,
 		.addr = seg->start,
-		.funcs = g_image.funcs,
-		.nfuncs = g_image.nfuncs,
 	};
-	struct tramp_arena *a = &g_image.arena;
-	if (a->used + 192 > a->size || rewrite_site_confirm(&r, &g_image.plan, addr))
+	struct tramp_arena *a = &im->arena;
+	if (a->used + 192 > a->size || rewrite_site_confirm(&r, &im->plan, addr))
 		goto out;
 	struct rewrite_site *site = NULL;
-	for (size_t i = 0; i < g_image.plan.n; i++)
-		if (g_image.plan.sites[i].addr == addr)
-			site = &g_image.plan.sites[i];
+	for (size_t i = 0; i < im->plan.n; i++)
+		if (im->plan.sites[i].addr == addr)
+			site = &im->plan.sites[i];
 	uint64_t lo = site->island < addr ? site->island : addr;
 	uint64_t hi = site->island + 5 > addr + 2 ? site->island + 5 : addr + 2;
 	if (pages_protect((uint64_t)a->base, a->size, PROT_READ | PROT_WRITE | PROT_EXEC) ||
@@ -248,5 +352,5 @@ void libos_image_trap(uint64_t addr)
 	pages_protect(lo, hi - lo, seg->prot);
 	pages_protect((uint64_t)a->base, a->size, PROT_READ | PROT_EXEC);
 out:
-	pthread_mutex_unlock(&g_image.lock);
+	pthread_mutex_unlock(&g_images_lock);
 }

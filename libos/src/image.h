@@ -19,6 +19,14 @@ int libos_image_patch(const struct loader_image *img, const struct libos_plan_ke
 		      uint64_t eh_addr, uint64_t eh_size, uintptr_t tlo, uintptr_t thi,
 		      const char **why);
 
+/* The program mapped [addr, addr + len) of file @fd at @offset with PROT_EXEC (@prot):
+ * if it is part of an ELF file, plan and patch it before anything runs it.  Anything
+ * that fails leaves the region to the trap. */
+void libos_image_mapped(uint64_t addr, size_t len, int prot, int fd, uint64_t offset);
+
+/* [addr, addr + len) is being unmapped or replaced: forget the images it touches. */
+void libos_image_unmapped(uint64_t addr, size_t len);
+
 /* SUD caught a syscall at @addr (the instruction's address): if the image's plan has it
  * as a TRAP site and an island is free, patch it now, safely while other threads run.
  * Called from the SIGSYS handler. */

@@ -68,6 +68,7 @@ struct libos_proc {
 	struct libos_thread *threads;
 	atomic_int live;		/* live guest threads */
 	struct libos_sigaction actions[65];
+	uint64_t tool_size, tool_mtime_ns;	/* bypass-run's identity, for plan caches */
 	/* brk */
 	uintptr_t brk_start, brk_cur, brk_limit;
 	/* statistics */

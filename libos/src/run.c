@@ -58,6 +58,24 @@ static int resolve(const char *prog, char *out, size_t size)
 	return err;
 }
 
+/* Map, patch and protect the ELF file @elf (closed on return). */
+static int load_image(struct loader_elf *elf, struct loader_image *img, const char **why)
+{
+	uintptr_t tlo, thi;
+	uint64_t eh_addr = 0, eh_size = 0;
+	int err = loader_elf_map(elf, 0, LIBOS_ARENA_RESERVE, img, &tlo, &thi, why);
+
+	if (err == 0) {
+		struct libos_plan_key key = { elf->dev, elf->ino, elf->file_size, elf->mtime_ns,
+					      g_proc.tool_size, g_proc.tool_mtime_ns };
+		loader_elf_section(elf, ".eh_frame", &eh_addr, &eh_size);
+		if (!(err = libos_image_patch(img, &key, eh_addr, eh_size, tlo, thi, why)))
+			err = loader_image_protect(img);
+	}
+	loader_elf_close(elf);
+	return err;
+}
+
 int libos_run(const struct libos_config *cfg, const char *prog, int argc, char **argv,
 	      char **envp)
 {
@@ -65,7 +83,6 @@ int libos_run(const struct libos_config *cfg, const char *prog, int argc, char *
 	const char *why = NULL;
 	struct loader_elf elf = { .fd = -1 };
 	struct loader_image img;
-	uintptr_t tlo, thi;
 	int err;
 
 	g_proc.cfg = cfg;
@@ -113,31 +130,33 @@ int libos_run(const struct libos_config *cfg, const char *prog, int argc, char *
 
 	if ((err = loader_elf_open(file, &elf, &why)))
 		return fail(errno_status(err), file, why ? why : strerror(-err));
-	if (elf.interp[0]) {
-		loader_elf_close(&elf);
-		return fail(LIBOS_EXIT_NOEXEC, file,
-			    "dynamically linked programs are not supported yet");
-	}
 	if (!realpath(file, g_proc.exe))
 		snprintf(g_proc.exe, sizeof(g_proc.exe), "%s", file);
-
-	if ((err = loader_elf_map(&elf, 0, LIBOS_ARENA_RESERVE, &img, &tlo, &thi, &why)))
-		return fail(LIBOS_EXIT_NOEXEC, file, why ? why : strerror(-err));
-	uint64_t eh_addr = 0, eh_size = 0;
-	struct libos_plan_key key = { elf.dev, elf.ino, elf.file_size, elf.mtime_ns, 0, 0 };
 	struct stat self;
 	if (stat(cfg->self_exe, &self) == 0) {
-		key.tool_size = (uint64_t)self.st_size;
-		key.tool_mtime_ns = (uint64_t)self.st_mtim.tv_sec * 1000000000ull +
-				    (uint64_t)self.st_mtim.tv_nsec;
+		g_proc.tool_size = (uint64_t)self.st_size;
+		g_proc.tool_mtime_ns = (uint64_t)self.st_mtim.tv_sec * 1000000000ull +
+				       (uint64_t)self.st_mtim.tv_nsec;
 	}
-	loader_elf_section(&elf, ".eh_frame", &eh_addr, &eh_size);
-	loader_elf_close(&elf);
-
 	libos_dispatch_init();
 	libos_stats_init();
-	if ((err = libos_image_patch(&img, &key, eh_addr, eh_size, tlo, thi, &why)) ||
-	    (err = loader_image_protect(&img)))
+
+	/* The program's own interpreter (ld.so), as the kernel would load it. */
+	static struct loader_image iimg;
+	struct loader_image *ld = NULL;
+	if (elf.interp[0]) {
+		struct loader_elf ielf;
+		static char msg[512];
+		if ((err = loader_elf_open(elf.interp, &ielf, &why))) {
+			snprintf(msg, sizeof(msg), "%s (interpreter %s)",
+				 why ? why : strerror(-err), elf.interp);
+			return fail(errno_status(err), file, msg);
+		}
+		if ((err = load_image(&ielf, &iimg, &why)))
+			return fail(LIBOS_EXIT_NOEXEC, elf.interp, why ? why : strerror(-err));
+		ld = &iimg;
+	}
+	if ((err = load_image(&elf, &img, &why)))
 		return fail(LIBOS_EXIT_NOEXEC, file, why ? why : strerror(-err));
 
 	/* brk: reserved after the image, grown on demand. */
@@ -165,7 +184,7 @@ int libos_run(const struct libos_config *cfg, const char *prog, int argc, char *
 		.envp = envp,
 		.execfn = execfn,
 		.exe = &img,
-		.interp = NULL,
+		.interp = ld,
 		.sysinfo_ehdr = getauxval(AT_SYSINFO_EHDR),
 	};
 	uintptr_t sp = loader_stack_build(slo, stop, &si);
@@ -182,7 +201,7 @@ int libos_run(const struct libos_config *cfg, const char *prog, int argc, char *
 
 	struct tramp_regs *r = (struct tramp_regs *)(t->tls.host_rsp - sizeof(*r));
 	memset(r, 0, sizeof(*r));
-	r->rip = img.entry;
+	r->rip = ld ? ld->entry : img.entry;
 	r->rsp = sp;
 	r->rflags = 0x202;
 	t->tls.frame = (uint64_t)r;

@@ -8,6 +8,8 @@
 
 libos_handler_fn *const g_libos_table[LIBOS_NR_MAX] = {
 	[SYS_open]		= libos_sys_open,
+	[SYS_mmap]		= libos_sys_mmap,
+	[SYS_munmap]		= libos_sys_munmap,
 	[SYS_brk]		= libos_sys_brk,
 	[SYS_rt_sigaction]	= libos_sys_rt_sigaction,
 	[SYS_rt_sigprocmask]	= libos_sys_rt_sigprocmask,

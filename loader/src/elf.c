@@ -228,21 +228,12 @@ static int open_file(const char *path, struct loader_elf *elf, const char **why)
 	return 0;
 }
 
-int loader_elf_open(const char *path, struct loader_elf *elf, const char **why)
+/* Validate the open elf->fd (identity already recorded): ident, headers, segments. */
+static int elf_validate(struct loader_elf *elf, const char **why)
 {
-	const char *dummy;
 	GElf_Ehdr eh;
 	int err;
 
-	if (why == NULL)
-		why = &dummy;
-	*why = "";
-	memset(elf, 0, sizeof(*elf));
-	elf->fd = -1;
-
-	err = open_file(path, elf, why);
-	if (err < 0)
-		goto out;
 	err = check_ident(elf->fd, elf->file_size, why);
 	if (err < 0)
 		goto out;
@@ -269,9 +260,70 @@ int loader_elf_open(const char *path, struct loader_elf *elf, const char **why)
 	elf->type = eh.e_type;
 	elf->entry = eh.e_entry;
 out:
+	return err;
+}
+
+int loader_elf_open(const char *path, struct loader_elf *elf, const char **why)
+{
+	const char *dummy;
+	int err;
+
+	if (why == NULL)
+		why = &dummy;
+	*why = "";
+	memset(elf, 0, sizeof(*elf));
+	elf->fd = -1;
+	err = open_file(path, elf, why);
+	if (err == 0)
+		err = elf_validate(elf, why);
 	if (err < 0)
 		loader_elf_close(elf);
 	return err;
+}
+
+int loader_elf_open_fd(int fd, struct loader_elf *elf, const char **why)
+{
+	const char *dummy;
+	struct stat st;
+	int err = -EBADF;
+
+	if (why == NULL)
+		why = &dummy;
+	*why = "bad file descriptor";
+	memset(elf, 0, sizeof(*elf));
+	elf->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (elf->fd < 0 || fstat(elf->fd, &st) < 0 || !S_ISREG(st.st_mode))
+		goto out;
+	elf->file_size = (uint64_t)st.st_size;
+	elf->dev = (uint64_t)st.st_dev;
+	elf->ino = (uint64_t)st.st_ino;
+	elf->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ull +
+			(uint64_t)st.st_mtim.tv_nsec;
+	*why = "";
+	err = elf_validate(elf, why);
+out:
+	if (err < 0)
+		loader_elf_close(elf);
+	return err;
+}
+
+int loader_elf_segment_at(struct loader_elf *elf, uint64_t offset, uint64_t *vaddr)
+{
+	size_t n;
+	GElf_Phdr ph;
+
+	if (!elf->elf || elf_getphdrnum(elf->elf, &n) != 0)
+		return -ENOENT;
+	for (size_t i = 0; i < n; i++) {
+		if (!gelf_getphdr(elf->elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		uint64_t off = ph.p_offset & ~4095ull;
+		if (offset >= off && offset < ph.p_offset + ph.p_filesz) {
+			*vaddr = (ph.p_vaddr & ~4095ull) + (offset - off);
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 void loader_elf_close(struct loader_elf *elf)
@@ -303,6 +355,33 @@ int loader_elf_section(struct loader_elf *elf, const char *name, uint64_t *addr,
 			*size = sh.sh_size;
 			return 0;
 		}
+	}
+	return -ENOENT;
+}
+
+int loader_elf_section_data(struct loader_elf *elf, const char *name, const void **data,
+			    uint64_t *addr, uint64_t *size)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	if (!elf->elf || elf_getshdrstrndx(elf->elf, &shstrndx) != 0)
+		return -ENOENT;
+	while ((scn = elf_nextscn(elf->elf, scn)) != NULL) {
+		const char *n;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || !(n = elf_strptr(elf->elf, shstrndx, sh.sh_name)) ||
+		    strcmp(n, name) != 0 || sh.sh_type == SHT_NOBITS || !(sh.sh_flags & SHF_ALLOC))
+			continue;
+		/* libelf checks the range against the file and reads it with pread. */
+		if (!(d = elf_getdata(scn, NULL)) || !d->d_buf)
+			return -ENOENT;
+		*data = d->d_buf;
+		*addr = sh.sh_addr;
+		*size = d->d_size;
+		return 0;
 	}
 	return -ENOENT;
 }

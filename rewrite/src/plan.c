@@ -71,9 +71,19 @@ static int site_add(struct rewrite_ctx *ctx, size_t sys, size_t start, size_t le
 	return 0;
 }
 
+static bool island_find(struct rewrite_ctx *ctx, size_t sys, size_t *island);
+
 int rewrite_plan_trap(struct rewrite_ctx *ctx, size_t off, size_t len, const char *why)
 {
-	return site_add(ctx, off, off, len, REWRITE_TRAP, 0, why);
+	size_t island;
+	int err = site_add(ctx, off, off, len, REWRITE_TRAP, 0, why);
+
+	/* Reserve an island for the day the trap confirms this is a syscall (a 2-byte one
+	 * only: the island jump replaces exactly it), so the lazy patch needs no scan. */
+	if (!err && len == 2 && island_find(ctx, off, &island) &&
+	    !(err = claim_add(ctx, island, island + JMP_REL32_LEN)))
+		ctx->plan->sites[ctx->plan->n - 1].island = ctx->r->addr + island;
+	return err;
 }
 
 /* A padding byte run: int3 or NOP instructions only (90, 66 90, 0f 1f /0,
@@ -335,11 +345,17 @@ int rewrite_site_confirm(const struct rewrite_region *r, struct rewrite_plan *pl
 			site = &plan->sites[i];
 	if (!site || site->tactic != REWRITE_TRAP)
 		return -EINVAL;
+	if (site->island) {
+		island = site->island - r->addr;	/* reserved when it was planned */
+		err = 0;
+		goto found;
+	}
 	ZydisDecoderInit(&ctx.dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
 	ctx.gap_state = r->nfuncs ? calloc(r->nfuncs + 1, 1) : NULL;
 	err = r->nfuncs && !ctx.gap_state ? -ENOMEM : rewrite_claims_from_plan(&ctx);
 	if (!err)
 		err = island_find(&ctx, addr - r->addr, &island) ? 0 : -ENOENT;
+found:
 	if (!err) {
 		site->tactic = REWRITE_ISLAND;
 		site->start = addr;

@@ -261,18 +261,19 @@ case_machine_i386() {	# e_machine (offset 18) = EM_386 in a 64-bit file
 	expect_error 126 em386
 }
 
-case_dynamic() {	# PT_INTERP: not supported yet
-	dyn=
-	for f in /usr/bin/dash /bin/dash /usr/bin/env /bin/ls; do
-		if [ -x "$f" ] && od -An -tx1 -N 1 -j 4 "$f" | grep -q 02 &&
-			grep -q 'ld-linux' "$f" 2>/dev/null; then
-			dyn=$f
-			break
-		fi
-	done
-	[ -n "$dyn" ] || die "no dynamically linked program found for the fixture"
-	run -- "$dyn" -c 'echo should-not-run'
-	expect_error 126 "$dyn"
+case_dynamic() {	# PT_INTERP: the program's own ld.so
+	run -- /bin/dash -c 'echo dyn-ok'
+	expect_ok 0 dyn-ok
+}
+
+case_missing_interpreter() {	# PT_INTERP names a file that is not there: 127, as a shell
+	# same length as /lib64/ld-linux-x86-64.so.2, so the ELF stays well formed
+	sed 's|/lib64/ld-linux-x86-64.so.2|/nonexistent/ld-64bit.so.22|' /bin/true >"$fx/nointerp" ||
+		die "cannot build the fixture"
+	chmod 755 "$fx/nointerp"
+	grep -q /nonexistent/ld-64bit.so.22 "$fx/nointerp" || die "fixture has no PT_INTERP to change"
+	run -- "$fx/nointerp"
+	expect_error 127 /nonexistent/ld-64bit.so.22
 }
 
 case_unknown_option() {

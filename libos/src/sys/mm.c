@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* Memory syscalls.  brk is emulated in a region reserved after the guest's image (the
- * kernel's brk belongs to bypass-run's own heap). */
+ * kernel's brk belongs to bypass-run's own heap).  Executable file mappings are patched
+ * before the program can run them; unmapped code is forgotten. */
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
+#include "../image.h"
 #include "sys.h"
 
 static uintptr_t page_up(uintptr_t v)
@@ -34,4 +37,25 @@ long libos_sys_brk(struct libos_args *a)
 out:
 	pthread_mutex_unlock(&g_proc.lock);
 	return (long)cur;
+}
+
+long libos_sys_mmap(struct libos_args *a)
+{
+	uint64_t addr = (uint64_t)a->a[0];
+	size_t len = (size_t)a->a[1];
+	int prot = (int)a->a[2], flags = (int)a->a[3], fd = (int)a->a[4];
+
+	if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) == MAP_FIXED)
+		libos_image_unmapped(addr, len);
+	long r = libos_raw(SYS_mmap, a->a[0], a->a[1], a->a[2], a->a[3], a->a[4], a->a[5]);
+	if (r >= 0 && (prot & PROT_EXEC) && !(flags & MAP_ANONYMOUS) && fd >= 0)
+		libos_image_mapped((uint64_t)r, len, prot, fd, (uint64_t)a->a[5]);
+	return r;
+}
+
+long libos_sys_munmap(struct libos_args *a)
+{
+	/* Forget first: once the kernel unmaps, new code may appear at these addresses. */
+	libos_image_unmapped((uint64_t)a->a[0], (size_t)a->a[1]);
+	return libos_raw(SYS_munmap, a->a[0], a->a[1], 0, 0, 0, 0);
 }

@@ -84,11 +84,25 @@ int loader_elf_map(struct loader_elf *elf, uintptr_t hint, size_t reserve_below,
  * mprotect(2). */
 int loader_image_protect(const struct loader_image *img);
 
+/* Like loader_elf_open for a file the program opened itself (@fd is duplicated, not
+ * taken): no execute permission needed (shared libraries).  Returns 0 or -EBADF/-ENOEXEC
+ * with *why set. */
+int loader_elf_open_fd(int fd, struct loader_elf *elf, const char **why);
+
+/* The unbiased virtual address that file offset @offset of a PT_LOAD maps to.
+ * Returns 0 or -ENOENT (no PT_LOAD holds that offset). */
+int loader_elf_segment_at(struct loader_elf *elf, uint64_t offset, uint64_t *vaddr);
+
 /* Find the allocated section @name (e.g. ".eh_frame") through the section headers:
  * its unbiased address and size.  Returns 0 or -ENOENT (none, stripped of section
  * headers, or headers unreadable). */
 int loader_elf_section(struct loader_elf *elf, const char *name, uint64_t *addr,
 		       uint64_t *size);
+
+/* Like loader_elf_section, and the section's contents read from the file (owned by
+ * @elf, valid until loader_elf_close).  Returns 0 or -ENOENT. */
+int loader_elf_section_data(struct loader_elf *elf, const char *name, const void **data,
+			    uint64_t *addr, uint64_t *size);
 
 /* Release the libelf handle and the fd (the mapping stays).  Safe to call twice. */
 void loader_elf_close(struct loader_elf *elf);

@@ -28,7 +28,9 @@ struct rewrite_site {
 	uint64_t start;
 	uint8_t len;
 	uint8_t sys_off;
-	/* ISLAND: address of 5 free bytes within rel8 reach that take `jmp rel32`. */
+	/* ISLAND: address of 5 free bytes within rel8 reach that take `jmp rel32`.
+	 * TRAP: such bytes reserved for a lazy patch once the trap confirms the site
+	 * (0 if none). */
 	uint64_t island;
 	/* TRAP: why no patch (static string), for --stats and tests. */
 	const char *why;
@@ -69,9 +71,10 @@ void rewrite_plan_fini(struct rewrite_plan *plan);
 
 /* The TRAP site of @plan at @addr was confirmed at run time (Syscall User Dispatch
  * caught a `syscall` there, so @addr is an instruction boundary whatever the decoder
- * thought).  Give it an island if padding within rel8 reach is free of @plan's windows
- * and islands: the one tactic that can be applied while other threads run, as it
- * replaces exactly the 2-byte syscall.  Returns 0 (the site is now ISLAND and the counts
+ * thought).  Give it the island reserved when it was planned, or else one found in
+ * padding within rel8 reach that is free of @plan's windows and islands: the one tactic
+ * that can be applied while other threads run, as it replaces exactly the 2-byte
+ * syscall.  Returns 0 (the site is now ISLAND and the counts
  * updated), -ENOENT (no island), -EINVAL (@addr is not a TRAP site of @plan in @r, or
  * does not hold 0f 05), -ENOMEM. */
 int rewrite_site_confirm(const struct rewrite_region *r, struct rewrite_plan *plan,

@@ -41,6 +41,7 @@ START_TEST(test_confirm_trap_site_gets_island_in_padding)
 	ck_assert_int_eq(rewrite_region_scan(&r, &plan), 1);
 	ck_assert_int_eq(plan.sites[0].tactic, REWRITE_TRAP);
 	ck_assert_uint_eq(plan.sites[0].addr, BASE + 9);
+	ck_assert_uint_eq(plan.sites[0].island, BASE + 0x24);	/* reserved by the scan */
 
 	ck_assert_int_eq(rewrite_site_confirm(&r, &plan, BASE + 9), 0);
 	ck_assert_int_eq(plan.sites[0].tactic, REWRITE_ISLAND);

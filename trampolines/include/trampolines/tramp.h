@@ -168,6 +168,11 @@ struct tramp_arena {
 /* Map an arena of @size bytes inside [lo, hi) (both page-aligned; the range may be a
  * PROT_NONE reservation, which is replaced).  Returns 0 or -errno. */
 int tramp_arena_create(struct tramp_arena *a, uintptr_t lo, uintptr_t hi, size_t size);
+/* Map an arena of @size bytes anywhere every rel32 from [lo, hi) reaches.
+ * Returns 0 or -ENOMEM. */
+int tramp_arena_create_near(struct tramp_arena *a, uintptr_t lo, uintptr_t hi, size_t size);
+/* Unmap an arena made by tramp_arena_create_near. */
+void tramp_arena_destroy(struct tramp_arena *a);
 /* Make the arena read+exec (after all stubs are written). */
 int tramp_arena_seal(struct tramp_arena *a);
 /* Point every stub of the arena at @entry (tramp_entry or tramp_entry_stats). */
