@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <linux/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -56,6 +58,53 @@ static int resolve(const char *prog, char *out, size_t size)
 		path = *end ? end + 1 : end;
 	}
 	return err;
+}
+
+/* Point the kernel's view of the process (/proc/PID/cmdline, environ, auxv: what ps
+ * and pgrep read) at the guest's initial stack, so setproctitle-style rewrites show as
+ * natively.  Needs CAP_SYS_RESOURCE; without it the view stays bypass-run's. */
+static void proc_view_set(uintptr_t sp)
+{
+	const uint64_t *st = (const uint64_t *)sp;
+	uint64_t argc = st[0];
+	char **argv = (char **)(st + 1), **envp = argv + argc + 1, **e = envp;
+	unsigned long f[52] = { 0 };
+	char buf[1024];
+
+	while (*e)
+		e++;
+	const uint64_t *auxv = (const uint64_t *)(e + 1), *x = auxv;
+	while (x[0] != AT_NULL)
+		x += 2;
+	/* The fields we keep come from /proc/self/stat (25-27 code/stack, 44-46 data/brk). */
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0 || argc == 0)
+		return;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	for (int i = 2; p && *p && i < 52; i++) {
+		p = strchr(p + 1, ' ');
+		if (p)
+			f[i] = strtoul(p + 1, NULL, 10);
+	}
+	struct prctl_mm_map map = {
+		.start_code = f[25], .end_code = f[26], .start_stack = f[27],
+		.start_data = f[44], .end_data = f[45], .start_brk = f[46],
+		.brk = (uint64_t)sbrk(0),
+		.arg_start = (uint64_t)argv[0],
+		.arg_end = (uint64_t)argv[argc - 1] + strlen(argv[argc - 1]) + 1,
+		.env_start = *envp ? (uint64_t)*envp : 0,
+		.env_end = *envp ? (uint64_t)e[-1] + strlen(e[-1]) + 1 : 0,
+		.auxv = (__u64 *)auxv,
+		.auxv_size = (uint32_t)((x - auxv + 2) * sizeof(uint64_t)),
+		.exe_fd = (uint32_t)-1,
+	};
+	if (!map.env_start)
+		map.env_start = map.env_end = map.arg_end;
+	prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&map, sizeof(map), 0);
 }
 
 /* Map, patch and protect the ELF file @elf (closed on return). */
@@ -190,6 +239,7 @@ int libos_run(const struct libos_config *cfg, const char *prog, int argc, char *
 	uintptr_t sp = loader_stack_build(slo, stop, &si);
 	if (!sp)
 		return fail(LIBOS_EXIT_NOEXEC, file, strerror(E2BIG));
+	proc_view_set(sp);
 
 	struct libos_thread *t = libos_thread_create();
 	if (!t)
