@@ -2,7 +2,9 @@
 /* The C side of the world switch: one handler per syscall from g_libos_table,
  * passthrough for everything else. */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/syscall.h>
 
 #include "internal.h"
 
@@ -10,12 +12,32 @@ struct libos_proc g_proc = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
-/* Route every number with a handler to the LibOS; all others stay on the fast path. */
+/* Route every number with a handler to the LibOS; all others stay on the fast path.
+ * Path calls the LibOS only cares about for /proc/... are filtered in the gate. */
 void libos_dispatch_init(void)
 {
 	memset(g_tramp_route, 0, sizeof(g_tramp_route));
 	for (int nr = 0; nr < LIBOS_NR_MAX; nr++)
-		g_tramp_route[nr] = g_libos_table[nr] != NULL;
+		g_tramp_route[nr] = g_libos_table[nr] ? TRAMP_ROUTE_LIBOS : TRAMP_ROUTE_FAST;
+	g_tramp_route[SYS_open] = TRAMP_ROUTE_PATH_RDI;
+	g_tramp_route[SYS_readlink] = TRAMP_ROUTE_PATH_RDI;
+	g_tramp_route[SYS_openat] = TRAMP_ROUTE_PATH_RSI;
+	g_tramp_route[SYS_readlinkat] = TRAMP_ROUTE_PATH_RSI;
+	g_tramp_route[SYS_openat2] = TRAMP_ROUTE_PATH_RSI;
+}
+
+/* The gate's decision for @nr with these arguments: does it take the fast path? */
+bool libos_route_fast(long nr, uint64_t rdi, uint64_t rsi)
+{
+	char head[6];
+	uint8_t route = nr >= 0 && nr < TRAMP_ROUTES ? g_tramp_route[nr] : TRAMP_ROUTE_LIBOS;
+
+	if (route == TRAMP_ROUTE_FAST || route == TRAMP_ROUTE_LIBOS)
+		return route == TRAMP_ROUTE_FAST;
+	const char *path = (const char *)(route == TRAMP_ROUTE_PATH_RDI ? rdi : rsi);
+	if (tramp_copy_guest(head, path, sizeof(head)))
+		return false;
+	return memcmp(head, "/proc/", 6) != 0;
 }
 
 static void count_big(long nr)

@@ -125,6 +125,9 @@ static inline long libos_path_from_guest(char *buf, size_t size, const char *s)
 	return tramp_copy_guest(buf, s, (size_t)n + 1) ?: n;
 }
 
+/* dispatch.c: the gate's route decision for a call, made in C */
+bool libos_route_fast(long nr, uint64_t rdi, uint64_t rsi);
+
 /* thread.c */
 struct libos_thread *libos_thread_create(void);
 /* A block for a clone child of the caller: it resumes at the caller's resume point with

@@ -216,7 +216,7 @@ static void trap(struct libos_thread *t, siginfo_t *info, ucontext_t *uc, uint64
 	if (g_proc.stats) {
 		/* Counted once as trap: the resumed call would count as fast or libos. */
 		t->tls.ntrap++;
-		if (nr >= 0 && nr < TRAMP_ROUTES && !g_tramp_route[nr])
+		if (libos_route_fast(nr, gr[REG_RDI], gr[REG_RSI]))
 			t->tls.nfast--;
 		else
 			t->tls.nlibos--;
@@ -265,6 +265,12 @@ void libos_signal_handle(int sig, void *infov, void *ucv, uint64_t fs)
 	uint64_t ip = uc->uc_mcontext.gregs[REG_RIP];
 	int host = t->tls.in_host || in_range(ip, tramp_host_begin, tramp_host_end);
 
+	if ((sig == SIGSEGV || sig == SIGBUS) && info->si_code > 0 &&
+	    ip == (uint64_t)tramp_probe_begin) {
+		/* The gate's path probe met a bad pointer: let the LibOS answer -EFAULT. */
+		uc->uc_mcontext.gregs[REG_RIP] = (greg_t)tramp_probe_fault;
+		return;
+	}
 	if (sig == SIGSYS && info->si_code == SYS_USER_DISPATCH && !host) {
 		trap(t, info, uc, fs);
 		return;

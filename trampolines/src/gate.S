@@ -28,12 +28,40 @@ tramp_entry:
 	jmp	tramp_slow			/* huge or negative nr: let the LibOS answer */
 1:	lea	g_tramp_route(%rip), %r11
 	movzwl	%ax, %ecx
-	movzbl	(%r11,%rcx), %ecx		/* route byte: 0 = fast */
-	jrcxz	2f
-	jmp	tramp_slow
+	movzbl	(%r11,%rcx), %ecx		/* route byte */
+	jrcxz	2f				/* 0: fast */
+	lea	-1(%rcx), %rcx
+	jrcxz	3f				/* 1: the LibOS */
+	lea	-1(%rcx), %rcx
+	mov	%rdi, %r11
+	jrcxz	4f				/* 2: path in rdi */
+	mov	%rsi, %r11			/* 3: path in rsi */
+4:	call	tramp_path_probe
+	jrcxz	3f				/* /proc/...: the LibOS decides */
 2:	syscall
 	ret
+3:	jmp	tramp_slow
 	.size	tramp_entry, .-tramp_entry
+
+/* rcx = 0 iff the path at r11 starts with "/proc/" or cannot be read (a fault on the
+ * load resumes at tramp_probe_fault).  Flag-free: mov, shlx, not, lea.  Reading 8 bytes
+ * past a shorter string is harmless: only a mapped page is read, and garbage after the
+ * NUL can at worst send the call to the LibOS. */
+	.globl	tramp_probe_begin, tramp_probe_fault
+	.type	tramp_path_probe, @function
+tramp_path_probe:
+tramp_probe_begin:
+	mov	(%r11), %r11
+	mov	$16, %ecx
+	shlx	%rcx, %r11, %r11		/* keep the first 6 bytes, shifted up */
+	movabs	$0x2f636f72702f0000, %rcx	/* "/proc/" << 16 */
+	not	%rcx
+	lea	1(%r11,%rcx), %rcx		/* 0 iff equal */
+	ret
+tramp_probe_fault:
+	mov	$0, %ecx
+	ret
+	.size	tramp_path_probe, .-tramp_path_probe
 
 /* Same, counting every call per number and fast-path calls per thread.  The counters
  * are bumped with single `incq`s so a signal cannot tear them; flags are saved around
@@ -47,19 +75,27 @@ tramp_entry_stats:
 	lea	1(%rax,%rcx), %rcx
 	jrcxz	1f
 	jmp	tramp_slow
-1:	pushfq
+1:	pushfq					/* flags are free from here to popfq */
 	movzwl	%ax, %ecx
 	mov	%gs:TRAMP_TLS_COUNTS, %r11
 	incq	(%r11,%rcx,8)			/* counts[nr]++ */
 	lea	g_tramp_route(%rip), %r11
 	movzbl	(%r11,%rcx), %ecx
-	jrcxz	2f
-	popfq
-	jmp	tramp_slow
+	cmp	$1, %ecx
+	jb	2f				/* 0: fast */
+	je	3f				/* 1: the LibOS */
+	mov	%rdi, %r11
+	cmp	$2, %ecx
+	je	4f				/* 2: path in rdi */
+	mov	%rsi, %r11			/* 3: path in rsi */
+4:	call	tramp_path_probe
+	jrcxz	3f
 2:	incq	%gs:TRAMP_TLS_NFAST
 	popfq
 	syscall
 	ret
+3:	popfq
+	jmp	tramp_slow
 	.size	tramp_entry_stats, .-tramp_entry_stats
 
 /* A syscall caught by SUD resumes here in the guest world: the SIGSYS handler set
@@ -127,7 +163,9 @@ tramp_slow:
 	mov	g_tramp_xmask(%rip), %rax
 	mov	%rax, %rdx
 	shr	$32, %rdx
-	xsave64	(%rcx)				/* host C code may use any vector register */
+	xsaveopt64 (%rcx)			/* host C code may use any vector register; the
+						 * area is the one the last XRSTOR used, so only
+						 * what the guest changed is written */
 	cld
 	mov	%rsp, %rdi
 	call	libos_dispatch

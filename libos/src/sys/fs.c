@@ -26,11 +26,16 @@ int libos_is_self_exe(const char *p)
 static int guest_is_self_exe(const char *p)
 {
 	char buf[64];
-	long n = libos_path_from_guest(buf, sizeof(buf), p);
+	long n;
 
-	if (n == -EFAULT)
+	/* Almost every path fails on its first six bytes: read those alone first. */
+	if ((n = tramp_strnlen_guest(p, 6)) < 0 || (n == 6 && libos_from_guest(buf, p, 6)))
 		return -EFAULT;
-	return n > 0 && libos_is_self_exe(buf);
+	if (n < 6 || memcmp(buf, "/proc/", 6))
+		return 0;
+	if ((n = libos_path_from_guest(buf, sizeof(buf), p)) == -EFAULT)
+		return -EFAULT;
+	return n > 6 && libos_is_self_exe(buf);
 }
 
 static long readlink_exe(char *buf, long size)

@@ -96,7 +96,14 @@ extern const char tramp_host_begin[], tramp_host_end[];
 /* The restartable exit window of the world switch. */
 extern const char tramp_exit_begin[], tramp_exit_end[];
 
-/* Per-number route: 0 = the stub issues the syscall itself (fast path), 1 = the LibOS. */
+/* Per-number route: 0 = the stub issues the syscall itself (fast path), 1 = the LibOS,
+ * 2/3 = fast unless the path in rdi/rsi starts with "/proc/" (the LibOS's then). */
+#define TRAMP_ROUTE_FAST	0
+#define TRAMP_ROUTE_LIBOS	1
+#define TRAMP_ROUTE_PATH_RDI	2
+#define TRAMP_ROUTE_PATH_RSI	3
+/* The gate's path probe: a fault on its load resumes at tramp_probe_fault. */
+extern const char tramp_probe_begin[], tramp_probe_fault[];
 extern uint8_t g_tramp_route[TRAMP_ROUTES];
 /* XSAVE feature mask and area size for the world switch (set by tramp_init). */
 extern uint64_t g_tramp_xmask;
