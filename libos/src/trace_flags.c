@@ -113,8 +113,11 @@ static const struct trace_name g_futex_op[] = {
 	N(10, "FUTEX_WAKE_BITSET"), N(11, "FUTEX_WAIT_REQUEUE_PI"),
 	N(12, "FUTEX_CMP_REQUEUE_PI"), N(13, "FUTEX_LOCK_PI2"),
 };
-static const struct trace_name g_futex_flags[] = {
-	N(128, "FUTEX_PRIVATE_FLAG"), N(256, "FUTEX_CLOCK_REALTIME"),
+static const struct trace_name g_arch[] = {
+	N(0x1001, "ARCH_SET_GS"), N(0x1002, "ARCH_SET_FS"), N(0x1003, "ARCH_GET_FS"),
+	N(0x1004, "ARCH_GET_GS"), N(0x1011, "ARCH_GET_CPUID"), N(0x1012, "ARCH_SET_CPUID"),
+	N(0x2001, "ARCH_MAP_VDSO_X32"), N(0x2002, "ARCH_MAP_VDSO_32"),
+	N(0x2003, "ARCH_MAP_VDSO_64"),
 };
 
 static const char *lookup(const struct trace_name *t, size_t n, unsigned long v)
@@ -156,7 +159,7 @@ static void put_flags(struct libos_trace_out *o, const struct trace_name *t, siz
 	if (v || !sep) {
 		if (sep)
 			libos_trace_putc(o, '|');
-		libos_trace_put_hex(o, v);
+		libos_trace_put_hex(o, v);	/* 0 prints as "0" */
 	}
 }
 
@@ -218,17 +221,28 @@ static void put_clone(struct libos_trace_out *o, unsigned long v)
 	put_signal(o, sig);
 }
 
+/* strace's spelling: FUTEX_WAIT_PRIVATE, FUTEX_WAIT_BITSET|FUTEX_CLOCK_REALTIME. */
 static void put_futex(struct libos_trace_out *o, unsigned long v)
 {
 	const char *op = lookup(g_futex_op, COUNT(g_futex_op), v & 127);
 
-	if (!op) {
+	if (!op || (v & ~0x1fful)) {
 		libos_trace_put_hex(o, v);
 		return;
 	}
 	libos_trace_puts(o, op);
-	if (v & ~127ul)
-		put_flags(o, g_futex_flags, COUNT(g_futex_flags), v & ~127ul, true);
+	if (v & 128)
+		libos_trace_puts(o, "_PRIVATE");
+	if (v & 256)
+		libos_trace_puts(o, "|FUTEX_CLOCK_REALTIME");
+}
+
+int libos_trace_futex_nargs(unsigned long op)
+{
+	/* uaddr, op, val [, timeout or val2 [, uaddr2 [, val3]]] per FUTEX_* (futex(2)). */
+	static const unsigned char nargs[] = { 4, 3, 3, 5, 6, 6, 4, 2, 2, 6, 6, 5, 6, 4 };
+
+	return (op & 127) < sizeof(nargs) ? nargs[op & 127] : 6;
 }
 
 bool libos_trace_put_named(struct libos_trace_out *o, char kind, unsigned long v)
@@ -244,11 +258,14 @@ bool libos_trace_put_named(struct libos_trace_out *o, char kind, unsigned long v
 	case TK_SIGHOW:	put_enum(o, g_sighow, COUNT(g_sighow), v); break;
 	case TK_FCNTL:	put_enum(o, g_fcntl, COUNT(g_fcntl), v); break;
 	case TK_FAMILY:	put_enum(o, g_family, COUNT(g_family), v); break;
-	case TK_SOCKTYPE:
-		put_enum(o, g_socktype, COUNT(g_socktype), v & 0xf);
+	case TK_SOCKTYPE:	/* accept4 passes the flags alone */
+		if (v & 0xf || !v)
+			put_enum(o, g_socktype, COUNT(g_socktype), v & 0xf);
 		if (v & ~0xful)
-			put_flags(o, g_sockflags, COUNT(g_sockflags), v & ~0xful, true);
+			put_flags(o, g_sockflags, COUNT(g_sockflags), v & ~0xful, v & 0xf);
 		break;
+	case TK_OFLAGS:	put_flags(o, g_open, COUNT(g_open), v, false); break;
+	case TK_ARCH:	put_enum(o, g_arch, COUNT(g_arch), v); break;
 	case TK_IOCTL: {
 		const char *name = lookup(g_ioctl, COUNT(g_ioctl), v & 0xffffffff);
 

@@ -42,6 +42,7 @@ extern const char *const g_libos_trace_sigs[LIBOS_TRACE_NR_MAX];
 #define TK_ARGV		'v'	/* NULL-terminated char *[] */
 #define TK_ENVP		'e'	/* NULL-terminated char *[]: address and count */
 #define TK_TIMESPEC	't'	/* const struct timespec * */
+#define TK_CLONE_ARGS	'G'	/* struct clone_args * (clone3) */
 /* Named values and flags (trace_flags.c): */
 #define TK_OPEN		'O'	/* O_* */
 #define TK_PROT		'P'	/* PROT_* */
@@ -58,7 +59,9 @@ extern const char *const g_libos_trace_sigs[LIBOS_TRACE_NR_MAX];
 #define TK_AT		'a'	/* AT_SYMLINK_NOFOLLOW ... */
 #define TK_WHENCE	'w'	/* SEEK_* */
 #define TK_CLOCK	'c'	/* CLOCK_* */
-#define TK_FUTEX	'X'	/* FUTEX_* op */
+#define TK_FUTEX	'X'	/* FUTEX_* op: also decides how many arguments print */
+#define TK_OFLAGS	'N'	/* O_* without the access mode (dup3, pipe2) */
+#define TK_ARCH		'Y'	/* ARCH_SET_FS ... */
 
 /* The line being built.  Every byte is counted in @n; only those that fit before the
  * final NUL are stored. */
@@ -79,8 +82,14 @@ void libos_trace_put_hex(struct libos_trace_out *o, unsigned long v);	/* 0x1f */
 void libos_trace_put_oct(struct libos_trace_out *o, unsigned long v);	/* 0644, 000 */
 void libos_trace_put_ptr(struct libos_trace_out *o, unsigned long v);	/* NULL, 0x... */
 
+/* trace_guest.c: print argument @i of kind @kind (a TK_ of guest memory), which may look
+ * at the next argument (its length); false for other kinds. */
+bool libos_trace_put_guest(struct libos_trace_out *o, char kind, const long args[6], int i);
+
 /* trace_flags.c: print @v as argument kind @kind if it is a named kind; false otherwise. */
 bool libos_trace_put_named(struct libos_trace_out *o, char kind, unsigned long v);
+/* How many arguments futex() takes for operation @op (its first three bits). */
+int libos_trace_futex_nargs(unsigned long op);
 /* fcntl(fd, cmd, arg): the argument after cmd @cmd, or nothing for the F_GET* commands. */
 void libos_trace_put_fcntl_arg(struct libos_trace_out *o, unsigned long cmd, unsigned long v);
 /* The result of fcntl F_GETFD/F_GETFL after `= `: `0x8002 (flags O_RDWR|O_LARGEFILE)`. */
