@@ -19,11 +19,15 @@ static const char usage[] =
 	"  --stats           print a summary of sites and calls to stderr at exit\n"
 	"  --stats=FILE      write statistics as JSON to FILE (%p: the pid, so every\n"
 	"                    process of a tree writes its own)\n"
+	"  --trace           one strace-style line per syscall to stderr\n"
+	"  --trace=FILE      the same to FILE (%p: the pid, one file per process)\n"
+	"  --trace-filter=LIST  only these syscalls (read,write,...; all; !name)\n"
 	"  --argv0=NAME      run PROGRAM with argv[0] = NAME\n"
 	"  --help            show this help\n"
 	"  --version         show the version\n"
 	"\n"
-	"Environment: BYPASS_STATS=FILE acts as --stats=FILE and survives execve.\n"
+	"Environment: BYPASS_STATS=FILE acts as --stats=FILE, BYPASS_TRACE=FILE (or -, for\n"
+	"stderr) as --trace, BYPASS_TRACE_FILTER=LIST as --trace-filter; they survive execve.\n"
 	"Exit status: the program's, or 127 (not found), 126 (cannot execute), 2 (usage).\n";
 
 int main(int argc, char **argv, char **envp)
@@ -47,6 +51,13 @@ int main(int argc, char **argv, char **envp)
 			cfg.stats_human = true;
 		} else if (!strncmp(a, "--stats=", 8) && a[8]) {
 			cfg.stats_path = a + 8;
+		} else if (!strcmp(a, "--trace")) {
+			cfg.trace = true;
+		} else if (!strncmp(a, "--trace=", 8) && a[8]) {
+			cfg.trace = true;
+			cfg.trace_path = a + 8;
+		} else if (!strncmp(a, "--trace-filter=", 15)) {
+			cfg.trace_filter = a + 15;
 		} else if (!strncmp(a, "--argv0=", 8)) {
 			cfg.argv0 = a + 8;
 		} else if (!strcmp(a, "--argv0") && i + 1 < argc) {
@@ -64,6 +75,22 @@ int main(int argc, char **argv, char **envp)
 	if (!cfg.stats_path && env && *env) {
 		cfg.stats_path = env;
 		cfg.stats_from_env = true;
+	}
+	env = getenv("BYPASS_TRACE");
+	if (!cfg.trace && env && *env) {
+		cfg.trace = cfg.trace_from_env = true;
+		cfg.trace_path = strcmp(env, "-") ? env : NULL;
+		if (!cfg.trace_filter && (env = getenv("BYPASS_TRACE_FILTER")) && *env)
+			cfg.trace_filter = env;
+	}
+	if (cfg.trace_filter) {
+		const char *bad = NULL;
+		if (libos_trace_filter_check(cfg.trace_filter, &bad)) {
+			int len = bad ? (int)strcspn(bad, ",") : 0;
+			fprintf(stderr, "bypass-run: --trace-filter: unknown syscall '%.*s'\n", len,
+				bad ? bad : "");
+			return EXIT_USAGE;
+		}
 	}
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0) {

@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 
 #include "internal.h"
+#include "trace.h"
 
 struct libos_proc g_proc = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -70,5 +71,22 @@ void libos_dispatch(struct tramp_regs *r)
 			count_big(nr);
 	}
 	libos_handler_fn *h = nr >= 0 && nr < LIBOS_NR_MAX ? g_libos_table[nr] : NULL;
+	if (__builtin_expect(g_trace_on, 0)) {
+		/* Calls that do not come back are written first; execve writes its own line
+		 * just before it succeeds and returns here only on failure. */
+		bool gone = nr == SYS_exit || nr == SYS_exit_group || nr == SYS_rt_sigreturn;
+		if (gone)
+			libos_trace_call(&a, 0, LIBOS_TRACE_NORETURN);
+		r->rax = h ? h(&a) : libos_raw(nr, a.a[0], a.a[1], a.a[2], a.a[3], a.a[4], a.a[5]);
+		if (!gone)
+			libos_trace_call(&a, (long)r->rax, 0);
+		return;
+	}
 	r->rax = h ? h(&a) : libos_raw(nr, a.a[0], a.a[1], a.a[2], a.a[3], a.a[4], a.a[5]);
+}
+
+int libos_trace_filter_check(const char *list, const char **bad)
+{
+	uint8_t bitmap[LIBOS_TRACE_FILTER_BYTES];
+	return libos_trace_filter_parse(list, bitmap, bad);
 }

@@ -70,10 +70,12 @@ int libos_exec_check(const char *path, int depth)
 	return -ENOEXEC;
 }
 
-long libos_exec(const char *guest_path, char *const *argv, char *const *envp)
+long libos_exec(const char *guest_path, char *const *argv, char *const *envp,
+		struct libos_args *trace_args)
 {
 	const struct libos_config *cfg = g_proc.cfg;
-	char stats_opt[4096 + 16], buf[4096], real[4096];
+	char stats_opt[4096 + 16], trace_opt[4096 + 16], filter_opt[4096 + 32];
+	char buf[4096], real[4096];
 	const char *path = buf;
 	long argc = 0, err;
 
@@ -93,7 +95,7 @@ long libos_exec(const char *guest_path, char *const *argv, char *const *envp)
 	if (argv)
 		argc--;		/* the NULL */
 
-	size_t size = (size_t)(argc + 12) * sizeof(char *);
+	size_t size = (size_t)(argc + 16) * sizeof(char *);
 	char **nv = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (nv == MAP_FAILED)
 		return -ENOMEM;
@@ -105,6 +107,16 @@ long libos_exec(const char *guest_path, char *const *argv, char *const *envp)
 	}
 	if (cfg->stats_human && g_proc.human)
 		nv[k++] = "--stats";
+	if (cfg->trace && !cfg->trace_from_env) {
+		if (cfg->trace_path)
+			snprintf(trace_opt, sizeof(trace_opt), "--trace=%s", cfg->trace_path);
+		nv[k++] = cfg->trace_path ? trace_opt : "--trace";
+		if (cfg->trace_filter) {
+			snprintf(filter_opt, sizeof(filter_opt), "--trace-filter=%s",
+				 cfg->trace_filter);
+			nv[k++] = filter_opt;
+		}
+	}
 	nv[k++] = "--argv0";
 	nv[k++] = argc ? argv[0] : "";	/* pointers checked above; the kernel reads them */
 	nv[k++] = "--";
@@ -114,6 +126,8 @@ long libos_exec(const char *guest_path, char *const *argv, char *const *envp)
 	nv[k] = NULL;
 
 	libos_stats_write(false);
+	if (g_trace_on && trace_args)
+		libos_trace_call(trace_args, 0, 0);	/* it succeeds from here on */
 	err = libos_raw(SYS_execve, (long)cfg->self_exe, (long)nv, (long)envp, 0, 0, 0);
 	munmap(nv, size);
 	return err;

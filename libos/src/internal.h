@@ -49,6 +49,7 @@ struct libos_thread {
 	jmp_buf exit_jmp;		/* twins: back to the start routine on exit */
 	int *set_tid;			/* vfork child: CLONE_CHILD_SETTID */
 	uint64_t start_mask;		/* signal mask the new thread starts with */
+	int trace_fd, trace_pid;	/* --trace output of this thread (0: not open) */
 	void *map;			/* the block mapping */
 	size_t map_size;
 };
@@ -148,7 +149,12 @@ void libos_signal_init(void);
 void libos_signal_install(int sig);
 /* sys/proc.c */
 __attribute__((noreturn)) void libos_exit_group(int code);
+/* tracing.c */
+extern bool g_trace_on;
+int libos_trace_init(const char **bad);
+void libos_trace_call(struct libos_args *a, long result, int flags);
 /* stats.c */
+void libos_expand_pid(char *dst, size_t size, const char *pattern);
 void libos_stats_init(void);
 void libos_stats_thread_init(struct libos_thread *t);
 void libos_stats_fold(struct libos_thread *t);	/* g_proc.lock held */
@@ -157,6 +163,7 @@ void libos_stats_write(bool human);
 /* fs.c */
 int libos_is_self_exe(const char *path);
 /* exec: validate like the kernel and re-enter bypass-run; returns -errno on failure. */
-long libos_exec(const char *path, char *const *argv, char *const *envp);
+long libos_exec(const char *path, char *const *argv, char *const *envp,
+		struct libos_args *trace_args);
 
 #endif

@@ -189,6 +189,10 @@ int libos_run(const struct libos_config *cfg, const char *prog, int argc, char *
 	}
 	libos_dispatch_init();
 	libos_stats_init();
+	const char *bad = NULL;
+	if ((err = libos_trace_init(&bad)))
+		return fail(LIBOS_EXIT_NOEXEC, cfg->trace_path ? cfg->trace_path : "--trace",
+			    bad ? "unknown syscall in the filter" : strerror(-err));
 
 	/* The program's own interpreter (ld.so), as the kernel would load it. */
 	static struct loader_image iimg;

@@ -117,8 +117,8 @@ static void out_json_string(struct out *o, const char *s)
 	out_printf(o, "\"");
 }
 
-/* Expand %p (pid) and %% in the file name. */
-static void stats_path(char *dst, size_t size, const char *pat)
+/* Expand %p (pid) and %% in a file name. */
+void libos_expand_pid(char *dst, size_t size, const char *pat)
 {
 	size_t n = 0;
 	for (; *pat && n + 16 < size; pat++) {
@@ -184,7 +184,7 @@ void libos_stats_write(bool human)
 	if (g_proc.cfg->stats_path) {
 		char path[4096];
 		struct out o = { .n = 0 };
-		stats_path(path, sizeof(path), g_proc.cfg->stats_path);
+		libos_expand_pid(path, sizeof(path), g_proc.cfg->stats_path);
 		o.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (o.fd >= 0) {
 			out_printf(&o, "{\"pid\": %d, \"exe\": ", getpid());

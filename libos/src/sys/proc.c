@@ -143,7 +143,7 @@ long libos_sys_vfork(struct libos_args *a)
 long libos_sys_execve(struct libos_args *a)
 {
 	return libos_exec((const char *)a->a[0], (char *const *)a->a[1],
-			  (char *const *)a->a[2]);	/* guest pointers: libos_exec copies safely */
+			  (char *const *)a->a[2], a);	/* guest pointers: copied safely */
 }
 
 long libos_sys_execveat(struct libos_args *a)
@@ -166,7 +166,7 @@ long libos_sys_execveat(struct libos_args *a)
 	} else {
 		snprintf(buf, sizeof(buf), "/proc/self/fd/%d/%s", dirfd, path);
 	}
-	return libos_exec(buf, (char *const *)a->a[2], (char *const *)a->a[3]);
+	return libos_exec(buf, (char *const *)a->a[2], (char *const *)a->a[3], a);
 }
 
 void libos_exit_group(int code)
