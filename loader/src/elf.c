@@ -336,52 +336,46 @@ void loader_elf_close(struct loader_elf *elf)
 	elf->fd = -1;
 }
 
-int loader_elf_section(struct loader_elf *elf, const char *name, uint64_t *addr,
-		       uint64_t *size)
+/* The allocated, non-empty section called @name: 0 with *scn and *sh, or -ENOENT. */
+static int find_section(struct loader_elf *elf, const char *name, Elf_Scn **scn, GElf_Shdr *sh)
 {
 	size_t shstrndx;
-	Elf_Scn *scn = NULL;
-	GElf_Shdr sh;
+	const char *n;
 
 	if (!elf->elf || elf_getshdrstrndx(elf->elf, &shstrndx) != 0)
 		return -ENOENT;
-	while ((scn = elf_nextscn(elf->elf, scn)) != NULL) {
-		const char *n;
-
-		if (!gelf_getshdr(scn, &sh) || !(n = elf_strptr(elf->elf, shstrndx, sh.sh_name)))
-			continue;
-		if (strcmp(n, name) == 0 && sh.sh_type != SHT_NOBITS && (sh.sh_flags & SHF_ALLOC)) {
-			*addr = sh.sh_addr;
-			*size = sh.sh_size;
+	for (*scn = NULL; (*scn = elf_nextscn(elf->elf, *scn)) != NULL;)
+		if (gelf_getshdr(*scn, sh) && (n = elf_strptr(elf->elf, shstrndx, sh->sh_name)) &&
+		    strcmp(n, name) == 0 && sh->sh_type != SHT_NOBITS && (sh->sh_flags & SHF_ALLOC))
 			return 0;
-		}
-	}
 	return -ENOENT;
+}
+
+int loader_elf_section(struct loader_elf *elf, const char *name, uint64_t *addr,
+		       uint64_t *size)
+{
+	Elf_Scn *scn;
+	GElf_Shdr sh;
+
+	if (find_section(elf, name, &scn, &sh))
+		return -ENOENT;
+	*addr = sh.sh_addr;
+	*size = sh.sh_size;
+	return 0;
 }
 
 int loader_elf_section_data(struct loader_elf *elf, const char *name, const void **data,
 			    uint64_t *addr, uint64_t *size)
 {
-	size_t shstrndx;
-	Elf_Scn *scn = NULL;
+	Elf_Scn *scn;
 	GElf_Shdr sh;
+	Elf_Data *d;
 
-	if (!elf->elf || elf_getshdrstrndx(elf->elf, &shstrndx) != 0)
+	/* libelf checks the range against the file and reads it with pread. */
+	if (find_section(elf, name, &scn, &sh) || !(d = elf_getdata(scn, NULL)) || !d->d_buf)
 		return -ENOENT;
-	while ((scn = elf_nextscn(elf->elf, scn)) != NULL) {
-		const char *n;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) || !(n = elf_strptr(elf->elf, shstrndx, sh.sh_name)) ||
-		    strcmp(n, name) != 0 || sh.sh_type == SHT_NOBITS || !(sh.sh_flags & SHF_ALLOC))
-			continue;
-		/* libelf checks the range against the file and reads it with pread. */
-		if (!(d = elf_getdata(scn, NULL)) || !d->d_buf)
-			return -ENOENT;
-		*data = d->d_buf;
-		*addr = sh.sh_addr;
-		*size = d->d_size;
-		return 0;
-	}
-	return -ENOENT;
+	*data = d->d_buf;
+	*addr = sh.sh_addr;
+	*size = d->d_size;
+	return 0;
 }
