@@ -6,11 +6,16 @@
 # tail when it failed.
 #
 # usage: run-diff.sh RUNNER [--name NAME] [--expect-status N] [--checker E2E_STATS]
-#                    [--stats off|valid|ratio=MIN] [--applets BUSYBOX] -- PROGRAM [ARGS...]
+#                    [--stats off|valid|ratio=MIN|maxtrap=F] [--applets BUSYBOX]
+#                    [--native-stderr-forbid ERE] -- PROGRAM [ARGS...]
 #   --expect-status N  the native run must exit N (else the test environment is broken)
 #   --stats valid      pass --stats=DIR/%p.json; the runner's own pid must leave a file and
 #                      every file must be a valid report (e2e_stats validate)
 #   --stats ratio=MIN  as valid, plus (fast+libos)/total >= MIN summed over all files
+#   --stats maxtrap=F  as ratio=1-F: at most the fraction F of all calls went through the trap
+#   --native-stderr-forbid ERE
+#                      the native run's stderr must not match ERE (grep -E): a missing program,
+#                      library or module would otherwise fail the same way in both runs and pass
 #   --applets BUSYBOX  both runs get PATH=DIR and nothing else, DIR (in the temp dir) holding
 #                      one symlink to BUSYBOX per applet of `BUSYBOX --list` (busybox included),
 #                      so a command found through PATH is always a busybox applet
@@ -21,7 +26,7 @@ die() { echo "run-diff: $*" >&2; exit 2; }
 
 [ $# -ge 1 ] || die "usage: run-diff.sh RUNNER [options] -- PROGRAM [ARGS...]"
 runner=$1; shift
-name= expect= checker= stats=off applets=
+name= expect= checker= stats=off applets= forbid=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--name) name=$2; shift 2 ;;
@@ -29,6 +34,7 @@ while [ $# -gt 0 ]; do
 	--checker) checker=$2; shift 2 ;;
 	--stats) stats=$2; shift 2 ;;
 	--applets) applets=$2; shift 2 ;;
+	--native-stderr-forbid) forbid=$2; shift 2 ;;
 	--) shift; break ;;
 	*) die "unknown option $1" ;;
 	esac
@@ -36,6 +42,12 @@ done
 [ $# -ge 1 ] || die "no PROGRAM given"
 [ -n "$name" ] || name=$*
 [ -x "$runner" ] || die "runner $runner not found or not executable (build the bypass-run target)"
+case $stats in
+maxtrap=*)
+	stats=ratio=$(awk -v f="${stats#maxtrap=}" 'BEGIN {
+		if (f !~ /^([0-9]+\.?[0-9]*|\.[0-9]+)$/ || f + 0 > 1) exit 1
+		printf "%.6f", 1 - f }') || die "bad --stats maxtrap=F: F must be a fraction in [0, 1]" ;;
+esac
 case $stats in
 off) ;;
 valid|ratio=*) [ -x "$checker" ] || die "--stats $stats needs --checker PATH to e2e_stats" ;;
@@ -84,6 +96,13 @@ if [ -n "$expect" ] && [ "$ns" != "$expect" ]; then
 	echo "FAIL $name: native run exited $ns, expected $expect (environment broken?)"
 	sed 's/^/  native: /' "$work/native.out" | grep -i fail | head -n 10
 	tail -n 5 "$work/native.err" | sed 's/^/  native stderr: /'
+	exit 1
+fi
+
+if [ -n "$forbid" ] && grep -Eq -- "$forbid" "$work/native.err"; then
+	echo "FAIL $name: the native run's stderr shows a missing program, library or module" \
+		"(environment broken?):"
+	grep -E -- "$forbid" "$work/native.err" | head -n 5 | sed 's/^/  native stderr: /'
 	exit 1
 fi
 
