@@ -2,6 +2,7 @@
 /* execve: validated here as the kernel would (so failures return to the caller with
  * the kernel's errno), then performed by re-entering bypass-run so the new image is
  * intercepted too.  Also the #! parser shared with the first start. */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -44,6 +45,28 @@ int libos_shebang_parse(const char *buf, size_t n, char *interp, size_t isize, c
 	return 0;
 }
 
+/* PT_INTERP of the ELF64 file @fd (header @eh) into @out: 1, 0 when static, -ENOEXEC
+ * when unreadable.  pread only: this runs in vfork children, no malloc. */
+static int elf_interp(int fd, const Elf64_Ehdr *eh, char *out, size_t size)
+{
+	Elf64_Phdr ph;
+
+	if (eh->e_phentsize != sizeof(ph) || eh->e_phnum > 256)
+		return -ENOEXEC;
+	for (unsigned i = 0; i < eh->e_phnum; i++) {
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh->e_phoff + i * sizeof(ph))) != sizeof(ph))
+			return -ENOEXEC;
+		if (ph.p_type != PT_INTERP)
+			continue;
+		if (ph.p_filesz < 2 || ph.p_filesz > size ||
+		    pread(fd, out, ph.p_filesz, (off_t)ph.p_offset) != (ssize_t)ph.p_filesz ||
+		    out[ph.p_filesz - 1] != '\0')
+			return -ENOEXEC;
+		return 1;
+	}
+	return 0;
+}
+
 int libos_exec_check(const char *path, int depth)
 {
 	char buf[256], interp[256], arg[256];
@@ -58,9 +81,17 @@ int libos_exec_check(const char *path, int depth)
 		return -EACCES;
 	}
 	ssize_t n = read(fd, buf, sizeof(buf));
+	if (n >= 64 && memcmp(buf, "\177ELF", 4) == 0 && buf[EI_CLASS] == ELFCLASS64) {
+		/* Its interpreter must be there too: the kernel opens it in execve. */
+		int err = elf_interp(fd, (const Elf64_Ehdr *)buf, interp, sizeof(interp));
+		close(fd);
+		if (err <= 0)
+			return err;
+		return depth >= 4 ? -ELOOP : libos_exec_check(interp, depth + 1);
+	}
 	close(fd);
 	if (n >= 4 && memcmp(buf, "\177ELF", 4) == 0)
-		return 0;
+		return 0;	/* bypass-run will say what it cannot run */
 	if (libos_shebang_parse(buf, n < 0 ? 0 : (size_t)n, interp, sizeof(interp), arg,
 				sizeof(arg)) == 0) {
 		if (depth >= 4)
@@ -68,6 +99,56 @@ int libos_exec_check(const char *path, int depth)
 		return libos_exec_check(interp, depth + 1);
 	}
 	return -ENOEXEC;
+}
+
+/* The guest's @envp as the host must get it: ld.so's variables (LD_*, GLIBC_TUNABLES)
+ * renamed with LIBOS_GUEST_PREFIX, as the launcher does, so they reach the new program
+ * and not the new host.  *@out stays NULL when nothing needs renaming.  Returns 0,
+ * -EFAULT or -ENOMEM. */
+static int env_for_host(char *const *envp, char ***out, size_t *size)
+{
+	const size_t plen = sizeof(LIBOS_GUEST_PREFIX) - 1;
+	size_t n = 0, extra = 0;
+	char *e, head[16];
+
+	for (; envp; n++) {
+		if (libos_from_guest(&e, &envp[n], sizeof(e)))
+			return -EFAULT;
+		if (!e)
+			break;
+		long len = tramp_strnlen_guest(e, 1 << 20);
+		if (len < 0)
+			return -EFAULT;
+		memset(head, 0, sizeof(head));
+		libos_from_guest(head, e, len < 15 ? (size_t)len : 15);
+		if (!strncmp(head, "LD_", 3) || !strncmp(head, "GLIBC_TUNABLES=", 15))
+			extra += plen + (size_t)len + 1;
+	}
+	if (!extra)
+		return 0;
+	*size = (n + 1) * sizeof(char *) + extra;
+	char **ne = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ne == MAP_FAILED)
+		return -ENOMEM;
+	char *p = (char *)(ne + n + 1);
+	for (size_t i = 0; i < n; i++) {
+		libos_from_guest(&e, &envp[i], sizeof(e));
+		long len = tramp_strnlen_guest(e, 1 << 20);
+		ne[i] = e;
+		memset(head, 0, sizeof(head));
+		if (len < 0 || libos_from_guest(head, e, len < 15 ? (size_t)len : 15))
+			continue;	/* the kernel will say EFAULT */
+		if (!strncmp(head, "LD_", 3) || !strncmp(head, "GLIBC_TUNABLES=", 15)) {
+			memcpy(p, LIBOS_GUEST_PREFIX, plen);
+			if (libos_from_guest(p + plen, e, (size_t)len + 1))
+				continue;
+			ne[i] = p;
+			p += plen + (size_t)len + 1;
+		}
+	}
+	ne[n] = NULL;
+	*out = ne;
+	return 0;
 }
 
 long libos_exec(const char *guest_path, char *const *argv, char *const *envp,
@@ -125,10 +206,18 @@ long libos_exec(const char *guest_path, char *const *argv, char *const *envp,
 		nv[k++] = argv[i];
 	nv[k] = NULL;
 
+	char **ne = NULL;
+	size_t nesize = 0;
+	if ((err = env_for_host(envp, &ne, &nesize)))
+		goto out;
 	libos_stats_write(false);
 	if (g_trace_on && trace_args)
 		libos_trace_call(trace_args, 0, 0);	/* it succeeds from here on */
-	err = libos_raw(SYS_execve, (long)cfg->self_exe, (long)nv, (long)envp, 0, 0, 0);
+	err = libos_raw(SYS_execve, (long)cfg->self_exe, (long)nv, (long)(ne ? ne : envp), 0, 0,
+			0);
+	if (ne)
+		munmap(ne, nesize);
+out:
 	munmap(nv, size);
 	return err;
 }

@@ -16,7 +16,9 @@
 #include <libos/libos.h>
 #include <trampolines/tramp.h>
 
-#define LIBOS_NR_MAX		512	/* table size: highest x86-64 syscall is < 512 */
+#define LIBOS_NR_MAX		512
+/* ld.so's variables travel to the host under this prefix (see tools/launch.c). */
+#define LIBOS_GUEST_PREFIX	"BYPASS_GUEST_"	/* table size: highest x86-64 syscall is < 512 */
 #define LIBOS_HOST_STACK	(256 << 10)
 #define LIBOS_ALT_STACK		(64 << 10)
 #define LIBOS_BRK_RESERVE	(1ul << 30)

@@ -141,6 +141,12 @@ int libos_run(const struct libos_config *cfg, const char *prog, int argc, char *
 		return fail(err == -ENOENT ? LIBOS_EXIT_NOTFOUND : LIBOS_EXIT_NOEXEC, prog,
 			    err == -ENOENT ? "command not found" : strerror(-err));
 
+	/* The program's environment: the launcher renamed ld.so's variables so they would
+	 * not act on the host; they are the program's. */
+	for (char **e = envp; *e; e++)
+		if (!strncmp(*e, LIBOS_GUEST_PREFIX, sizeof(LIBOS_GUEST_PREFIX) - 1))
+			*e += sizeof(LIBOS_GUEST_PREFIX) - 1;
+
 	/* The program's argv: argv[0] may be replaced (execve re-entry keeps the guest's). */
 	char **gargv = calloc((size_t)argc + 10, sizeof(char *));
 	int gargc = argc;

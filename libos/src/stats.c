@@ -182,10 +182,13 @@ void libos_stats_write(bool human)
 	uint64_t total = tot.nfast + tot.nlibos + tot.ntrap;
 
 	if (g_proc.cfg->stats_path) {
-		char path[4096];
+		char path[4096], tmp[4096 + 32];
 		struct out o = { .n = 0 };
 		libos_expand_pid(path, sizeof(path), g_proc.cfg->stats_path);
-		o.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		/* Written aside and renamed: a process killed mid-write (a pool worker
+		 * terminated at exit) leaves the old file or none, never a torn one. */
+		snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, getpid());
+		o.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (o.fd >= 0) {
 			out_printf(&o, "{\"pid\": %d, \"exe\": ", getpid());
 			out_json_string(&o, g_proc.exe);
@@ -216,7 +219,10 @@ void libos_stats_write(bool human)
 						sep = ", ";
 			out_printf(&o, "}}\n");
 			out_flush(&o);
-			close(o.fd);
+			if (close(o.fd) == 0)
+				rename(tmp, path);
+			else
+				unlink(tmp);
 		}
 	}
 	if (human && g_proc.cfg->stats_human && g_proc.human) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* bypass-run: run a program with every syscall served by the in-process LibOS.
- * Argument parsing only; libos_run() does the work. */
+/* bypass-run-host: run a program with every syscall served by the in-process LibOS
+ * (started by the bypass-run launcher).  Argument parsing only; libos_run() does the
+ * work. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
