@@ -115,6 +115,41 @@ static void requeue(struct libos_thread *t, int sig, siginfo_t *info, ucontext_t
 	uc->uc_sigmask.__val[0] |= SIGBIT(sig);
 }
 
+/* A signal that arrived at the end of a fast-path syscall interrupted the gate, whose
+ * code the program's unwinder cannot see.  What is left to run there is fixed: `ret`,
+ * then either the stub's `lea 0x80(%rsp),%rsp; jmp rel32` back to the program (a
+ * window that ends at the syscall) or tramp_trap_resume's `pop %rcx; lea; jmp *%rcx`.
+ * None of it touches the flags, so run it here and show the program its own position:
+ * the same state, one the unwinder can walk (backtrace() in the handler).  A pending
+ * restart (rip on the `syscall`) and stubs with work after the syscall stay as they
+ * are. */
+static void gate_unwind(greg_t *gr)
+{
+	static const uint8_t lea_up[8] = { 0x48, 0x8d, 0xa4, 0x24, 0x80, 0, 0, 0 };
+	uint64_t ip = (uint64_t)gr[REG_RIP], sp = (uint64_t)gr[REG_RSP], ret, guest;
+	uint8_t code[13];
+	int32_t rel;
+
+	if (ip != (uint64_t)tramp_fast_ret && ip != (uint64_t)tramp_stats_ret)
+		return;
+	if (libos_from_guest(&ret, (void *)sp, 8))
+		return;
+	if (ret == (uint64_t)tramp_trap_resume_ret) {
+		if (libos_from_guest(&guest, (void *)(sp + 8), 8))
+			return;
+		gr[REG_RCX] = (greg_t)guest;		/* pop %rcx */
+		gr[REG_RSP] = (greg_t)(sp + 16 + TRAMP_RED_ZONE);
+		gr[REG_RIP] = (greg_t)guest;		/* jmp *%rcx */
+		return;
+	}
+	if (libos_from_guest(code, (void *)ret, sizeof(code)) || memcmp(code, lea_up, 8) ||
+	    code[8] != 0xe9)
+		return;
+	memcpy(&rel, code + 9, 4);
+	gr[REG_RSP] = (greg_t)(sp + 8 + TRAMP_RED_ZONE);	/* ret; lea 0x80(%rsp),%rsp */
+	gr[REG_RIP] = (greg_t)(ret + 13 + (int64_t)rel);	/* jmp rel32 */
+}
+
 /* Deliver @sig to the guest's handler now: the signal interrupted guest code. */
 static void deliver(struct libos_thread *t, int sig, siginfo_t *info, ucontext_t *uc)
 {
@@ -139,6 +174,7 @@ static void deliver(struct libos_thread *t, int sig, siginfo_t *info, ucontext_t
 		return;
 	}
 
+	gate_unwind(gr);
 	uint64_t isp = gr[REG_RSP], sp = isp;
 	int was_on = on_stack(&t->guest_alt, isp);
 	if ((act->flags & SA_ONSTACK) && !(t->guest_alt.ss_flags & SS_DISABLE) && !was_on)

@@ -121,10 +121,3 @@ set_tests_properties(e2e.harness.dyn_missing_program_fails PROPERTIES LABELS e2e
   TIMEOUT ${E2E_TIMEOUT} PASS_REGULAR_EXPRESSION
   "FAIL missing-program: the native run's stderr shows a missing program, library or module")
 
-# Known gap, tracked here so it cannot go unnoticed: a signal that arrives while the
-# program is in a syscall (raise() -> tgkill) interrupts it inside bypass's gate, whose
-# code the program's unwinder cannot see (it is not in ld.so's link map), so backtrace()
-# in the handler stops at the handler.  Faults in program code unwind fine.  The fix
-# (show the program's own position in the signal frame when the stub has nothing left to
-# run after the syscall) is planned; when it lands this test passes and WILL_FAIL must go.
-set_tests_properties(e2e.prog.backtrace.dyn PROPERTIES WILL_FAIL TRUE)

@@ -39,6 +39,8 @@ tramp_entry:
 4:	call	tramp_path_probe
 	jrcxz	3f				/* /proc/...: the LibOS decides */
 2:	syscall
+	.globl	tramp_fast_ret
+tramp_fast_ret:
 	ret
 3:	jmp	tramp_slow
 	.size	tramp_entry, .-tramp_entry
@@ -93,6 +95,8 @@ tramp_entry_stats:
 2:	incq	%gs:TRAMP_TLS_NFAST
 	popfq
 	syscall
+	.globl	tramp_stats_ret
+tramp_stats_ret:
 	ret
 3:	popfq
 	jmp	tramp_slow

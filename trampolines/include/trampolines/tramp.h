@@ -132,6 +132,8 @@ __attribute__((noreturn)) void tramp_sigreturn(void *uc, uint64_t fs);
 /* Resume point for a syscall caught by SUD: [rsp] holds the guest's return address
  * 136 bytes below its %rsp; runs the call like a stub, then returns there. */
 void tramp_trap_resume(void);
+/* The `ret` right after the fast path's `syscall`, in each entry. */
+extern const char tramp_fast_ret[], tramp_stats_ret[];
 /* Where a call resumed by tramp_trap_resume returns to (its saved regs->rip). */
 extern const char tramp_trap_resume_ret[];
 
