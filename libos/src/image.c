@@ -232,8 +232,11 @@ static int image_apply(struct libos_image *im, bool live)
 
 static void image_free(struct libos_image *im)
 {
-	if (im->own_arena)
+	if (im->own_arena) {
+		libos_hostmap_remove((uint64_t)im->arena.base,
+				     (uint64_t)im->arena.base + im->arena.size);
 		tramp_arena_destroy(&im->arena);
+	}
 	rewrite_plan_fini(&im->plan);
 	free(im);
 }
@@ -260,6 +263,7 @@ int libos_image_patch(const struct loader_image *img, const struct libos_plan_ke
 		*why = "no room for trampolines near the image";
 		goto fail;
 	}
+	libos_hostmap_add((uint64_t)im->arena.base, (uint64_t)im->arena.base + im->arena.size);
 	if ((err = image_apply(im, false))) {
 		*why = "cannot protect the trampolines";
 		goto fail;
@@ -290,6 +294,7 @@ void libos_image_mapped(uint64_t addr, size_t len, int prot, int fd, uint64_t of
 	    tramp_arena_create_near(&im->arena, addr, addr + len, arena_size(im)))
 		goto out;
 	im->own_arena = true;
+	libos_hostmap_add((uint64_t)im->arena.base, (uint64_t)im->arena.base + im->arena.size);
 	if (image_apply(im, true) == 0)
 		im = NULL;	/* listed */
 out:

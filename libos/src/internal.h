@@ -151,6 +151,12 @@ void libos_signal_init(void);
 void libos_signal_install(int sig);
 /* sys/proc.c */
 __attribute__((noreturn)) void libos_exit_group(int code);
+/* hostmap.c: the host's ranges, which the program may not map over or unmap */
+void libos_hostmap_init(void);
+void libos_hostmap_add(uint64_t lo, uint64_t hi);
+void libos_hostmap_remove(uint64_t lo, uint64_t hi);
+bool libos_hostmap_overlaps(uint64_t lo, uint64_t len);
+
 /* tracing.c */
 extern bool g_trace_on;
 int libos_trace_init(const char **bad);

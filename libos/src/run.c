@@ -135,6 +135,7 @@ int libos_run(const struct libos_config *cfg, const char *prog, int argc, char *
 	int err;
 
 	g_proc.cfg = cfg;
+	libos_hostmap_init();	/* before anything of the program's is mapped */
 	if ((err = tramp_init(&why)))
 		return fail(LIBOS_EXIT_NOEXEC, "cannot run", why);
 	if ((err = resolve(prog, path, sizeof(path))))

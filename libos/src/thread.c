@@ -68,6 +68,7 @@ struct libos_thread *libos_thread_create(void)
 	mprotect(m + head + xs, 4096, PROT_NONE);
 	mprotect(m + head + xs + 4096 + LIBOS_ALT_STACK, 4096, PROT_NONE);
 
+	libos_hostmap_add((uint64_t)m, (uint64_t)m + size);
 	struct libos_thread *t = (struct libos_thread *)m;
 	t->map = m;
 	t->map_size = size;
@@ -90,6 +91,7 @@ void libos_thread_destroy(struct libos_thread *t)
 {
 	if (t->tls.counts)
 		munmap(t->tls.counts, TRAMP_ROUTES * sizeof(uint64_t));
+	libos_hostmap_remove((uint64_t)t->map, (uint64_t)t->map + t->map_size);
 	munmap(t->map, t->map_size);
 }
 

@@ -45,8 +45,11 @@ long libos_sys_mmap(struct libos_args *a)
 	size_t len = (size_t)a->a[1];
 	int prot = (int)a->a[2], flags = (int)a->a[3], fd = (int)a->a[4];
 
-	if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) == MAP_FIXED)
+	if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) == MAP_FIXED) {
+		if (libos_hostmap_overlaps(addr, len))
+			return -ENOMEM;		/* it would destroy bypass-run itself */
 		libos_image_unmapped(addr, len);
+	}
 	long r = libos_raw(SYS_mmap, a->a[0], a->a[1], a->a[2], a->a[3], a->a[4], a->a[5]);
 	if (r >= 0 && (prot & PROT_EXEC) && !(flags & MAP_ANONYMOUS) && fd >= 0)
 		libos_image_mapped((uint64_t)r, len, prot, fd, (uint64_t)a->a[5]);
@@ -55,6 +58,9 @@ long libos_sys_mmap(struct libos_args *a)
 
 long libos_sys_munmap(struct libos_args *a)
 {
+	/* Not the program's: natively nothing is mapped there, so there is nothing to do. */
+	if (libos_hostmap_overlaps((uint64_t)a->a[0], (size_t)a->a[1]))
+		return (a->a[0] & 4095) || !a->a[1] ? -EINVAL : 0;
 	/* Forget first: once the kernel unmaps, new code may appear at these addresses. */
 	libos_image_unmapped((uint64_t)a->a[0], (size_t)a->a[1]);
 	return libos_raw(SYS_munmap, a->a[0], a->a[1], 0, 0, 0, 0);

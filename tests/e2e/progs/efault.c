@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -69,6 +70,32 @@ static void bad_altstack(void)
 	raise(SIGUSR1);
 }
 
+/* Under bypass-run the host's own code is in /proc/self/maps: the program must not be
+ * able to map over it (-ENOMEM) or unmap it (no effect).  Natively there is no such
+ * line and the check holds trivially; the output is the same either way. */
+static int host_map_protected(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	unsigned long lo = 0, hi = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "bypass-run-host") && strstr(line, " r-xp ") &&
+		    sscanf(line, "%lx-%lx", &lo, &hi) == 2)
+			break;
+		else
+			lo = hi = 0;
+	fclose(f);
+	if (!lo)
+		return 1;
+	void *p = mmap((void *)lo, 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	int unmapped = munmap((void *)lo, hi - lo);
+	return p == MAP_FAILED && errno == ENOMEM && unmapped == 0;	/* and we are still here */
+}
+
 int main(void)
 {
 	e2e_init();
@@ -98,5 +125,6 @@ int main(void)
 	E2E_CHECK(raw(SYS_clone3, (long)bad, 88, 0, 0) == -EFAULT, "clone3_args_efault");
 	E2E_CHECK(child_signal(null_deref) == SIGSEGV, "null_deref_dies_by_sigsegv");
 	E2E_CHECK(child_signal(bad_altstack) == SIGSEGV, "signal_on_bad_altstack_dies_by_sigsegv");
+	E2E_CHECK(host_map_protected(), "host_code_cannot_be_mapped_over");
 	return e2e_finish();
 }
