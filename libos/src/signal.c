@@ -5,7 +5,9 @@
  * interrupts host code is re-raised and kept blocked until the world switch's exit,
  * which returns through rt_sigreturn so the kernel delivers it at the guest's resume
  * point.  SIGSYS from Syscall User Dispatch resumes the call in the gate. */
+#define UNW_LOCAL_ONLY
 #include <errno.h>
+#include <libunwind.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -274,13 +276,31 @@ static void trap(struct libos_thread *t, siginfo_t *info, ucontext_t *uc, uint64
 	gr[REG_RIP] = (greg_t)tramp_trap_resume;
 }
 
+/* A fault in the LibOS itself: a bug of ours.  Say where, with the host stack as
+ * libunwind walks it from the faulting context, and end the process. */
 static void host_fault(int sig, siginfo_t *info, ucontext_t *uc)
 {
-	char msg[160];
+	char msg[320], name[128];
+	unw_cursor_t c;
+	unw_word_t ip, off;
 	int n = snprintf(msg, sizeof(msg),
 			 "bypass-run: internal error: signal %d at %#llx (address %p) in the LibOS\n",
 			 sig, (unsigned long long)uc->uc_mcontext.gregs[REG_RIP], info->si_addr);
-	write(2, msg, n);
+
+	(void)!write(2, msg, n);
+	if (unw_init_local2(&c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) == 0) {
+		for (int depth = 0; depth < 32; depth++) {
+			if (unw_get_reg(&c, UNW_REG_IP, &ip) || !ip)
+				break;
+			if (unw_get_proc_name(&c, name, sizeof(name), &off))
+				snprintf(name, sizeof(name), "?"), off = 0;
+			n = snprintf(msg, sizeof(msg), "  #%d %#lx %s+%#lx\n", depth,
+				     (unsigned long)ip, name, (unsigned long)off);
+			(void)!write(2, msg, n);
+			if (unw_step(&c) <= 0)
+				break;
+		}
+	}
 	syscall(SYS_exit_group, 125);
 }
 
