@@ -65,6 +65,10 @@ void libos_dispatch(struct tramp_regs *r)
 		.self = t,
 	};
 
+	/* First thing: nothing before this may touch a vector register (this file is built
+	 * with -mgeneral-regs-only). */
+	if (nr < 0 || nr >= LIBOS_NR_MAX || !g_libos_light[nr] || g_trace_on)
+		tramp_vectors_save();
 	if (g_proc.stats) {
 		t->tls.nlibos++;
 		if (nr < 0 || nr >= TRAMP_ROUTES)

@@ -85,6 +85,7 @@ struct libos_proc {
 
 extern struct libos_proc g_proc;
 extern libos_handler_fn *const g_libos_table[LIBOS_NR_MAX];
+extern const bool g_libos_light[LIBOS_NR_MAX];
 
 static inline struct libos_thread *libos_self(void)
 {

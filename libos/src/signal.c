@@ -373,6 +373,7 @@ void libos_signal_flush(struct tramp_regs *r)
 	struct libos_thread *t = libos_self();
 	uint64_t all = ~0ull, cur;
 
+	tramp_vectors_save();	/* the frame's fpstate is the xsave area */
 	libos_raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&cur, 8, 0, 0);
 	uint64_t deferred = t->deferred;
 	t->deferred = 0;

@@ -32,3 +32,23 @@ libos_handler_fn *const g_libos_table[LIBOS_NR_MAX] = {
 	[SYS_clone3]		= libos_sys_clone3,
 	[SYS_openat2]		= libos_sys_openat2,
 };
+
+/* Handlers whose whole path is integer code: the files they run in are built with
+ * -mgeneral-regs-only and they call only the gate's asm, raw syscalls, pthread mutexes
+ * and free().  They run without saving the guest's vector state (XSAVE + XRSTOR are
+ * ~135 ns of a ~200 ns world switch); a path that turns heavy calls
+ * tramp_vectors_save() first (mmap of an executable file).  e2e.prog.vecsave checks
+ * vector registers across each of them. */
+const bool g_libos_light[LIBOS_NR_MAX] = {
+	[SYS_mmap]		= true,
+	[SYS_munmap]		= true,
+	[SYS_brk]		= true,
+	[SYS_rt_sigaction]	= true,
+	[SYS_rt_sigprocmask]	= true,
+	[SYS_rt_sigreturn]	= true,
+	[SYS_sigaltstack]	= true,
+	[SYS_prctl]		= true,
+	[SYS_arch_prctl]	= true,
+	[SYS_set_tid_address]	= true,
+	[SYS_rseq]		= true,
+};

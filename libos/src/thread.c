@@ -75,6 +75,7 @@ struct libos_thread *libos_thread_create(void)
 	t->tls.self = &t->tls;
 	t->tls.xsave = (uint64_t)(m + head);
 	xsave_area_init(m + head);
+	t->tls.xsaved = 1;	/* its first entry into the guest loads this state */
 	t->host_alt.ss_sp = m + head + xs + 4096;
 	t->host_alt.ss_size = LIBOS_ALT_STACK;
 	t->tls.host_rsp = (uint64_t)(m + size) & ~15ull;

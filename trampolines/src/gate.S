@@ -163,13 +163,8 @@ tramp_slow:
 	wrfsbase %rdx				/* host TLS from here */
 	movb	$TRAMP_SEL_ALLOW, %gs:TRAMP_TLS_SELECTOR
 	mov	%rsp, %gs:TRAMP_TLS_FRAME
-	mov	%gs:TRAMP_TLS_XSAVE, %rcx
-	mov	g_tramp_xmask(%rip), %rax
-	mov	%rax, %rdx
-	shr	$32, %rdx
-	xsaveopt64 (%rcx)			/* host C code may use any vector register; the
-						 * area is the one the last XRSTOR used, so only
-						 * what the guest changed is written */
+	movb	$0, %gs:TRAMP_TLS_XSAVED	/* vector state: saved by the C side if it
+					 * needs to touch it (tramp_vectors_save) */
 	cld
 	mov	%rsp, %rdi
 	call	libos_dispatch
@@ -188,12 +183,14 @@ tramp_exit_begin:
 	movb	$1, %gs:TRAMP_TLS_IN_HOST
 	cmpb	$0, %gs:TRAMP_TLS_PENDING
 	jne	tramp_exit_flush
+	cmpb	$0, %gs:TRAMP_TLS_XSAVED
+	je	1f				/* untouched: the registers still hold it */
 	mov	%gs:TRAMP_TLS_XSAVE, %rcx
 	mov	g_tramp_xmask(%rip), %rax
 	mov	%rax, %rdx
 	shr	$32, %rdx
 	xrstor64 (%rcx)
-	mov	TRAMP_REGS_FS(%rsp), %rdx
+1:	mov	TRAMP_REGS_FS(%rsp), %rdx
 	wrfsbase %rdx				/* guest TLS from here */
 	mov	TRAMP_REGS_RIP(%rsp), %rdx
 	mov	%rdx, %gs:TRAMP_TLS_RET
@@ -228,6 +225,23 @@ tramp_exit_flush:
 	call	libos_signal_flush
 	jmp	tramp_exit_begin
 	.size	tramp_slow, .-tramp_slow
+
+/* void tramp_vectors_save(void): save the guest's extended state, once per world
+ * switch, before host code may touch a vector register (the exit restores it then).
+ * XSAVEOPT: the area is the one the last XRSTOR used, so only what changed is written. */
+	.globl	tramp_vectors_save
+	.type	tramp_vectors_save, @function
+tramp_vectors_save:
+	cmpb	$0, %gs:TRAMP_TLS_XSAVED
+	jne	1f
+	mov	%gs:TRAMP_TLS_XSAVE, %rcx
+	mov	g_tramp_xmask(%rip), %rax
+	mov	%rax, %rdx
+	shr	$32, %rdx
+	xsaveopt64 (%rcx)
+	movb	$1, %gs:TRAMP_TLS_XSAVED
+1:	ret
+	.size	tramp_vectors_save, .-tramp_vectors_save
 
 /* void tramp_resume(struct tramp_tls *tls): enter the guest from tls->frame. */
 	.globl	tramp_resume

@@ -51,8 +51,10 @@ long libos_sys_mmap(struct libos_args *a)
 		libos_image_unmapped(addr, len);
 	}
 	long r = libos_raw(SYS_mmap, a->a[0], a->a[1], a->a[2], a->a[3], a->a[4], a->a[5]);
-	if (r >= 0 && (prot & PROT_EXEC) && !(flags & MAP_ANONYMOUS) && fd >= 0)
+	if (r >= 0 && (prot & PROT_EXEC) && !(flags & MAP_ANONYMOUS) && fd >= 0) {
+		tramp_vectors_save();	/* libelf, Zydis, glibc: heavy from here */
 		libos_image_mapped((uint64_t)r, len, prot, fd, (uint64_t)a->a[5]);
+	}
 	return r;
 }
 

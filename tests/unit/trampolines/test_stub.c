@@ -49,6 +49,7 @@ static int g_dispatched;
 void libos_dispatch(struct tramp_regs *r)
 {
 	g_dispatched++;
+	tramp_vectors_save();	/* as the LibOS does before host code may use them */
 	r->rax = tramp_syscall6((long)r->nr, r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9);
 	__asm__ volatile("mov $-1, %%rdx\n\tmov $-1, %%rsi\n\tmov $-1, %%rdi\n\t"
 			 "mov $-1, %%r8\n\tmov $-1, %%r9\n\tmov $-1, %%r10\n\tmov $-1, %%r11"

@@ -19,6 +19,7 @@
 #define TRAMP_TLS_SELECTOR	88
 #define TRAMP_TLS_IN_HOST	89
 #define TRAMP_TLS_PENDING	90
+#define TRAMP_TLS_XSAVED	91
 
 /* SUD selector values (linux/prctl.h SYSCALL_DISPATCH_FILTER_*). */
 #define TRAMP_SEL_ALLOW		0
@@ -75,7 +76,8 @@ struct tramp_tls {
 	volatile uint8_t selector;	/* SUD selector byte */
 	volatile uint8_t in_host;	/* 1 while host code runs for this thread */
 	volatile uint8_t pending;	/* a signal was deferred: deliver on exit */
-	uint8_t pad[5];
+	uint8_t xsaved;			/* the xsave area holds the guest's vector state */
+	uint8_t pad[4];
 };
 
 /* Guest registers saved by a world switch (and rebuilt from a signal context). */
@@ -124,8 +126,12 @@ void tramp_restorer(void);
 /* In the LibOS: @fs is the FS base the signal interrupted. */
 void libos_signal_handle(int sig, void *info, void *uc, uint64_t fs);
 
-/* Enter (or re-enter) the guest with the state in tls->frame and tls->xsave, as the
- * world switch's exit does; %gs must point at @tls.  Never returns. */
+/* Save the guest's vector state (once per world switch): host code that may use a
+ * vector register (glibc's string functions, anything compiled with SSE) must call this
+ * first.  The LibOS's light handlers are built with -mgeneral-regs-only and do not. */
+void tramp_vectors_save(void);
+/* Enter (or re-enter) the guest with the state in tls->frame and, if tls->xsaved,
+ * tls->xsave, as the world switch's exit does; %gs must point at @tls.  Never returns. */
 __attribute__((noreturn)) void tramp_resume(struct tramp_tls *tls);
 /* rt_sigreturn with %rsp = @uc (a kernel ucontext) and FS base @fs.  Never returns. */
 __attribute__((noreturn)) void tramp_sigreturn(void *uc, uint64_t fs);
