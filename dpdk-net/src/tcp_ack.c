@@ -103,17 +103,21 @@ static void tcp_dup_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 int dnet_tcp_ack_in(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const struct tcp_seg *s)
 {
     uint32_t wnd = s->wnd << tcb->snd_wscale;
+    int sack_new = 0;
 
     if (seq_gt(s->ack, tcb->snd_max)) {
         dnet_tcp_send_ack(ctx, tcb);   /* acknowledges something never sent */
         return -1;
     }
     if (tcb->sack_ok && s->opt.nsack)
-        dnet_tcp_sack_update(tcb, s);
+        sack_new = dnet_tcp_sack_update(tcb, s);
+    /* A duplicate ACK (RFC 5681) repeats the window too; but one that SACKs new data counts
+     * whatever its window says (RFC 6675 section 2): Linux grows its window as the reader
+     * drains the buffer, so most of its duplicate ACKs carry a new window. */
     if (seq_lt(tcb->snd_una, s->ack))
         tcp_new_ack(ctx, tcb, s);
-    else if (s->ack == tcb->snd_una && s->len == 0 && !(s->flags & TCP_F_FIN) &&
-             wnd == tcb->snd_wnd && tcb->snd_una != tcb->snd_max)
+    else if (s->ack == tcb->snd_una && tcb->snd_una != tcb->snd_max &&
+             (sack_new || (s->len == 0 && !(s->flags & TCP_F_FIN) && wnd == tcb->snd_wnd)))
         tcp_dup_ack(ctx, tcb);
 
     /* RFC 9293 3.10.7.4: update the send window from newer segments only. */

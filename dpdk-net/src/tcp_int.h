@@ -155,8 +155,9 @@ void dnet_tcp_reply_rst(struct dnet_ctx *ctx, const struct tcp_seg *s);
  * overlaps or touches.  Returns the index of the range holding it, or -1 when full. */
 int dnet_seqrange_add(struct dnet_seqrange *r, uint8_t *n, unsigned max, uint32_t start,
                       uint32_t end);
-/* Record the SACK blocks of @s (an ACK for this connection). */
-void dnet_tcp_sack_update(struct dnet_tcb *tcb, const struct tcp_seg *s);
+/* Record the SACK blocks of @s (an ACK for this connection).  Returns 1 if they SACKed
+ * bytes the scoreboard did not hold yet (an RFC 6675 duplicate ACK), else 0. */
+int dnet_tcp_sack_update(struct dnet_tcb *tcb, const struct tcp_seg *s);
 /* snd_una moved: forget what it covers. */
 void dnet_tcp_sack_prune(struct dnet_tcb *tcb);
 /* Forget everything (a timeout: the receiver may have reneged, RFC 6675 5.1). */

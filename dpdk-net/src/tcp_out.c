@@ -208,6 +208,14 @@ static int tcp_can_send(const struct dnet_tcb *tcb)
     }
 }
 
+/* Limited transmit (RFC 3042): the first and second duplicate ACK each let one new segment
+ * beyond cwnd go out, so that a loss in a small window still draws the three duplicate ACKs
+ * fast retransmit needs instead of waiting for the RTO. */
+static uint32_t tcp_limited_transmit(const struct dnet_tcb *tcb)
+{
+    return tcb->in_recovery ? 0 : RTE_MIN(tcb->dupacks, 2u) * tcb->mss;
+}
+
 void dnet_tcp_output(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
     int sent = 0;
@@ -215,7 +223,7 @@ void dnet_tcp_output(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
     while (tcp_can_send(tcb)) {
         uint32_t off = tcb->snd_nxt - tcb->snd_buf_seq;
         uint32_t avail = off < tcb->snd.len ? tcb->snd.len - off : 0;
-        uint32_t wnd = RTE_MIN(tcb->snd_wnd, tcb->cwnd);
+        uint32_t wnd = RTE_MIN(tcb->snd_wnd, tcb->cwnd + tcp_limited_transmit(tcb));
         uint32_t inflight = tcb->snd_nxt - tcb->snd_una;
         uint32_t usable = wnd > inflight ? wnd - inflight : 0;
         uint32_t len = RTE_MIN(RTE_MIN(avail, tcb->mss), usable);

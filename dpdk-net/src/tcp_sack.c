@@ -36,8 +36,20 @@ int dnet_seqrange_add(struct dnet_seqrange *r, uint8_t *n, unsigned max, uint32_
     return (int)i;
 }
 
-void dnet_tcp_sack_update(struct dnet_tcb *tcb, const struct tcp_seg *s)
+/* Bytes the scoreboard covers. */
+static uint32_t sack_bytes(const struct dnet_tcb *tcb)
 {
+    uint32_t n = 0;
+
+    for (unsigned i = 0; i < tcb->nsacked; i++)
+        n += tcb->sacked[i].end - tcb->sacked[i].start;
+    return n;
+}
+
+int dnet_tcp_sack_update(struct dnet_tcb *tcb, const struct tcp_seg *s)
+{
+    uint32_t before = sack_bytes(tcb);
+
     for (unsigned k = 0; k < s->opt.nsack; k++) {
         uint32_t start = s->opt.sack[k].start, end = s->opt.sack[k].end;
 
@@ -51,6 +63,7 @@ void dnet_tcp_sack_update(struct dnet_tcb *tcb, const struct tcp_seg *s)
          * may be resent needlessly. */
         (void)dnet_seqrange_add(tcb->sacked, &tcb->nsacked, TCP_SACK_MAX, start, end);
     }
+    return sack_bytes(tcb) != before;
 }
 
 void dnet_tcp_sack_prune(struct dnet_tcb *tcb)
