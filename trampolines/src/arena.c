@@ -19,6 +19,8 @@ int tramp_arena_create(struct tramp_arena *a, uintptr_t lo, uintptr_t hi, size_t
 	if (p == MAP_FAILED)
 		return -errno;
 	a->base = p;
+	a->addr = (uint64_t)p;
+	a->kind = TRAMP_ARENA_LIVE;
 	a->size = size;
 	a->used = ARENA_HDR;
 	tramp_arena_set_entry(a, tramp_entry);
@@ -68,6 +70,8 @@ int tramp_arena_create_near(struct tramp_arena *a, uintptr_t lo, uintptr_t hi, s
 			continue;
 		if (in_reach((uint64_t)p, size, lo, hi)) {
 			a->base = p;
+			a->addr = (uint64_t)p;
+			a->kind = TRAMP_ARENA_LIVE;
 			a->size = size;
 			a->used = ARENA_HDR;
 			tramp_arena_set_entry(a, tramp_entry);

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
 /* Per-site stubs: the code a patched site jumps to.  A stub replays the displaced
  * instructions around the `syscall`, steps over the red zone, calls the gate through its
- * arena's entry slot, and jumps back behind the patch. */
+ * arena's entry slot (an IMAGE arena's slot is code, called directly), and jumps back
+ * behind the patch. */
 #include <errno.h>
 #include <string.h>
 
 #include <trampolines/tramp.h>
 
-#define STUB_MAX 192
+#define STUB_MAX TRAMP_STUB_MAX
 
 static int rel32_fits(int64_t d)
 {
@@ -37,9 +38,36 @@ static int emit_moved(const struct rewrite_site *s, unsigned from, unsigned to,
 	return 0;
 }
 
-/* The call sequence that stands in for the `syscall` (19 bytes). */
-static int emit_call(uint8_t *buf, size_t *n, uint64_t stub, uint64_t slot)
+/* The call sequence of an IMAGE arena's stub (22 bytes): the slot is code, called
+ * directly; behind the call, the raw `syscall` the native entry resumes at (R + 10). */
+static int emit_call_image(uint8_t *buf, size_t *n, uint64_t stub, uint64_t slot)
 {
+	uint8_t *p = buf + *n;
+	int64_t d = (int64_t)slot - (int64_t)(stub + *n + 5 + 5);
+
+	if (!rel32_fits(d))
+		return -ERANGE;
+	/* 48 8d 64 24 80        lea -0x80(%rsp),%rsp   step over the red zone */
+	p[0] = 0x48; p[1] = 0x8d; p[2] = 0x64; p[3] = 0x24; p[4] = 0x80;
+	/* e8 rel32              call slot              native entry or the LibOS's gate */
+	p[5] = 0xe8; put32(p + 6, (int32_t)d);
+	/* 48 8d a4 24 80 00 00 00  lea 0x80(%rsp),%rsp  R: back (lea keeps the flags) */
+	p[10] = 0x48; p[11] = 0x8d; p[12] = 0xa4; p[13] = 0x24;
+	p[14] = 0x80; p[15] = 0x00; p[16] = 0x00; p[17] = 0x00;
+	/* eb 02                 jmp R + 12             over the raw syscall */
+	p[18] = 0xeb; p[19] = 0x02;
+	/* 0f 05                 syscall                R + 10: at the program's own %rsp */
+	p[20] = 0x0f; p[21] = 0x05;
+	*n += 22;
+	return 0;
+}
+
+/* The call sequence that stands in for the `syscall` (19 bytes). */
+static int emit_call(uint8_t *buf, size_t *n, uint64_t stub, uint64_t slot, int kind)
+{
+	if (kind == TRAMP_ARENA_IMAGE)
+		return emit_call_image(buf, n, stub, slot);
+
 	uint8_t *p = buf + *n;
 	int64_t d = (int64_t)slot - (int64_t)(stub + *n + 5 + 6);
 
@@ -73,8 +101,8 @@ int tramp_site_install(struct tramp_arena *a, const struct rewrite_site *s,
 {
 	uint8_t buf[STUB_MAX];
 	size_t n = 0;
-	uint64_t stub = (uint64_t)a->base + a->used;
-	uint64_t slot = (uint64_t)a->base;
+	uint64_t stub = a->addr + a->used;
+	uint64_t slot = a->addr;
 	uint64_t jump_from, resume;
 	int err;
 
@@ -90,7 +118,7 @@ int tramp_site_install(struct tramp_arena *a, const struct rewrite_site *s,
 		if (s->len < 5)
 			return -EINVAL;
 		if ((err = emit_moved(s, 0, s->sys_off, buf, &n, stub)) ||
-		    (err = emit_call(buf, &n, stub, slot)) ||
+		    (err = emit_call(buf, &n, stub, slot, a->kind)) ||
 		    (err = emit_moved(s, s->sys_off + 2, s->len, buf, &n, stub)))
 			return err;
 		jump_from = s->start;
@@ -101,7 +129,7 @@ int tramp_site_install(struct tramp_arena *a, const struct rewrite_site *s,
 		int64_t d8 = (int64_t)s->island - (int64_t)(s->addr + 2);
 		if (d8 < -128 || d8 > 127)
 			return -ERANGE;
-		if ((err = emit_call(buf, &n, stub, slot)))
+		if ((err = emit_call(buf, &n, stub, slot, a->kind)))
 			return err;
 		jump_from = s->island;
 		resume = s->addr + 2;

@@ -174,10 +174,23 @@ extern const char tramp_uaccess_begin[], tramp_uaccess_end[], tramp_uaccess_faul
  * Returns 0 or -ENOTSUP with *why set. */
 int tramp_init(const char **why);
 
-/* A block of stubs within +-2 GiB of the code it serves. */
+/* What a stub calls and how (see struct tramp_arena). */
+enum tramp_arena_kind {
+	TRAMP_ARENA_LIVE = 0,	/* mapped in this process: `call *slot(%rip)`, slot = address */
+	TRAMP_ARENA_IMAGE = 1,	/* part of an ELF file (bypass-rewrite): `call slot`, slot = code */
+};
+
+/* A block of stubs within +-2 GiB of the code it serves.
+ * LIVE arenas (tramp_arena_create*) are mappings of this process: base == addr, and the
+ * first 8 bytes hold the entry address every stub calls through.
+ * IMAGE arenas (tramp_arena_init_image) are a buffer that becomes part of a file and runs
+ * at @addr: stubs `call` the slot itself, which is code (TRAMP_IMAGE_SLOT), so nothing in
+ * the arena needs a load-time relocation (static-pie, shared libraries). */
 struct tramp_arena {
-	uint8_t *base;		/* mapping: [slot][stubs...] */
+	uint8_t *base;		/* writable view: [slot][stubs...] */
 	size_t size, used;
+	uint64_t addr;		/* run-time address of base[0] */
+	int kind;		/* enum tramp_arena_kind */
 };
 
 /* Map an arena of @size bytes inside [lo, hi) (both page-aligned; the range may be a
@@ -193,11 +206,47 @@ int tramp_arena_seal(struct tramp_arena *a);
 /* Point every stub of the arena at @entry (tramp_entry or tramp_entry_stats). */
 void tramp_arena_set_entry(struct tramp_arena *a, void (*entry)(void));
 
+/* Most bytes one stub takes (tramp_site_install wants this much room left). */
+#define TRAMP_STUB_MAX		192
+
 /* Emit the stub for @site into @a and write the patch into @code, the writable view of
  * the code at run-time address @code_addr (length @code_len).  TRAP sites are skipped.
+ * Stubs of an IMAGE arena are 4 bytes longer: after the call they hold the raw
+ * `syscall` the native entry resumes at (see TRAMP_IMAGE_ENTRY).
  * Returns 0, -ENOSPC (arena full), -ERANGE (stub out of reach) or -EINVAL. */
 int tramp_site_install(struct tramp_arena *a, const struct rewrite_site *site,
 		       uint8_t *code, uint64_t code_addr, size_t code_len);
+
+/* Image arenas (offline rewriting).  The 64-byte header of an IMAGE arena:
+ *   +0  TRAMP_IMAGE_SLOT (16 bytes of code): `jmp rel32` to the native entry, int3 fill.
+ *       Every stub does `lea -0x80(%rsp),%rsp; call slot; lea 0x80(%rsp),%rsp`, so a
+ *       LibOS that loads such an image serves its sites by writing
+ *       tramp_image_slot_encode(tramp_entry) over the slot before the program runs: the
+ *       gate then finds exactly the frame a LIVE stub's `call *slot(%rip)` leaves
+ *       ([rsp] = the stub's resume address, rsp = the site's rsp - 136).
+ *   +16 TRAMP_IMAGE_ENTRY, the native entry (no LibOS present): `syscall; ret` for every
+ *       number but those that must run on the program's exact stack (rt_sigreturn, clone,
+ *       vfork, clone3: a new stack, a shared stack, a frame at %rsp).  For those it pops
+ *       the stub's resume address R, undoes the stub's step over the red zone and jumps
+ *       to R + 10, the raw `syscall` every image stub carries, which then goes on behind
+ *       the call as usual.  Chosen with jrcxz, as rcx is the syscall's to clobber:
+ *       the flags stay as the program left them. */
+#define TRAMP_IMAGE_SLOT	0
+#define TRAMP_IMAGE_SLOT_SIZE	16
+#define TRAMP_IMAGE_ENTRY	16
+#define TRAMP_IMAGE_HDR		64
+
+/* Make @a an IMAGE arena over the caller's buffer @buf (@size bytes, at least
+ * TRAMP_IMAGE_HDR) that will run at @addr: fills it with int3, writes the slot and the
+ * native entry.  Stubs are appended from TRAMP_IMAGE_HDR (16-byte aligned); a->used is
+ * the number of bytes to keep.  Returns 0 or -EINVAL (NULL @buf, @size too small,
+ * @addr not 16-byte aligned). */
+int tramp_arena_init_image(struct tramp_arena *a, uint8_t *buf, size_t size, uint64_t addr);
+
+/* The slot contents that send an IMAGE arena's stubs to @entry instead of the native
+ * entry: `jmp *0(%rip)` followed by @entry and int3 fill (TRAMP_IMAGE_SLOT_SIZE bytes
+ * written to @slot).  Position-independent: only @entry is absolute. */
+void tramp_image_slot_encode(uint8_t *slot, uint64_t entry);
 
 #endif /* __ASSEMBLER__ */
 #endif

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/* offline: write a patched copy of an ELF file (bypass-rewrite).  The sites are planned by
+ * rewrite_region_scan and patched by tramp_site_install into an IMAGE arena, which goes
+ * into an added PT_LOAD together with the moved program header table and a note listing
+ * the sites.  The copy runs natively (its stubs issue the syscall) and, later, under a
+ * LibOS that reads the note instead of scanning. */
+#ifndef OFFLINE_OFFLINE_H
+#define OFFLINE_OFFLINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The note: owner "bypass", type OFFLINE_NOTE_TYPE, in a PT_NOTE (and a .note.bypass
+ * section when the file has section headers).  Its descriptor is a struct
+ * offline_note_hdr followed by nsites struct offline_note_site, little-endian, sorted by
+ * address.  Addresses are link-time: add the load bias of an ET_DYN file. */
+#define OFFLINE_NOTE_NAME	"bypass"
+#define OFFLINE_NOTE_TYPE	0x42590001u	/* "BY", sites, format 1 */
+#define OFFLINE_NOTE_FORMAT	1
+#define OFFLINE_SECTION_NOTE	".note.bypass"
+#define OFFLINE_SECTION_TRAMP	".bypass.tramp"
+
+struct offline_note_hdr {
+	uint32_t format;	/* OFFLINE_NOTE_FORMAT */
+	uint32_t nsites;
+	uint64_t arena;		/* the IMAGE arena (slot at +0, native entry at +16: tramp.h) */
+	uint64_t arena_size;	/* bytes of the arena in the file */
+	char tool[32];		/* "bypass-rewrite VERSION", NUL-padded */
+};
+
+struct offline_note_site {
+	uint64_t addr;		/* the `syscall` */
+	uint64_t island;	/* ISLAND: the 5 bytes holding the jmp rel32; TRAP: reserved, or 0 */
+	uint32_t stub;		/* offset of the site's stub in the arena; 0 for TRAP */
+	uint8_t tactic;		/* enum rewrite_tactic as written (a failed patch is TRAP) */
+	uint8_t len;		/* bytes replaced at addr - sys_off (DISPLACE), else 2 */
+	uint8_t sys_off;	/* offset of the syscall in them */
+	uint8_t pad;
+};
+
+/* Sites of one executable section (or "(segment N)" without section headers). */
+struct offline_section {
+	char name[40];
+	uint64_t addr, size;
+	size_t count[4];	/* index: enum rewrite_tactic */
+};
+
+/* What a rewrite did (or would do). */
+struct offline_result {
+	const char *kind;	/* "static executable", "static-pie executable" */
+	size_t nsites;
+	size_t count[4];	/* index: enum rewrite_tactic, as written */
+	struct offline_section *secs;	/* malloc'd, in file order */
+	size_t nsecs;
+	uint64_t seg_addr;	/* the added PT_LOAD */
+	size_t seg_size;
+	size_t arena_size;	/* of which stubs and header */
+	size_t in_size, out_size;
+};
+
+/* Rewrite the ELF image @in (@len bytes) in memory: *out (malloc'd, the caller frees) gets
+ * the patched file, *out_len its size, @res what was done (offline_result_fini frees it;
+ * @res may be NULL).  The same input always gives the same bytes.  Returns 0, -ENOMEM, or
+ * -ENOEXEC with *why set to a short static reason ("not an ELF file", "already rewritten
+ * by bypass-rewrite", "dynamic programs are not yet supported", ...). */
+int offline_rewrite(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len,
+		    struct offline_result *res, const char **why);
+
+/* Free what @res holds and zero it.  @res may be NULL. */
+void offline_result_fini(struct offline_result *res);
+
+/* Find the bypass note of the ELF image @img (@len bytes) through its PT_NOTE segments:
+ * *hdr and *sites point into @img (either may be NULL).  Returns 0, -ENOENT (no note),
+ * or -EINVAL (not an ELF64 image, or the note is truncated or of another format). */
+int offline_note_find(const uint8_t *img, size_t len, const struct offline_note_hdr **hdr,
+		      const struct offline_note_site **sites);
+
+struct offline_opts {
+	bool dry_run;		/* plan and build, write nothing */
+	bool force;		/* replace an existing @out */
+};
+
+/* Read @in, rewrite it and write @out: to @out.tmp (mode of @in), then rename, so @out is
+ * never partial.  On failure *what names the file concerned (@in or @out) and *why says
+ * why (a static string), or is NULL when strerror(-return) says it.  Returns 0, -EEXIST
+ * (@out exists and no force), -ENOEXEC (input rejected, *why set), -EFBIG (input larger
+ * than 1 GiB), -ENOMEM, or the -errno of open/read/write/rename. */
+int offline_rewrite_file(const char *in, const char *out, const struct offline_opts *o,
+			 struct offline_result *res, const char **what, const char **why);
+
+#endif

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: MIT
+/* The input ELF file: validated as a static x86-64 executable (ET_EXEC or static-pie),
+ * with bounds-checked access to its program headers, section headers and notes. */
+#include <errno.h>
+#include <string.h>
+
+#include "offline_int.h"
+
+/* [off, off + size) lies inside a file of @len bytes (no overflow). */
+static int in_file(uint64_t off, uint64_t size, size_t len)
+{
+	return off <= len && size <= len - off;
+}
+
+Elf64_Phdr offline_elf_phdr(const struct offline_elf *e, unsigned i)
+{
+	Elf64_Phdr p;
+
+	memcpy(&p, e->ph + i, sizeof(p));
+	return p;
+}
+
+Elf64_Shdr offline_elf_shdr(const struct offline_elf *e, unsigned i)
+{
+	Elf64_Shdr s;
+
+	memcpy(&s, e->sh + i, sizeof(s));
+	return s;
+}
+
+const char *offline_elf_shname(const struct offline_elf *e, const Elf64_Shdr *sh)
+{
+	if (!e->shstr || sh->sh_name >= e->shstrsz ||
+	    !memchr(e->shstr + sh->sh_name, 0, e->shstrsz - sh->sh_name))
+		return "";
+	return e->shstr + sh->sh_name;
+}
+
+/* The section headers, if usable; a file without them is still rewritten (no new
+ * sections are added then). */
+static void sections_get(struct offline_elf *e)
+{
+	const Elf64_Ehdr *h = &e->eh;
+
+	if (!h->e_shoff || !h->e_shnum || h->e_shentsize != sizeof(Elf64_Shdr) ||
+	    h->e_shstrndx >= h->e_shnum ||
+	    !in_file(h->e_shoff, (uint64_t)h->e_shnum * sizeof(Elf64_Shdr), e->len))
+		return;
+	e->sh = (const Elf64_Shdr *)(e->b + h->e_shoff);
+	e->shnum = h->e_shnum;
+	Elf64_Shdr str = offline_elf_shdr(e, h->e_shstrndx);
+	if (str.sh_type == SHT_STRTAB && in_file(str.sh_offset, str.sh_size, e->len)) {
+		e->shstr = (const char *)(e->b + str.sh_offset);
+		e->shstrsz = str.sh_size;
+	}
+}
+
+/* Static executable, static-pie (ET_DYN with DF_1_PIE and nothing needed), or not for us
+ * (yet).  @dyn is the PT_DYNAMIC header (p_type 0 if none). */
+static int kind_check(struct offline_elf *e, const Elf64_Phdr *dyn, int interp, const char **why)
+{
+	int pie = 0, needed = 0, textrel = 0;
+
+	if (dyn->p_type == PT_DYNAMIC && !in_file(dyn->p_offset, dyn->p_filesz, e->len)) {
+		*why = "truncated dynamic section";
+		return -ENOEXEC;
+	}
+	for (uint64_t o = 0; dyn->p_type == PT_DYNAMIC && o + sizeof(Elf64_Dyn) <= dyn->p_filesz;
+	     o += sizeof(Elf64_Dyn)) {
+		Elf64_Dyn d;
+		memcpy(&d, e->b + dyn->p_offset + o, sizeof(d));
+		if (d.d_tag == DT_NULL)
+			break;
+		needed |= d.d_tag == DT_NEEDED;
+		textrel |= d.d_tag == DT_TEXTREL ||
+			   (d.d_tag == DT_FLAGS && (d.d_un.d_val & DF_TEXTREL));
+		pie |= d.d_tag == DT_FLAGS_1 && (d.d_un.d_val & DF_1_PIE);
+	}
+	if (e->eh.e_type == ET_DYN && !pie) {
+		*why = "shared libraries are not yet supported (static and static-pie only)";
+		return -ENOEXEC;
+	}
+	if (interp || needed) {
+		*why = "dynamic programs are not yet supported (static and static-pie only)";
+		return -ENOEXEC;
+	}
+	if (textrel) {
+		*why = "text relocations are not supported";
+		return -ENOEXEC;
+	}
+	e->pie = e->eh.e_type == ET_DYN;
+	return 0;
+}
+
+int offline_elf_parse(struct offline_elf *e, const uint8_t *b, size_t len, const char **why)
+{
+	const Elf64_Ehdr *h = &e->eh;
+	Elf64_Phdr dyn = { 0 };
+	unsigned nload = 0, nexec = 0;
+	int interp = 0, err;
+
+	memset(e, 0, sizeof(*e));
+	e->b = b;
+	e->len = len;
+	if (len < EI_NIDENT || memcmp(b, ELFMAG, SELFMAG)) {
+		*why = "not an ELF file";
+		return -ENOEXEC;
+	}
+	if (b[EI_CLASS] != ELFCLASS64) {
+		*why = "32-bit ELF is not supported (x86-64 only)";
+		return -ENOEXEC;
+	}
+	if (len < sizeof(Elf64_Ehdr)) {
+		*why = "truncated ELF header";
+		return -ENOEXEC;
+	}
+	memcpy(&e->eh, b, sizeof(e->eh));
+	if (b[EI_DATA] != ELFDATA2LSB || h->e_machine != EM_X86_64) {
+		*why = "unsupported machine (x86-64 only)";
+		return -ENOEXEC;
+	}
+	if (h->e_type != ET_EXEC && h->e_type != ET_DYN) {
+		*why = h->e_type == ET_REL ? "a relocatable object, not an executable"
+					   : "not an executable";
+		return -ENOEXEC;
+	}
+	if (!h->e_phnum || h->e_phentsize != sizeof(Elf64_Phdr) || h->e_phnum == PN_XNUM ||
+	    !in_file(h->e_phoff, (uint64_t)h->e_phnum * sizeof(Elf64_Phdr), len)) {
+		*why = "missing or truncated program headers";
+		return -ENOEXEC;
+	}
+	e->ph = (const Elf64_Phdr *)(b + h->e_phoff);
+	e->phnum = h->e_phnum;
+	for (unsigned i = 0; i < e->phnum; i++) {
+		Elf64_Phdr p = offline_elf_phdr(e, i);
+		interp |= p.p_type == PT_INTERP;
+		if (p.p_type == PT_DYNAMIC)
+			dyn = p;
+		if (p.p_type != PT_LOAD)
+			continue;
+		if (!in_file(p.p_offset, p.p_filesz, len) || p.p_filesz > p.p_memsz ||
+		    p.p_vaddr + p.p_memsz < p.p_vaddr) {
+			*why = "a loadable segment lies outside the file";
+			return -ENOEXEC;
+		}
+		nload++;
+		nexec += !!(p.p_flags & PF_X);
+	}
+	if (!nload || !nexec) {
+		*why = nload ? "no executable segment" : "no loadable segments";
+		return -ENOEXEC;
+	}
+	if ((err = kind_check(e, &dyn, interp, why)))
+		return err;
+	sections_get(e);
+	return 0;
+}
+
+int offline_elf_note(const struct offline_elf *e, const char *name, uint32_t type,
+		     const uint8_t **desc, size_t *descsz)
+{
+	size_t nlen = strlen(name) + 1;
+
+	for (unsigned i = 0; i < e->phnum; i++) {
+		Elf64_Phdr p = offline_elf_phdr(e, i);
+		size_t align = p.p_align == 8 ? 8 : 4;
+		if (p.p_type != PT_NOTE || !in_file(p.p_offset, p.p_filesz, e->len))
+			continue;
+		const uint8_t *n = e->b + p.p_offset;
+		size_t left = p.p_filesz;
+		while (left >= sizeof(Elf64_Nhdr)) {
+			Elf64_Nhdr nh;
+			memcpy(&nh, n, sizeof(nh));
+			/* binutils' rule: the descriptor and the next note start at the
+			 * alignment, counted from the start of the note */
+			uint64_t doff = (sizeof(nh) + (uint64_t)nh.n_namesz + align - 1) & -align;
+			uint64_t next = (doff + nh.n_descsz + align - 1) & -align;
+			if (doff + nh.n_descsz > left)
+				break;
+			const uint8_t *nm = n + sizeof(nh);
+			if (nh.n_type == type && nh.n_namesz == nlen && !memcmp(nm, name, nlen)) {
+				*desc = n + doff;
+				*descsz = nh.n_descsz;
+				return 0;
+			}
+			if (next >= left)
+				break;
+			n += next;
+			left -= next;
+		}
+	}
+	return -ENOENT;
+}
