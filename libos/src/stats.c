@@ -179,7 +179,15 @@ void libos_stats_write(bool human)
 			tot.ntrap += t->tls.ntrap;
 		}
 	}
-	uint64_t total = tot.nfast + tot.nlibos + tot.ntrap;
+	/* Every call is in counts[] once; libos and trap are known when counted.  Other
+	 * threads may be between the gate's counts[nr]++ and its path counter right now, so
+	 * fast is what is left: the file adds up however the writer and they interleave. */
+	uint64_t total = 0, *snap = counts_alloc();	/* one read of every counter */
+	for (int nr = 0; snap && nr < TRAMP_ROUTES; nr++)
+		total += snap[nr] = count_of(nr, only);
+	for (int i = 0; i < 16 && !only; i++)
+		total += g_proc.big_count[i];
+	tot.nfast = total > tot.nlibos + tot.ntrap ? total - tot.nlibos - tot.ntrap : 0;
 
 	if (g_proc.cfg->stats_path) {
 		char path[4096], tmp[4096 + 32];
@@ -203,8 +211,8 @@ void libos_stats_write(bool human)
 				   (unsigned long long)total, (unsigned long long)tot.nfast,
 				   (unsigned long long)tot.nlibos, (unsigned long long)tot.ntrap);
 			const char *sep = "";
-			for (int nr = 0; nr < TRAMP_ROUTES; nr++) {
-				uint64_t c = count_of(nr, only);
+			for (int nr = 0; snap && nr < TRAMP_ROUTES; nr++) {
+				uint64_t c = snap[nr];
 				if (c) {
 					out_printf(&o, "%s\"%d\": %llu", sep, nr,
 						   (unsigned long long)c);
@@ -241,6 +249,8 @@ void libos_stats_write(bool human)
 			   (unsigned long long)g_proc.sites_trap);
 		out_flush(&o);
 	}
+	if (snap)
+		munmap(snap, TRAMP_ROUTES * sizeof(uint64_t));
 	if (!only)
 		pthread_mutex_unlock(&g_proc.lock);
 }
