@@ -125,6 +125,19 @@ sc_hooked=$(median <"$tmp/hooked")
 sc_over=$(calc "$sc_hooked - $sc_native")
 sc_min_n=$(sort -n "$tmp/native" | sed -n 1p) sc_max_n=$(sort -n "$tmp/native" | sed -n '$p')
 sc_min_h=$(sort -n "$tmp/hooked" | sed -n 1p) sc_max_h=$(sort -n "$tmp/hooked" | sed -n '$p')
+# The same for a call the LibOS serves itself (a world switch), with a tenth the calls.
+: >"$tmp/mnative" && : >"$tmp/mhooked"
+i=0
+while [ "$i" -lt "$rounds" ]; do
+	out=$("$getpid" $((calls / 10)) sigprocmask) || fail "native $getpid sigprocmask failed"
+	field ns_per_call "$out" >>"$tmp/mnative"
+	out=$("$bypass" "$getpid" $((calls / 10)) sigprocmask) || fail "bypass-run sigprocmask failed"
+	field ns_per_call "$out" >>"$tmp/mhooked"
+	i=$((i + 1))
+done
+lc_native=$(median <"$tmp/mnative")
+lc_hooked=$(median <"$tmp/mhooked")
+lc_over=$(calc "$lc_hooked - $lc_native")
 # Which path the loop's calls took (a separate, untimed run).
 "$bypass" --stats="$tmp/getpid.json" "$getpid" 1000 >/dev/null || fail "bypass-run --stats failed"
 gp_calls=$(json_obj calls "$tmp/getpid.json")
@@ -371,6 +384,8 @@ row "  min-max of the runs ($calls calls each)" "$sc_min_n-$sc_max_n" "$sc_min_h
 row "  callgrind instructions per call" "$cg_native" "$cg_hooked" "" "${cg_note:+see below}"
 row "  paths taken, fast/libos/trap (of $gp_total)" "" "$gp_fast/$gp_libos/$gp_trap" "" \
 	"bench_getpid 1000 under --stats"
+row "LibOS-owned call (rt_sigprocmask), ns/call" "$lc_native" "$lc_hooked" "$lc_over ns" \
+	"a world switch, light handler"
 row "busybox true start-up, ms (median of $spawns)" "$su_native" "$su_hooked" "$su_over ms" \
 	"<= 3 ms: $goal_su"
 row "  p90, ms" "$su_p90_n" "$su_p90_h" "" ""
