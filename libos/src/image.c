@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 
 #include <loader/loader.h>
+#include <offline/offline.h>
 #include <rewrite/rewrite.h>
 
 #include "image.h"
@@ -189,12 +190,12 @@ static size_t arena_size(const struct libos_image *im)
 	return 64 + (im->plan.n + 1) * 192;
 }
 
+static int image_register(struct libos_image *im);
+
 /* Patch every site of the plan into im->arena and list @im.  @live: its code is mapped
  * read-only and must be opened for writing around the patch. */
 static int image_apply(struct libos_image *im, bool live)
 {
-	int err;
-
 	if (g_proc.stats)
 		tramp_arena_set_entry(&im->arena, tramp_entry_stats);
 	for (size_t s = 0; live && s < im->nsegs; s++)
@@ -215,6 +216,16 @@ static int image_apply(struct libos_image *im, bool live)
 	for (size_t s = 0; live && s < im->nsegs; s++)
 		pages_protect(im->segs[s].start, im->segs[s].end - im->segs[s].start,
 			      im->segs[s].prot);
+	return image_register(im);
+}
+
+/* Seal @im's arena, count its sites and list it (for lazy patching and unmapping). */
+static int image_register(struct libos_image *im)
+{
+	int err;
+
+	if (g_proc.stats)	/* lazy patches land here too */
+		tramp_arena_set_entry(&im->arena, tramp_entry_stats);
 	if ((err = tramp_arena_seal(&im->arena)))
 		return err;
 	pthread_mutex_lock(&g_proc.lock);
@@ -241,6 +252,97 @@ static void image_free(struct libos_image *im)
 	free(im);
 }
 
+/* The bypass note of a loaded image (bypass-rewrite's), or NULL. */
+static const uint8_t *note_find(const struct loader_image *img, size_t *descsz)
+{
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)img->phdr;
+
+	for (unsigned i = 0; ph && i < img->phnum; i++) {
+		if (ph[i].p_type != PT_NOTE)
+			continue;
+		const uint8_t *p = (const uint8_t *)(img->bias + ph[i].p_vaddr);
+		const uint8_t *end = p + ph[i].p_memsz;
+		bool mapped = false;
+		for (size_t s = 0; s < img->nsegs; s++)
+			mapped |= (uint64_t)p >= img->segs[s].start && (uint64_t)end <= img->segs[s].end;
+		/* binutils' rule: descriptor and next note start at the segment's alignment
+		 * (4, or 8 for 8-aligned notes), counted from the start of the note */
+		uint64_t align = ph[i].p_align == 8 ? 8 : 4;
+		while (mapped && p + 12 <= end) {
+			uint32_t nsz, dsz, type;
+			memcpy(&nsz, p, 4);
+			memcpy(&dsz, p + 4, 4);
+			memcpy(&type, p + 8, 4);
+			uint64_t doff = (12 + (uint64_t)nsz + align - 1) & -align;
+			uint64_t next = (doff + dsz + align - 1) & -align;
+			if (doff + dsz > (uint64_t)(end - p))
+				break;
+			if (nsz == sizeof(OFFLINE_NOTE_NAME) && type == OFFLINE_NOTE_TYPE &&
+			    !memcmp(p + 12, OFFLINE_NOTE_NAME, nsz)) {
+				*descsz = dsz;
+				return p + doff;
+			}
+			if (next >= (uint64_t)(end - p))
+				break;
+			p += next;
+		}
+	}
+	return NULL;
+}
+
+/* An image bypass-rewrite patched offline: take the plan from its note (no scan) and
+ * point its stubs' slot at the gate.  Returns 1, 0 (no note: an ordinary image), or
+ * -EINVAL (a note that does not describe this image: nothing was changed). */
+static int image_from_note(struct libos_image *im, const struct loader_image *img)
+{
+	size_t dsz;
+	const uint8_t *desc = note_find(img, &dsz);
+	struct offline_note_hdr h;
+
+	if (!desc)
+		return 0;
+	if (dsz < sizeof(h))
+		return -EINVAL;
+	memcpy(&h, desc, sizeof(h));
+	if (h.format != OFFLINE_NOTE_FORMAT ||
+	    h.nsites > (dsz - sizeof(h)) / sizeof(struct offline_note_site))
+		return -EINVAL;
+	uint64_t arena = im->bias + h.arena;
+	if (h.arena_size < TRAMP_IMAGE_SLOT_SIZE || !segment_of(im, arena, h.arena_size))
+		return -EINVAL;
+	struct rewrite_plan *plan = &im->plan;
+	if (!(plan->sites = calloc(h.nsites ? h.nsites : 1, sizeof(*plan->sites))))
+		return -ENOMEM;
+	for (uint32_t i = 0; i < h.nsites; i++) {
+		struct offline_note_site n;
+		struct rewrite_site *st = &plan->sites[i];
+		memcpy(&n, desc + sizeof(h) + i * sizeof(n), sizeof(n));
+		st->addr = im->bias + n.addr;
+		st->tactic = n.tactic;
+		st->len = n.len;
+		st->sys_off = n.sys_off;
+		st->start = st->addr - n.sys_off;
+		st->island = n.island ? im->bias + n.island : 0;
+		if (n.tactic < REWRITE_DISPLACE || n.tactic > REWRITE_TRAP ||
+		    n.len > REWRITE_MAX_WINDOW || n.sys_off + 2u > n.len ||
+		    !segment_of(im, st->start, st->len) ||
+		    (st->island && !segment_of(im, st->island, 5)))
+			return -EINVAL;
+		if (n.tactic == REWRITE_TRAP)	/* still the syscall: lazily patchable */
+			memcpy(st->orig, (const void *)st->addr, 2);
+		plan->count[n.tactic]++;
+	}
+	plan->n = plan->cap = h.nsites;
+	/* The slot is code the stubs call: make it jump to the gate. */
+	const struct loader_segment *seg = segment_of(im, arena, TRAMP_IMAGE_SLOT_SIZE);
+	if (pages_protect(arena, TRAMP_IMAGE_SLOT_SIZE, seg->prot | PROT_WRITE))
+		return -EINVAL;
+	tramp_image_slot_encode((uint8_t *)arena,
+				(uint64_t)(g_proc.stats ? tramp_entry_stats : tramp_entry));
+	pages_protect(arena, TRAMP_IMAGE_SLOT_SIZE, seg->prot);
+	return 1;
+}
+
 int libos_image_patch(const struct loader_image *img, const struct libos_plan_key *key,
 		      uint64_t eh_addr, uint64_t eh_size, uintptr_t tlo, uintptr_t thi,
 		      const char **why)
@@ -255,16 +357,23 @@ int libos_image_patch(const struct loader_image *img, const struct libos_plan_ke
 	for (size_t s = 0; s < img->nsegs; s++)
 		if (img->segs[s].prot & PROT_EXEC)
 			im->segs[im->nsegs++] = img->segs[s];
-	if ((err = image_plan(im, key, &src))) {
+	int rewritten = image_from_note(im, img);
+	if (rewritten < 0) {
+		*why = "its bypass-rewrite note does not match the file";
+		err = -ENOEXEC;
+		goto fail;
+	}
+	if (!rewritten && (err = image_plan(im, key, &src))) {
 		*why = "out of memory while scanning";
 		goto fail;
 	}
+	/* A rewritten image's own arena is full: this one takes its lazy patches. */
 	if ((err = tramp_arena_create(&im->arena, tlo, thi, arena_size(im)))) {
 		*why = "no room for trampolines near the image";
 		goto fail;
 	}
 	libos_hostmap_add((uint64_t)im->arena.base, (uint64_t)im->arena.base + im->arena.size);
-	if ((err = image_apply(im, false))) {
+	if ((err = rewritten ? image_register(im) : image_apply(im, false))) {
 		*why = "cannot protect the trampolines";
 		goto fail;
 	}
