@@ -183,6 +183,18 @@ case_readelf() {
 	grep -q '^  bypass ' notes || fail "no bypass note in readelf -n"
 }
 
+case_elflint() {	# eu-elflint --gnu-ld: no new complaint but the note's unknown owner
+	command -v eu-elflint >/dev/null || { echo "SKIP: eu-elflint missing (apt-get install elfutils)"; exit 77; }
+	bb=$(rewritten)
+	# elfutils 0.188 flags every note owner it does not know (GNU, Go, FDO, ...): the
+	# bypass note is reported once for its PT_NOTE and once for its section, by design.
+	eu-elflint --gnu-ld "$BUSYBOX" 2>&1 | sed 's/^[^:]*: //' | sort >lint.in
+	eu-elflint --gnu-ld "$bb" 2>&1 | sed 's/^[^:]*: //' |
+		grep -v "note type [0-9]* with owner name 'bypass'" | sort >lint.out
+	new=$(comm -13 lint.in lint.out)
+	[ -z "$new" ] || fail "new elflint complaints: $(echo "$new" | head -n 3)"
+}
+
 case_objdump_jumps() {
 	bb=$(rewritten)
 	# [lo, hi) of .bypass.tramp from readelf, then count jmp rel32 into it from .text
