@@ -8,6 +8,18 @@
 
 #define ARENA_HDR 64
 
+/* A LIVE arena over the fresh mapping @p: stubs call through the entry slot at +0. */
+static int arena_live(struct tramp_arena *a, void *p, size_t size)
+{
+	a->base = p;
+	a->addr = (uint64_t)p;
+	a->kind = TRAMP_ARENA_LIVE;
+	a->size = size;
+	a->used = ARENA_HDR;
+	tramp_arena_set_entry(a, tramp_entry);
+	return 0;
+}
+
 int tramp_arena_create(struct tramp_arena *a, uintptr_t lo, uintptr_t hi, size_t size)
 {
 	size = (size + 4095) & ~(size_t)4095;
@@ -18,13 +30,7 @@ int tramp_arena_create(struct tramp_arena *a, uintptr_t lo, uintptr_t hi, size_t
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	a->base = p;
-	a->addr = (uint64_t)p;
-	a->kind = TRAMP_ARENA_LIVE;
-	a->size = size;
-	a->used = ARENA_HDR;
-	tramp_arena_set_entry(a, tramp_entry);
-	return 0;
+	return arena_live(a, p, size);
 }
 
 void tramp_arena_set_entry(struct tramp_arena *a, void (*entry)(void))
@@ -69,13 +75,7 @@ int tramp_arena_create_near(struct tramp_arena *a, uintptr_t lo, uintptr_t hi, s
 		if (p == MAP_FAILED)
 			continue;
 		if (in_reach((uint64_t)p, size, lo, hi)) {
-			a->base = p;
-			a->addr = (uint64_t)p;
-			a->kind = TRAMP_ARENA_LIVE;
-			a->size = size;
-			a->used = ARENA_HDR;
-			tramp_arena_set_entry(a, tramp_entry);
-			return 0;
+			return arena_live(a, p, size);
 		}
 		munmap(p, size);
 	}
