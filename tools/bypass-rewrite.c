@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* bypass-rewrite: write a patched copy of an ELF executable whose syscall sites jump to
+/* bypass-rewrite: write a patched copy of an ELF executable or shared library whose syscall sites jump to
  * stubs in an added segment.  Argument parsing and printing only; offline_rewrite_file()
  * does the work. */
 #include <errno.h>
@@ -14,10 +14,11 @@
 
 static const char usage[] =
 	"usage: bypass-rewrite [OPTIONS] [--] INPUT OUTPUT\n"
-	"Write OUTPUT, a copy of the x86-64 ELF executable INPUT whose syscall instructions\n"
-	"jump to stubs in an added segment.  OUTPUT runs natively with the same behaviour\n"
-	"(its stubs issue the syscalls); a note lists the patched sites for the LibOS.\n"
-	"Supported now: static executables and static-pie.\n"
+	"Write OUTPUT, a copy of the x86-64 ELF executable or shared library INPUT whose syscall\n"
+	"instructions jump to stubs in an added segment.  OUTPUT runs natively with the same\n"
+	"behaviour (its stubs issue the syscalls); a note lists the patched sites for the LibOS.\n"
+	"Supported: static, static-pie, dynamic (PIE or not) executables, shared libraries\n"
+	"(libc.so.6, ld.so: put rewritten ones in a directory and use ld.so --library-path).\n"
 	"\n"
 	"  --dry-run         print the plan (sites per tactic and section), write nothing\n"
 	"  --stats           print counts, sizes and the time taken to stderr\n"

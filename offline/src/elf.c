@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* The input ELF file: validated as a static x86-64 executable (ET_EXEC or static-pie),
- * with bounds-checked access to its program headers, section headers and notes. */
+/* The input ELF file: validated as an x86-64 executable (static, static-pie, dynamic, PIE)
+ * or shared library, with bounds-checked access to its program headers, section headers
+ * and notes. */
 #include <errno.h>
 #include <string.h>
 
@@ -55,8 +56,21 @@ static void sections_get(struct offline_elf *e)
 	}
 }
 
-/* Static executable, static-pie (ET_DYN with DF_1_PIE and nothing needed), or not for us
- * (yet).  @dyn is the PT_DYNAMIC header (p_type 0 if none). */
+const char *offline_kind_name(enum offline_kind k)
+{
+	static const char *const names[] = {
+		[OFFLINE_STATIC] = "static executable",
+		[OFFLINE_STATIC_PIE] = "static-pie executable",
+		[OFFLINE_DYNAMIC] = "dynamic executable",
+		[OFFLINE_PIE] = "dynamic pie executable",
+		[OFFLINE_SHARED] = "shared library",
+	};
+
+	return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
+}
+
+/* Which kind of file @e is (from the ELF type, PT_INTERP, DT_NEEDED and DF_1_PIE), and
+ * whether we can rewrite it.  @dyn is the PT_DYNAMIC header (p_type 0 if none). */
 static int kind_check(struct offline_elf *e, const Elf64_Phdr *dyn, int interp, const char **why)
 {
 	int pie = 0, needed = 0, textrel = 0;
@@ -76,19 +90,18 @@ static int kind_check(struct offline_elf *e, const Elf64_Phdr *dyn, int interp, 
 			   (d.d_tag == DT_FLAGS && (d.d_un.d_val & DF_TEXTREL));
 		pie |= d.d_tag == DT_FLAGS_1 && (d.d_un.d_val & DF_1_PIE);
 	}
-	if (e->eh.e_type == ET_DYN && !pie) {
-		*why = "shared libraries are not yet supported (static and static-pie only)";
-		return -ENOEXEC;
-	}
-	if (interp || needed) {
-		*why = "dynamic programs are not yet supported (static and static-pie only)";
-		return -ENOEXEC;
-	}
+	/* Text relocations would be applied by ld.so over our patched bytes (and a stub
+	 * moved out of place would miss them). */
 	if (textrel) {
 		*why = "text relocations are not supported";
 		return -ENOEXEC;
 	}
-	e->pie = e->eh.e_type == ET_DYN;
+	if (e->eh.e_type == ET_EXEC)
+		e->kind = interp || needed ? OFFLINE_DYNAMIC : OFFLINE_STATIC;
+	else if (pie)
+		e->kind = interp || needed ? OFFLINE_PIE : OFFLINE_STATIC_PIE;
+	else
+		e->kind = OFFLINE_SHARED;
 	return 0;
 }
 
@@ -96,7 +109,7 @@ int offline_elf_parse(struct offline_elf *e, const uint8_t *b, size_t len, const
 {
 	const Elf64_Ehdr *h = &e->eh;
 	Elf64_Phdr dyn = { 0 };
-	unsigned nload = 0, nexec = 0;
+	unsigned nload = 0, nexec = 0, first = 1;
 	int interp = 0, err;
 
 	memset(e, 0, sizeof(*e));
@@ -143,6 +156,9 @@ int offline_elf_parse(struct offline_elf *e, const uint8_t *b, size_t len, const
 			*why = "a loadable segment lies outside the file";
 			return -ENOEXEC;
 		}
+		if (first)
+			e->link_delta = p.p_vaddr - p.p_offset;
+		first = 0;
 		nload++;
 		nexec += !!(p.p_flags & PF_X);
 	}

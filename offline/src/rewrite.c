@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
-/* offline_rewrite: plan the syscall sites of a static executable (rewrite_region_scan),
- * patch them into a copy with stubs in an IMAGE arena (tramp_site_install), and lay out
- * the added segment.  File layout of the output (E9Patch's approach to the program header
- * table, which rarely has a free entry):
+/* offline_rewrite: plan the syscall sites of an ELF executable or shared library
+ * (rewrite_region_scan), patch them into a copy with stubs in an IMAGE arena
+ * (tramp_site_install), and lay out the added segment.  File layout of the output
+ * (E9Patch's approach to the program header table, which rarely has a free entry):
  *
  *   [input file, unchanged but for the ELF header and the patched code bytes]
- *   [zeros up to a page]
- *   new PT_LOAD (R+X), at the first page after the highest segment:
+ *   [zeros up to a page; for files ld.so loads, up to offset = address - the first
+ *    PT_LOAD's (address - offset), so the table is at __ehdr_start + e_phoff]
+ *   new PT_LOAD (R+X), at the first page after the highest segment (and the file):
  *     +0          program header table: the input's, PT_PHDR moved here, the new PT_LOAD
  *                 right after the last PT_LOAD (ascending addresses, which the kernel
  *                 relies on for ET_DYN), and a PT_NOTE at the end
@@ -101,6 +102,20 @@ static int layout(struct job *j, const char **why)
 	}
 	j->seg_off = align_up(j->e.len, PAGE);
 	j->seg_addr = align_up(end, PAGE);
+	if (j->e.kind >= OFFLINE_DYNAMIC) {
+		/* ld.so finds its own program headers at __ehdr_start + e_phoff (rtld.c), and
+		 * older kernels compute AT_PHDR as the first PT_LOAD's address + e_phoff: keep
+		 * offset and address of the new segment at the first PT_LOAD's distance, padding
+		 * the file (or leaving an address gap) to get there. */
+		uint64_t d = j->e.link_delta;
+		if (d % PAGE) {
+			*why = "the first loadable segment is not page-aligned";
+			return -ENOEXEC;
+		}
+		if (j->seg_off + d > j->seg_addr)
+			j->seg_addr = j->seg_off + d;
+		j->seg_off = j->seg_addr - d;
+	}
 	j->ph_size = (uint64_t)(j->e.phnum + 2) * sizeof(Elf64_Phdr);
 	j->note_off = j->ph_size;
 	j->note_size = 24 + sizeof(struct offline_note_hdr) +
@@ -268,7 +283,7 @@ static int report(const struct job *j, struct offline_result *res)
 	const struct offline_elf *e = &j->e;
 	size_t cap = e->shnum + e->phnum + 1;
 
-	res->kind = e->pie ? "static-pie executable" : "static executable";
+	res->kind = offline_kind_name(e->kind);
 	res->nsites = j->plan.n;
 	memcpy(res->count, j->plan.count, sizeof(res->count));
 	res->seg_addr = j->seg_addr;

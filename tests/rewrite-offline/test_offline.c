@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* offline_rewrite on /bin/busybox and on broken inputs: the note lists every site, each
  * patched site jumps where the note says, unpatched ones are intact, the output is
- * deterministic and can't be rewritten twice.  Exits 77 (ctest SKIP) without busybox. */
+ * deterministic and can't be rewritten twice; on libc.so.6 (when found): the layout ld.so
+ * needs, text relocations refused.  Exits 77 (ctest SKIP) without busybox. */
 #include <check.h>
 #include <check_run.h>
 #include <elf.h>
@@ -18,6 +19,8 @@
 
 static uint8_t *g_in;
 static size_t g_len;
+static uint8_t *g_libc;	/* NULL when no libc.so.6 was found */
+static size_t g_libc_len;
 
 static uint8_t *slurp(const char *path, size_t *len)
 {
@@ -199,8 +202,100 @@ START_TEST(test_note_find_plain_busybox_enoent)
 }
 END_TEST
 
+static Elf64_Phdr phdr_get(const uint8_t *img, unsigned i)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr p;
+
+	memcpy(&eh, img, sizeof(eh));
+	memcpy(&p, img + eh.e_phoff + i * sizeof(p), sizeof(p));
+	return p;
+}
+
+/* The first program header of type @type from index *@at (0 if @at is NULL; then *@at
+ * is the index after it), or one of p_type PT_NULL. */
+static Elf64_Phdr phdr_find(const uint8_t *img, uint32_t type, unsigned *at)
+{
+	Elf64_Ehdr eh;
+
+	memcpy(&eh, img, sizeof(eh));
+	for (unsigned i = at ? *at : 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr p = phdr_get(img, i);
+		if (p.p_type == type) {
+			if (at)
+				*at = i + 1;
+			return p;
+		}
+	}
+	return (Elf64_Phdr){ .p_type = PT_NULL };
+}
+
+START_TEST(test_rewrite_libc_layout_for_ldso)
+{
+	uint8_t *out;
+	size_t len;
+	struct offline_result res;
+	const char *why = NULL;
+	Elf64_Ehdr ei, eo;
+	static const uint32_t kept[] = { PT_DYNAMIC, PT_INTERP, PT_TLS, PT_GNU_EH_FRAME,
+					 PT_GNU_RELRO, PT_GNU_STACK };
+
+	ck_assert_int_eq(offline_rewrite(g_libc, g_libc_len, &out, &len, &res, &why), 0);
+	ck_assert_str_eq(res.kind, "shared library");
+	ck_assert_uint_gt(res.nsites, 100);
+	memcpy(&ei, g_libc, sizeof(ei));
+	memcpy(&eo, out, sizeof(eo));
+	ck_assert_uint_eq(eo.e_phnum, ei.e_phnum + 2);
+	/* the PT_LOADs: the input's, then the new one, highest, holding the table at the
+	 * first PT_LOAD's offset-to-address distance (ld.so: __ehdr_start + e_phoff) */
+	unsigned at = 0, n = 0;
+	Elf64_Phdr first = phdr_find(out, PT_LOAD, NULL), p, last = { 0 };
+	while ((p = phdr_find(out, PT_LOAD, &at)).p_type == PT_LOAD) {
+		if (n++)
+			ck_assert_uint_ge(p.p_vaddr, last.p_vaddr + last.p_memsz);
+		last = p;
+	}
+	ck_assert_uint_eq(last.p_vaddr, res.seg_addr);
+	ck_assert_uint_eq(last.p_flags, PF_R | PF_X);
+	ck_assert_uint_eq(last.p_offset, eo.e_phoff);
+	ck_assert_uint_eq(last.p_vaddr - last.p_offset, first.p_vaddr - first.p_offset);
+	Elf64_Phdr ph = phdr_find(out, PT_PHDR, NULL);
+	ck_assert_uint_eq(ph.p_vaddr, last.p_vaddr);
+	ck_assert_uint_eq(ph.p_offset, eo.e_phoff);
+	/* the others as they were */
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		Elf64_Phdr a = phdr_find(g_libc, kept[i], NULL), b = phdr_find(out, kept[i], NULL);
+		ck_assert_msg(!memcmp(&a, &b, sizeof(a)), "p_type %#x changed", kept[i]);
+	}
+	ck_assert_int_eq(offline_note_find(out, len, NULL, NULL), 0);
+	offline_result_fini(&res);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_rewrite_textrel_enoexec)
+{
+	Elf64_Phdr d = phdr_find(g_libc, PT_DYNAMIC, NULL);
+	uint8_t *copy = malloc(g_libc_len), *out;
+	size_t len;
+	const char *why = NULL;
+	Elf64_Dyn e;
+
+	memcpy(copy, g_libc, g_libc_len);
+	memcpy(&e, copy + d.p_offset, sizeof(e));	/* the first entry becomes DT_TEXTREL */
+	e.d_tag = DT_TEXTREL;
+	memcpy(copy + d.p_offset, &e, sizeof(e));
+	ck_assert_int_eq(offline_rewrite(copy, g_libc_len, &out, &len, NULL, &why), -ENOEXEC);
+	ck_assert_ptr_nonnull(why);
+	ck_assert_ptr_nonnull(strstr(why, "text relocations"));
+	free(copy);
+}
+END_TEST
+
 int main(void)
 {
+	static const char *const libcs[] = { "/lib/x86_64-linux-gnu/libc.so.6",
+		"/usr/lib/x86_64-linux-gnu/libc.so.6", "/lib64/libc.so.6", "/usr/lib64/libc.so.6" };
 	Suite *s = suite_create("offline");
 	TCase *tc = tcase_create("rewrite");
 
@@ -215,6 +310,14 @@ int main(void)
 	tcase_add_test(tc, test_rewrite_twice_enoexec);
 	tcase_add_test(tc, test_rewrite_bad_inputs_enoexec);
 	tcase_add_test(tc, test_note_find_plain_busybox_enoent);
+	for (size_t i = 0; !g_libc && i < sizeof(libcs) / sizeof(libcs[0]); i++)
+		g_libc = slurp(libcs[i], &g_libc_len);
+	if (g_libc) {
+		tcase_add_test(tc, test_rewrite_libc_layout_for_ldso);
+		tcase_add_test(tc, test_rewrite_textrel_enoexec);
+	} else {
+		printf("NOTE: no libc.so.6 found: the shared-library tests are not run\n");
+	}
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* offline: write a patched copy of an ELF file (bypass-rewrite).  The sites are planned by
- * rewrite_region_scan and patched by tramp_site_install into an IMAGE arena, which goes
- * into an added PT_LOAD together with the moved program header table and a note listing
- * the sites.  The copy runs natively (its stubs issue the syscall) and, later, under a
+/* offline: write a patched copy of an ELF executable or shared library (bypass-rewrite).
+ * The sites are planned by rewrite_region_scan and patched by tramp_site_install into an
+ * IMAGE arena, which goes into an added PT_LOAD together with the moved program header
+ * table and a note listing the sites.  The copy runs natively (its stubs issue the syscall) and, later, under a
  * LibOS that reads the note instead of scanning. */
 #ifndef OFFLINE_OFFLINE_H
 #define OFFLINE_OFFLINE_H
@@ -48,7 +48,8 @@ struct offline_section {
 
 /* What a rewrite did (or would do). */
 struct offline_result {
-	const char *kind;	/* "static executable", "static-pie executable" */
+	const char *kind;	/* "static executable", "static-pie executable", "dynamic
+				 * executable", "dynamic pie executable", "shared library" */
 	size_t nsites;
 	size_t count[4];	/* index: enum rewrite_tactic, as written */
 	struct offline_section *secs;	/* malloc'd, in file order */
@@ -63,7 +64,8 @@ struct offline_result {
  * the patched file, *out_len its size, @res what was done (offline_result_fini frees it;
  * @res may be NULL).  The same input always gives the same bytes.  Returns 0, -ENOMEM, or
  * -ENOEXEC with *why set to a short static reason ("not an ELF file", "already rewritten
- * by bypass-rewrite", "dynamic programs are not yet supported", ...). */
+ * by bypass-rewrite", "text relocations are not supported", ...).  Accepted: static,
+ * static-pie, dynamic (PIE or not) executables and shared libraries (ld.so included). */
 int offline_rewrite(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len,
 		    struct offline_result *res, const char **why);
 
