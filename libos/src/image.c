@@ -383,15 +383,68 @@ fail:
 	return err;
 }
 
+/* The bypass note of the file @fd (@size bytes), if bypass-rewrite made it, and its
+ * sites per tactic. */
+static bool file_note(int fd, uint64_t size, struct offline_note_hdr *out, size_t count[4])
+{
+	const struct offline_note_hdr *h;
+	const struct offline_note_site *st;
+	void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	bool found;
+
+	if (p == MAP_FAILED)
+		return false;
+	found = offline_note_find(p, size, &h, &st) == 0;
+	if (found) {
+		memcpy(out, h, sizeof(*out));
+		for (uint32_t i = 0; i < h->nsites; i++)
+			if (st[i].tactic < 4)
+				count[st[i].tactic]++;
+	}
+	munmap(p, size);
+	return found;
+}
+
+/* A file bypass-rewrite patched offline is never scanned (its arena's stubs carry raw
+ * syscalls for their native entry): when the mapping that holds the arena's slot
+ * appears, point the slot at the gate. */
+static void rewritten_mapped(const struct offline_note_hdr *h, const size_t count[4],
+			     uint64_t bias, uint64_t addr, size_t len, int prot)
+{
+	uint64_t slot = bias + h->arena;
+
+	if (slot < addr || slot + TRAMP_IMAGE_SLOT_SIZE > addr + len)
+		return;
+	if (pages_protect(slot, TRAMP_IMAGE_SLOT_SIZE, prot | PROT_WRITE))
+		return;
+	tramp_image_slot_encode((uint8_t *)slot,
+				(uint64_t)(g_proc.stats ? tramp_entry_stats : tramp_entry));
+	pages_protect(slot, TRAMP_IMAGE_SLOT_SIZE, prot);
+	pthread_mutex_lock(&g_proc.lock);
+	g_proc.sites_found += h->nsites;
+	g_proc.sites_displaced += count[REWRITE_DISPLACE];
+	g_proc.sites_island += count[REWRITE_ISLAND];
+	g_proc.sites_trap += count[REWRITE_TRAP];
+	pthread_mutex_unlock(&g_proc.lock);
+}
+
 void libos_image_mapped(uint64_t addr, size_t len, int prot, int fd, uint64_t offset)
 {
 	struct loader_elf elf;
 	struct libos_image *im = NULL;
+	struct offline_note_hdr note;
 	uint64_t vaddr;
 
 	if (loader_elf_open_fd(fd, &elf, NULL))
 		return;		/* not an ELF file: its syscalls, if any, are trapped */
-	if (loader_elf_segment_at(&elf, offset, &vaddr) || !(im = calloc(1, sizeof(*im))))
+	if (loader_elf_segment_at(&elf, offset, &vaddr))
+		goto out;
+	size_t count[4] = { 0 };
+	if (file_note(elf.fd, elf.file_size, &note, count)) {
+		rewritten_mapped(&note, count, addr - vaddr, addr, len, prot);
+		goto out;
+	}
+	if (!(im = calloc(1, sizeof(*im))))
 		goto out;
 	im->bias = addr - vaddr;
 	im->nsegs = 1;
