@@ -5,9 +5,13 @@
 # (SIGHUP through the pid file) and graceful quit, all under bypass-run.  Every nginx
 # process writes its own stats file; each must be valid and show its calls, the workers'
 # must show accept4 and epoll_wait, and at most 1% of all calls may come from the trap.
-# usage: nginx-e2e.sh BYPASS_RUN E2E_STATS [DURATION]      exit 77: nginx or wrk missing
+# With BYPASS_REWRITE: nginx, every library it links and ld.so are first rewritten by
+# bypass-rewrite into a private directory, and that nginx runs (through the rewritten
+# ld.so) under bypass-run: the offline-rewritten half of the CI matrix.
+# usage: nginx-e2e.sh BYPASS_RUN E2E_STATS [DURATION [BYPASS_REWRITE]]
+#        exit 77: nginx or wrk missing
 set -eu
-run=$1 stats=$2 dur=${3:-10}
+run=$1 stats=$2 dur=${3:-10} rw=${4:-}
 nginx=/usr/sbin/nginx
 [ -x "$nginx" ] || { echo "SKIP: $nginx not installed (apt-get install nginx-light)"; exit 77; }
 command -v wrk >/dev/null || { echo "SKIP: wrk not installed (apt-get install wrk)"; exit 77; }
@@ -47,7 +51,18 @@ http {
 }
 CONF
 }
-ngx() { BYPASS_STATS="$dir/stats/%p.json" "$run" "$nginx" -c "$dir/nginx.conf" -p "$dir" "$@"; }
+launch="$nginx"
+if [ -n "$rw" ]; then
+	mkdir "$dir/rw"
+	"$rw" "$nginx" "$dir/rw/nginx" || fail "bypass-rewrite $nginx"
+	for lib in $(ldd "$nginx" | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p') /lib64/ld-linux-x86-64.so.2; do
+		"$rw" "$lib" "$dir/rw/$(basename "$lib")" || fail "bypass-rewrite $lib"
+	done
+	chmod 755 "$dir/rw" "$dir/rw/ld-linux-x86-64.so.2"
+	launch="$dir/rw/ld-linux-x86-64.so.2 --library-path $dir/rw $dir/rw/nginx"
+fi
+# shellcheck disable=SC2086
+ngx() { BYPASS_STATS="$dir/stats/%p.json" "$run" $launch -c "$dir/nginx.conf" -p "$dir" "$@"; }
 workers() { ps -o pid= --ppid "$master" 2>/dev/null | tr -d ' ' | sort; }
 wait_for() {	# wait_for SECONDS COMMAND...: until COMMAND succeeds
 	_n=$(($1 * 10)); shift
