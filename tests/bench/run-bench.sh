@@ -167,6 +167,44 @@ if [ -x "$busybox" ]; then
 	bb_calls="$bb_calls $(json_num libos "$c") libos, $(json_num trap "$c") trap"
 fi
 
+# --- (f) offline rewriting (bypass-rewrite, issue 5) ----------------------------------------------
+rwtool=$(dirname "$bypass")/bypass-rewrite
+libc=/lib/x86_64-linux-gnu/libc.so.6
+ow_note=
+if [ ! -x "$rwtool" ]; then
+	ow_note="$rwtool not built"
+elif [ ! -x "$busybox" ]; then
+	ow_note="$busybox not found"
+else
+	ow_runs=$((spawns / 20 > 3 ? spawns / 20 : 3))
+	mkdir "$tmp/rw"
+	"$spawn_time" "$ow_runs" "$rwtool" --force "$busybox" "$tmp/rw/busybox" -- \
+		"$rwtool" --force "$libc" "$tmp/rw/libc.so.6" >"$tmp/rwtime" || fail "bypass-rewrite failed"
+	ow_bb_ms=$(ms "$(field median_ns "$(sed -n 1p "$tmp/rwtime")")")
+	ow_libc_ms=$(ms "$(field median_ns "$(sed -n 2p "$tmp/rwtime")")")
+	ow_bb_in=$(stat -L -c %s "$busybox") ow_bb_out=$(stat -c %s "$tmp/rw/busybox")
+	ow_libc_in=$(stat -L -c %s "$libc") ow_libc_out=$(stat -c %s "$tmp/rw/libc.so.6")
+	ow_bb_grow=$(calc "100 * ($ow_bb_out - $ow_bb_in) / $ow_bb_in")
+	ow_libc_grow=$(calc "100 * ($ow_libc_out - $ow_libc_in) / $ow_libc_in")
+	# start-up: original natively, rewritten natively, rewritten under bypass-run
+	"$tmp/rw/busybox" true && "$bypass" "$tmp/rw/busybox" true || fail "rewritten busybox failed"
+	"$spawn_time" "$spawns" "$busybox" true -- "$tmp/rw/busybox" true -- \
+		"$bypass" "$tmp/rw/busybox" true >"$tmp/rwspawn" || fail "bench_spawn_time failed"
+	ow_su_orig=$(ms "$(field median_ns "$(sed -n 1p "$tmp/rwspawn")")")
+	ow_su_rw=$(ms "$(field median_ns "$(sed -n 2p "$tmp/rwspawn")")")
+	ow_su_rwb=$(ms "$(field median_ns "$(sed -n 3p "$tmp/rwspawn")")")
+	# a syscall through a rewritten site, natively
+	"$rwtool" --force "$getpid" "$tmp/rw/getpid" || fail "bypass-rewrite $getpid failed"
+	: >"$tmp/gn" && : >"$tmp/gr"
+	i=0
+	while [ "$i" -lt "$rounds" ]; do
+		field ns_per_call "$("$getpid" "$calls")" >>"$tmp/gn"
+		field ns_per_call "$("$tmp/rw/getpid" "$calls")" >>"$tmp/gr"
+		i=$((i + 1))
+	done
+	ow_gp_n=$(median <"$tmp/gn") ow_gp_r=$(median <"$tmp/gr")
+fi
+
 # --- (d) start-up of dynamic programs: native, cold and warm plan cache -------------------------
 # Cold: every timed run gets a fresh empty BYPASS_CACHE_DIR (bench_spawn_time --fresh), so it
 # scans and plans every file and writes the plans. Warm: a directory filled by one untimed run.
@@ -418,6 +456,21 @@ row "  strace -f -o FILE instead, ns/call" "$tr_native" "$tr_strace" "$tr_over_s
 	"$tr_slines lines; strace/--trace per call: ${tr_ratio}x"
 row "  whole runs, ms: native | --trace | strace" "$tr_ms_n" "$tr_ms_t" "" "strace: $tr_ms_s ms"
 [ -z "$cg_note" ] || echo "callgrind: $cg_note"
+if [ -z "$ow_note" ]; then
+	row "offline rewriting (bypass-rewrite)" "original" "rewritten" "difference" "anchors"
+	row "  rewrite busybox, ms (median of $ow_runs)" "" "$ow_bb_ms" "" "E9Patch: 610 ms"
+	row "  busybox size, bytes" "$ow_bb_in" "$ow_bb_out" "+$ow_bb_grow %" "E9Patch: +30 %"
+	row "  rewrite libc.so.6, ms (median of $ow_runs)" "" "$ow_libc_ms" "" ""
+	row "  libc.so.6 size, bytes" "$ow_libc_in" "$ow_libc_out" "+$ow_libc_grow %" ""
+	row "  busybox true start-up natively, ms" "$ow_su_orig" "$ow_su_rw" \
+		"$(calc "$ow_su_rw - $ow_su_orig") ms" "E9Patch: +0.28 ms"
+	row "  rewritten busybox under bypass-run, ms" "$ow_su_orig" "$ow_su_rwb" \
+		"$(calc "$ow_su_rwb - $ow_su_orig") ms" "no scan: sites from its note"
+	row "  raw getpid natively, ns/call (median)" "$ow_gp_n" "$ow_gp_r" \
+		"$(calc "$ow_gp_r - $ow_gp_n") ns" "goal: within noise"
+else
+	echo "SKIP offline rewriting: $ow_note"
+fi
 echo "$rule"
 echo "anchors (issue): zpoline costs 18-30 ns per call on these machines, SaBRe 27-35,"
 echo "lazypoline 41-112. Goal: hooked overhead <= 10 ns; start-up within 3 ms of native with the"
