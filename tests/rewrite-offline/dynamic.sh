@@ -236,14 +236,6 @@ case_bench() {
 
 # ---- driver -------------------------------------------------------------------------------
 
-# shellcheck disable=SC2046  # one word per case
-[ $# -gt 0 ] || set -- $(list_cases)
-for c in "$@"; do
-	command -v "case_$c" >/dev/null 2>&1 || die "no case $c"
-	case_failed=0
-	mkdir "$work/$c" && cd "$work/$c" || die "cd failed"
-	"case_$c"
-	cd "$work" || die "cd failed"
-	if [ "$case_failed" = 0 ]; then echo "ok $c"; else echo "FAIL $c"; fails=$((fails + 1)); fi
-done
-[ "$fails" = 0 ]
+# shellcheck source=cases.sh
+. "$(dirname "$self")/cases.sh"
+run_cases "$@"
