@@ -6,6 +6,7 @@
  * trap catches, and dropped when unmapped so a stale plan never meets new code. */
 #include <elf.h>
 #include <errno.h>
+#include <gelf.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -84,6 +85,7 @@ struct libos_image {
 	struct rewrite_plan plan;
 	struct tramp_arena arena;
 	bool own_arena;		/* mapped by us near a library: unmapped with it */
+	bool host_too;		/* host code runs it too (the vDSO): see vdso_entry_write */
 };
 
 static struct libos_image *g_images;
@@ -93,8 +95,73 @@ static pthread_mutex_t g_images_lock = PTHREAD_MUTEX_INITIALIZER;
 struct funcs_src {
 	const struct loader_image *img;		/* loaded by us: read .eh_frame in memory */
 	uint64_t eh_addr, eh_size;
-	struct loader_elf *elf;			/* mapped by the program: read it from the file */
+	struct loader_elf *elf;			/* the file (symbols; .eh_frame if no @img) */
 };
+
+static int func_cmp(const void *a, const void *b)
+{
+	const struct rewrite_func *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->end > y->end ? -1 : x->end < y->end;	/* the larger first */
+}
+
+/* The STT_FUNC ranges of @elf's .symtab (biased by @bias), sorted; *n = 0 without one. */
+static struct rewrite_func *symtab_funcs(struct loader_elf *elf, uint64_t bias, size_t *n)
+{
+	Elf *e = elf ? elf->elf : NULL;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	struct rewrite_func *f = NULL;
+
+	*n = 0;
+	while (e && (scn = elf_nextscn(e, scn)))
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB)
+			break;
+	Elf_Data *d = scn ? elf_getdata(scn, NULL) : NULL;
+	size_t count = d && sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
+	if (!count || !(f = calloc(count, sizeof(*f))))
+		return NULL;
+	for (size_t i = 0; i < count; i++) {
+		GElf_Sym sym;
+		if (gelf_getsym(d, (int)i, &sym) && GELF_ST_TYPE(sym.st_info) == STT_FUNC &&
+		    sym.st_size && sym.st_shndx != SHN_UNDEF && sym.st_shndx < SHN_LORESERVE)
+			f[(*n)++] = (struct rewrite_func){ bias + sym.st_value,
+							   bias + sym.st_value + sym.st_size };
+	}
+	qsort(f, *n, sizeof(*f), func_cmp);
+	return f;
+}
+
+/* Add the symbol table's functions to the sorted, disjoint .eh_frame ranges @funcs
+ * where .eh_frame says nothing: all of a Go program's own code (its linker writes no
+ * .eh_frame), assembly without CFI.  A symbol that overlaps an FDE or a symbol kept
+ * before it (an alias, a label inside a function) is dropped, so the list stays
+ * disjoint and an FDE always wins.  On failure @funcs is left as it was. */
+static void symtab_funcs_add(struct loader_elf *elf, uint64_t bias, struct rewrite_func **funcs,
+			     size_t *n)
+{
+	size_t nsym, keep = 0, fi = 0;
+	struct rewrite_func *sym = symtab_funcs(elf, bias, &nsym), *all;
+	uint64_t last_end = 0;
+
+	for (size_t i = 0; i < nsym; i++) {
+		while (fi < *n && (*funcs)[fi].end <= sym[i].start)
+			fi++;
+		if (sym[i].start < last_end || (fi < *n && (*funcs)[fi].start < sym[i].end))
+			continue;
+		last_end = sym[i].end;
+		sym[keep++] = sym[i];
+	}
+	if (keep && (all = realloc(*funcs, (*n + keep) * sizeof(*all)))) {
+		memcpy(all + *n, sym, keep * sizeof(*all));
+		*n += keep;
+		qsort(all, *n, sizeof(*all), func_cmp);
+		*funcs = all;
+	}
+	free(sym);
+}
 
 static void funcs_get(const struct funcs_src *src, uint64_t bias, struct rewrite_func **funcs,
 		      size_t *n)
@@ -108,6 +175,7 @@ static void funcs_get(const struct funcs_src *src, uint64_t bias, struct rewrite
 		loaded_funcs(src->img, src->eh_addr, src->eh_size, funcs, n);
 	else if (loader_elf_section_data(src->elf, ".eh_frame", &data, &addr, &size) == 0)
 		rewrite_ehframe_funcs(data, size, bias + addr, funcs, n);
+	symtab_funcs_add(src->elf, bias, funcs, n);
 }
 
 /* The executable segment of @im holding [addr, addr + len), or NULL. */
@@ -192,12 +260,57 @@ static size_t arena_size(const struct libos_image *im)
 
 static int image_register(struct libos_image *im);
 
+/* The vDSO is shared with host code: the LibOS's own threads (GS base 0, SUD never
+ * armed) and guest threads while they run host code (selector ALLOW) call
+ * clock_gettime too, and a fallback `syscall` of theirs must stay a plain syscall: the
+ * gate's entries assume the guest world (the world switch would take the host's call
+ * for the guest's and overwrite its frame).  So the arena's slot does not hold the
+ * entry itself but points at this check, written into the arena's header at +16, with
+ * the entry in the slot at +8.  It runs with the stub's frame ([rsp] = the stub's
+ * resume address) and, like the entries, touches no flags; rcx is the syscall's to
+ * clobber.  The native `syscall` here is outside the gate, which is fine exactly in the
+ * two host cases: SUD not armed, or armed with the selector at ALLOW. */
+#define VDSO_ENTRY_SLOT	8
+#define VDSO_ENTRY_CODE	16
+_Static_assert(TRAMP_SEL_ALLOW == 0, "jrcxz tests the selector for ALLOW");
+_Static_assert(TRAMP_TLS_SELECTOR == 0x58, "the selector's offset is encoded below");
+
+static void vdso_entry_write(struct tramp_arena *a, void (*entry)(void))
+{
+	static const uint8_t code[] = {
+		0xf3, 0x48, 0x0f, 0xae, 0xc9,		/* rdgsbase %rcx                */
+		0xe3, 0x11,				/* jrcxz 1f: a host-only thread  */
+		0x65, 0x0f, 0xb6, 0x0c, 0x25,		/* movzbl %gs:0x58, %ecx        */
+		0x58, 0x00, 0x00, 0x00,			/*   (tls->selector)            */
+		0xe3, 0x06,				/* jrcxz 1f: ALLOW, host code   */
+		0xff, 0x25, 0xe0, 0xff, 0xff, 0xff,	/* jmp *-0x20(%rip): the entry, */
+							/*   read from the slot at +8   */
+		0x0f, 0x05,				/* 1: syscall                   */
+		0xc3,					/* ret                          */
+	};
+	uint64_t code_addr = a->addr + VDSO_ENTRY_CODE;
+
+	memcpy(a->base + VDSO_ENTRY_SLOT, &(uint64_t){ (uint64_t)entry }, 8);
+	memcpy(a->base + VDSO_ENTRY_CODE, code, sizeof(code));
+	memcpy(a->base, &code_addr, 8);		/* the slot every stub calls through */
+}
+
+/* Point @im's stubs at the gate entry (with call counting under --stats). */
+static void arena_entry_set(struct libos_image *im)
+{
+	void (*entry)(void) = g_proc.stats ? tramp_entry_stats : tramp_entry;
+
+	if (im->host_too)
+		vdso_entry_write(&im->arena, entry);
+	else
+		tramp_arena_set_entry(&im->arena, entry);
+}
+
 /* Patch every site of the plan into im->arena and list @im.  @live: its code is mapped
  * read-only and must be opened for writing around the patch. */
 static int image_apply(struct libos_image *im, bool live)
 {
-	if (g_proc.stats)
-		tramp_arena_set_entry(&im->arena, tramp_entry_stats);
+	arena_entry_set(im);
 	for (size_t s = 0; live && s < im->nsegs; s++)
 		pages_protect(im->segs[s].start, im->segs[s].end - im->segs[s].start,
 			      im->segs[s].prot | PROT_WRITE);
@@ -224,8 +337,7 @@ static int image_register(struct libos_image *im)
 {
 	int err;
 
-	if (g_proc.stats)	/* lazy patches land here too */
-		tramp_arena_set_entry(&im->arena, tramp_entry_stats);
+	arena_entry_set(im);	/* lazy patches land here too */
 	if ((err = tramp_arena_seal(&im->arena)))
 		return err;
 	pthread_mutex_lock(&g_proc.lock);
@@ -343,12 +455,12 @@ static int image_from_note(struct libos_image *im, const struct loader_image *im
 	return 1;
 }
 
-int libos_image_patch(const struct loader_image *img, const struct libos_plan_key *key,
-		      uint64_t eh_addr, uint64_t eh_size, uintptr_t tlo, uintptr_t thi,
-		      const char **why)
+int libos_image_patch(const struct loader_image *img, struct loader_elf *elf,
+		      const struct libos_plan_key *key, uint64_t eh_addr, uint64_t eh_size,
+		      uintptr_t tlo, uintptr_t thi, const char **why)
 {
 	struct libos_image *im = calloc(1, sizeof(*im));
-	struct funcs_src src = { .img = img, .eh_addr = eh_addr, .eh_size = eh_size };
+	struct funcs_src src = { .img = img, .eh_addr = eh_addr, .eh_size = eh_size, .elf = elf };
 	int err;
 
 	if (!im)
@@ -463,6 +575,46 @@ out:
 	if (im)
 		image_free(im);
 	loader_elf_close(&elf);
+}
+
+int libos_image_vdso(uint64_t base)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)base;
+	struct loader_image img = { 0 };
+	struct funcs_src src = { .img = &img };
+	struct libos_image *im;
+
+	if (!base || memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_phentsize != sizeof(Elf64_Phdr))
+		return -ENOEXEC;
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)(base + eh->e_phoff);
+	img.bias = base;	/* the kernel links its vDSO at 0 */
+	img.phdr = (uintptr_t)ph;
+	img.phnum = eh->e_phnum;
+	for (unsigned i = 0; i < eh->e_phnum && !img.nsegs; i++)
+		if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr == 0 && (ph[i].p_flags & PF_X))
+			img.segs[img.nsegs++] = (struct loader_segment){
+				base, (base + ph[i].p_memsz + 4095) & ~4095ull, PROT_READ | PROT_EXEC };
+	if (!img.nsegs)
+		return -ENOEXEC;
+	if (!(im = calloc(1, sizeof(*im))))
+		return -ENOMEM;
+	im->bias = base;
+	im->nsegs = 1;
+	im->segs[0] = img.segs[0];
+	im->host_too = true;
+	int err = image_plan(im, NULL, &src);
+	if (!err)
+		err = tramp_arena_create_near(&im->arena, im->segs[0].start, im->segs[0].end,
+					      arena_size(im));
+	if (err) {
+		image_free(im);
+		return err;
+	}
+	im->own_arena = true;
+	libos_hostmap_add((uint64_t)im->arena.base, (uint64_t)im->arena.base + im->arena.size);
+	if ((err = image_apply(im, true)))
+		image_free(im);
+	return err;
 }
 
 void libos_image_unmapped(uint64_t addr, size_t len)

@@ -13,16 +13,26 @@
 /* Patch every site of @img's executable segments (mapped writable) that the plan can,
  * with stubs in [tlo, thi).  The plan comes from the cache under @key when it matches
  * the image, else from a scan (stored under @key); @key may be NULL.  @eh_addr/@eh_size
- * locate .eh_frame (unbiased; size 0 when the file has no section headers).
+ * locate .eh_frame (unbiased; size 0 when the file has no section headers); @elf, the
+ * open file (or NULL), adds its symbol table's functions where .eh_frame has none.
  * Returns 0 or -errno with *why set. */
-int libos_image_patch(const struct loader_image *img, const struct libos_plan_key *key,
-		      uint64_t eh_addr, uint64_t eh_size, uintptr_t tlo, uintptr_t thi,
-		      const char **why);
+int libos_image_patch(const struct loader_image *img, struct loader_elf *elf,
+		      const struct libos_plan_key *key, uint64_t eh_addr, uint64_t eh_size,
+		      uintptr_t tlo, uintptr_t thi, const char **why);
 
 /* The program mapped [addr, addr + len) of file @fd at @offset with PROT_EXEC (@prot):
  * if it is part of an ELF file, plan and patch it before anything runs it.  Anything
  * that fails leaves the region to the trap. */
 void libos_image_mapped(uint64_t addr, size_t len, int prot, int fd, uint64_t offset);
+
+/* Patch the vDSO mapped at @base (AT_SYSINFO_EHDR): its fallback syscalls (clocks it
+ * cannot read itself, such as CLOCK_PROCESS_CPUTIME_ID) then reach the gate through
+ * stubs instead of the trap.  The vDSO is shared with host code, so its stubs enter the
+ * gate only from guest code and issue the syscall themselves for host code.  Call once,
+ * before any guest code runs.  Returns 0, -ENOEXEC (not an ELF image we understand),
+ * -ENOMEM, or the -errno of mprotect (the vDSO then stays unpatched: the trap serves
+ * it). */
+int libos_image_vdso(uint64_t base);
 
 /* [addr, addr + len) is being unmapped or replaced: forget the images it touches. */
 void libos_image_unmapped(uint64_t addr, size_t len);

@@ -118,7 +118,7 @@ static int load_image(struct loader_elf *elf, struct loader_image *img, const ch
 		struct libos_plan_key key = { elf->dev, elf->ino, elf->file_size, elf->mtime_ns,
 					      g_proc.tool_size, g_proc.tool_mtime_ns };
 		loader_elf_section(elf, ".eh_frame", &eh_addr, &eh_size);
-		if (!(err = libos_image_patch(img, &key, eh_addr, eh_size, tlo, thi, why)))
+		if (!(err = libos_image_patch(img, elf, &key, eh_addr, eh_size, tlo, thi, why)))
 			err = loader_image_protect(img);
 	}
 	loader_elf_close(elf);
@@ -218,6 +218,9 @@ int libos_run(const struct libos_config *cfg, const char *prog, int argc, char *
 	}
 	if ((err = load_image(&elf, &img, &why)))
 		return fail(LIBOS_EXIT_NOEXEC, file, why ? why : strerror(-err));
+	/* The vDSO the program is given is ours: patch its fallback syscalls (if that
+	 * fails, the trap still serves them). */
+	libos_image_vdso(getauxval(AT_SYSINFO_EHDR));
 
 	/* brk: reserved after the image, grown on demand. */
 	void *brk = mmap((void *)img.brk, LIBOS_BRK_RESERVE, PROT_NONE,

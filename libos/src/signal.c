@@ -68,10 +68,9 @@ static int on_stack(const stack_t *ss, uint64_t sp)
 	       sp <= (uint64_t)ss->ss_sp + ss->ss_size;
 }
 
-/* Install the real action for @sig from the guest's action. */
-void libos_signal_install(int sig)
+/* Install the real action for @sig from the guest's action @g. */
+static void install(int sig, const struct libos_sigaction *g)
 {
-	struct libos_sigaction *g = &g_proc.actions[sig];
 	struct libos_sigaction k = { 0 };
 
 	if (sig == SIGSYS)
@@ -89,6 +88,24 @@ void libos_signal_install(int sig)
 		k.mask = ~0ull;
 	}
 	libos_raw(SYS_rt_sigaction, sig, (long)&k, 0, 8, 0, 0);
+}
+
+void libos_signal_install(int sig)
+{
+	install(sig, &g_proc.actions[sig]);
+}
+
+/* A vfork child (CLONE_VM without CLONE_SIGHAND) has actions of its own, but
+ * g_proc.actions is its parent's memory.  What such a child sets before exec (Go's
+ * clearSignalHandlers, posix_spawn's resets) is SIG_DFL or SIG_IGN: the kernel applies
+ * those from the child's own table, so they go there and nowhere else.  Returns 1 when
+ * done, 0 when @act must take the shared path (a handler, or a signal the LibOS owns). */
+int libos_signal_install_child(int sig, const struct libos_sigaction *act)
+{
+	if (act->handler > 1 || libos_signal_owned(sig) || sig == SIGSYS)
+		return 0;
+	install(sig, act);
+	return 1;
 }
 
 void libos_signal_init(void)

@@ -153,6 +153,23 @@ void libos_thread_enter(struct libos_thread *t)
 	__asm__ volatile("wrgsbase %0" ::"r"(t) : "memory");
 }
 
+/* A call the trap resumed in the gate returns through a word tramp_trap_resume left
+ * on the guest's stack, below its %rsp.  A child that shares that stack (clone with
+ * CLONE_VM and no stack of its own: Go's vfork) writes there before the parent
+ * resumes.  Resume at the guest's return address directly, as `syscall` would (rcx =
+ * rip), so neither reads that word after the child has run. */
+static void regs_untrap(struct tramp_regs *r)
+{
+	uint64_t ret;
+
+	if (r->rip != (uint64_t)tramp_trap_resume_ret ||
+	    libos_from_guest(&ret, (const void *)r->rsp, 8))
+		return;
+	r->rip = ret;
+	r->rcx = ret;
+	r->rsp += 8 + TRAMP_RED_ZONE;
+}
+
 struct libos_thread *libos_thread_create_child(const struct libos_args *a, unsigned long flags,
 					      uint64_t stack, uint64_t tls)
 {
@@ -160,6 +177,8 @@ struct libos_thread *libos_thread_create_child(const struct libos_args *a, unsig
 
 	if (!t)
 		return NULL;
+	if (!stack && (flags & CLONE_VM))
+		regs_untrap(a->regs);	/* the parent's too: both resume from it */
 	/* The child resumes where the parent does, with rax = 0, on its own stack/TLS. */
 	struct tramp_regs *r = (struct tramp_regs *)(t->tls.host_rsp - sizeof(*r));
 	*r = *a->regs;
@@ -171,7 +190,15 @@ struct libos_thread *libos_thread_create_child(const struct libos_args *a, unsig
 	t->tls.frame = (uint64_t)r;
 	t->tls.host_rsp = (uint64_t)r & ~15ull;
 	memcpy((void *)t->tls.xsave, (void *)a->self->tls.xsave, g_tramp_xsize);
-	t->guest_alt = a->self->guest_alt;
+	/* The kernel's rule (copy_process): a child sharing the VM but not suspending its
+	 * parent starts without an alternate stack; a vfork child keeps the parent's.
+	 * Inheriting it made Go's cgo threads take their creator's stack as their own
+	 * signal stack (minitSignalStack keeps one it finds), and two threads' handlers
+	 * then ran on the same memory. */
+	if ((flags & (CLONE_VM | CLONE_VFORK)) == CLONE_VM)
+		t->guest_alt = (stack_t){ .ss_flags = SS_DISABLE };
+	else
+		t->guest_alt = a->self->guest_alt;
 	return t;
 }
 

@@ -26,6 +26,13 @@ long libos_sys_rt_sigaction(struct libos_args *a)
 		return -EINVAL;
 	if (act && libos_from_guest(&new, act, sizeof(new)))
 		return -EFAULT;
+	if (act && a->self->vfork_child) {
+		/* Its actions are its own but g_proc is its parent's (signal.c). */
+		extern int libos_signal_install_child(int sig, const struct libos_sigaction *act);
+		struct libos_sigaction old = g_proc.actions[sig];
+		if (libos_signal_install_child(sig, &new))
+			return oact ? libos_to_guest(oact, &old, sizeof(old)) : 0;
+	}
 	pthread_mutex_lock(&g_proc.lock);
 	struct libos_sigaction old = g_proc.actions[sig];
 	if (act) {

@@ -1,0 +1,3 @@
+module bypass/e2e/gotest
+
+go 1.19
