@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
 
 #include "dpdk-net/port.h"
 
@@ -54,6 +56,35 @@ static void port_fill_eth_conf(struct rte_eth_conf *ec, uint32_t off, uint16_t n
     }
 }
 
+/* The mbuf pool.  With IOVA as VA every virtual range is an IOVA range, so an mbuf may
+ * straddle a page: without RTE_MEMPOOL_F_NO_IOVA_CONTIG, 4 KiB pages (--no-huge) hold one
+ * 2.3 KiB mbuf each and the pool takes 1.7 times the memory.  Otherwise (IOVA as PA) this
+ * is rte_pktmbuf_pool_create(). */
+static struct rte_mempool *port_pool_create(const char *name, uint32_t n, int socket)
+{
+    struct rte_pktmbuf_pool_private priv = { .mbuf_data_room_size = RTE_MBUF_DEFAULT_BUF_SIZE };
+    struct rte_mempool *mp;
+
+    if (rte_eal_iova_mode() != RTE_IOVA_VA)
+        return rte_pktmbuf_pool_create(name, n, DNET_POOL_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                       socket);
+    mp = rte_mempool_create_empty(name, n, sizeof(struct rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE,
+                                  DNET_POOL_CACHE, sizeof(priv), socket,
+                                  RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+    if (!mp)
+        return NULL;
+    if (rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL) < 0)
+        goto out;
+    rte_pktmbuf_pool_init(mp, &priv);
+    if (rte_mempool_populate_default(mp) < 0)
+        goto out;
+    rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
+    return mp;
+out:
+    rte_mempool_free(mp);
+    return NULL;
+}
+
 int dnet_port_setup(struct dnet_port *port, uint16_t port_id, const struct dnet_port_conf *conf)
 {
     struct dnet_port_conf c = { 0 };
@@ -92,8 +123,7 @@ int dnet_port_setup(struct dnet_port *port, uint16_t port_id, const struct dnet_
     if (socket < 0)
         socket = (int)rte_socket_id();
     snprintf(name, sizeof(name), "dnet_pool_%u", port_id);
-    port->pool = rte_pktmbuf_pool_create(name, c.nb_mbufs, DNET_POOL_CACHE, 0,
-                                         RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+    port->pool = port_pool_create(name, c.nb_mbufs, socket);
     if (!port->pool)
         return -ENOMEM;
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // TCP ACK and data processing: send-buffer release, RTT samples, congestion control
-// (RFC 5681 slow start / avoidance, RFC 6582 NewReno fast retransmit and recovery), window
-// updates, and in-order / out-of-order placement into the receive buffer with SACK ranges.
-// The sender's SACK scoreboard and hole repair are in tcp_sack.c.
+// (RFC 5681 slow start / avoidance; fast retransmit and recovery: RFC 6675 with SACK, RFC
+// 6582 NewReno without), window updates, and in-order / out-of-order placement into the
+// receive buffer with SACK ranges.  The scoreboard, pipe and hole repair are in tcp_sack.c.
 #include <string.h>
 
 #include "tcp_int.h"
@@ -18,8 +18,6 @@ static void tcp_release_acked(struct dnet_tcb *tcb, uint32_t ack)
     tcb->snd.len -= d;
     tcb->snd_buf_seq += d;
 }
-
-static int tcp_sack_recovery(const struct dnet_tcb *tcb);
 
 static void tcp_new_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const struct tcp_seg *s)
 {
@@ -39,23 +37,18 @@ static void tcp_new_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const struct
         tcb->snd_nxt = tcb->snd_una;
     tcb->backoff = 0;
     tcb->retries = 0;
+    tcb->tlp_out = 0;
 
     if (tcb->in_recovery) {
         if (seq_ge(s->ack, tcb->recover)) {
             /* Full ACK: leave recovery (RFC 6582 3.2 step 3). */
             tcb->cwnd = RTE_MIN(tcb->ssthresh, RTE_MAX(tcp_flight(tcb), tcb->mss) + tcb->mss);
             tcb->in_recovery = 0;
-        } else {
-            /* Partial ACK: resend the next hole, deflate by what was acked.  With SACK that
-             * is the next hole not resent yet, which may be none: what lies between snd_una
-             * and high_rxt was resent in this recovery and is still on its way. */
-            if (tcp_sack_recovery(tcb)) {
-                if (dnet_tcp_sack_retransmit(ctx, tcb))
-                    ctx->st.tcp_fast_retrans++;
-            } else {
-                dnet_tcp_retransmit_first(ctx, tcb);
-                ctx->st.tcp_fast_retrans++;
-            }
+        } else if (!tcp_sack_recovery(tcb)) {
+            /* NewReno partial ACK: resend the next hole, deflate by what was acked.  (With
+             * SACK the output path repairs holes as the pipe allows; cwnd stays.) */
+            dnet_tcp_retransmit_first(ctx, tcb);
+            ctx->st.tcp_fast_retrans++;
             tcb->cwnd = tcb->cwnd > acked ? tcb->cwnd - acked + tcb->mss : tcb->mss;
         }
     } else if (tcb->cwnd < tcb->ssthresh) {
@@ -67,36 +60,34 @@ static void tcp_new_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const struct
     if (tcb->snd_una == tcb->snd_max)
         dnet_timer_cancel(&tcb->rtx_timer);
     else
-        dnet_tcp_arm_rto(ctx, tcb);   /* RFC 6298 5.3 */
-}
-
-/* Loss recovery uses the scoreboard (RFC 6675) when the peer SACKs and has told us something
- * above snd_una, or when part of this recovery was already driven by it. */
-static int tcp_sack_recovery(const struct dnet_tcb *tcb)
-{
-    return tcb->sack_ok && (tcb->nsacked || seq_gt(tcb->high_rxt, tcb->snd_una));
+        dnet_tcp_arm_loss(ctx, tcb);   /* RFC 6298 5.3, RFC 8985 7.2 */
 }
 
 static void tcp_dup_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
-    if (++tcb->dupacks == 3 && !tcb->in_recovery) {
-        /* RFC 6582 3.2 step 2 (RFC 5681 3.2): fast retransmit, enter recovery. */
+    ++tcb->dupacks;
+    /* Three duplicate ACKs, or (RFC 6675 IsLost) three segments' worth SACKed above the
+     * first hole: Linux ACKs several out-of-order segments at once, so the count alone
+     * often stops short and the RTO would have to repair the loss. */
+    if (!tcb->in_recovery && (tcb->dupacks == 3 || (tcb->dupacks < 3 && dnet_tcp_sack_lost(tcb)))) {
+        /* RFC 6582 3.2 step 2 / RFC 6675 5 step 4: fast retransmit, enter recovery. */
         tcb->ssthresh = RTE_MAX(tcp_flight(tcb) / 2, 2 * tcb->mss);
         tcb->recover = tcb->snd_max;
         tcb->in_recovery = 1;
         tcb->high_rxt = tcb->snd_una;
+        tcb->rxt_mark = tcb->snd_max;
         ctx->st.tcp_fast_retrans++;
-        if (!tcp_sack_recovery(tcb) || !dnet_tcp_sack_retransmit(ctx, tcb))
+        if (!tcp_sack_recovery(tcb) || !dnet_tcp_sack_retransmit(ctx, tcb)) {
             dnet_tcp_retransmit_first(ctx, tcb);
-        tcb->cwnd = tcb->ssthresh + 3 * tcb->mss;
-    } else if (tcb->dupacks > 3 && tcb->in_recovery) {
-        /* Each dup ACK: a segment has left the network, so one may go out.  With SACK it
-         * repairs the next hole (RFC 6675 NextSeg rule 1); otherwise the window inflates
-         * and new data may follow (RFC 6582). */
-        if (tcp_sack_recovery(tcb) && dnet_tcp_sack_retransmit(ctx, tcb))
-            ctx->st.tcp_fast_retrans++;
-        else
-            tcb->cwnd += tcb->mss;
+            tcb->cwnd = tcb->ssthresh + 3 * tcb->mss;   /* NewReno inflation */
+        } else {
+            tcb->cwnd = tcb->ssthresh;   /* RFC 6675: the pipe, not inflation, gates sending */
+        }
+    } else if (tcb->dupacks > 3 && tcb->in_recovery && !tcp_sack_recovery(tcb)) {
+        /* NewReno: each dup ACK means a segment has left the network; the window inflates
+         * and new data may follow (RFC 6582).  SACK recovery is driven by the pipe in
+         * dnet_tcp_output(). */
+        tcb->cwnd += tcb->mss;
     }
 }
 

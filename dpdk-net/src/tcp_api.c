@@ -21,13 +21,47 @@ const char *dnet_tcp_state_name(enum dnet_tcp_state st)
     return (unsigned)st < RTE_DIM(g_state_names) ? g_state_names[st] : "?";
 }
 
+/* Is local port @p in use by a listener or by any connection (whatever its peer)? */
+static int tcp_lport_used(struct dnet_ctx *ctx, rte_be16_t p)
+{
+    if (dnet_tcb_listener(ctx, p))
+        return 1;
+    for (unsigned i = 0; i < DNET_TCP_HASH; i++)
+        for (const struct dnet_tcb *t = ctx->tcp_hash[i]; t; t = t->hnext)
+            if (t->lport == p)
+                return 1;
+    return 0;
+}
+
+/* listen() on port 0, as bind(port 0) + listen() does on Linux: a local port no socket uses.
+ * The scan of the connection table is fine for a call this rare. */
+static int tcp_pick_listen_port(struct dnet_ctx *ctx, rte_be16_t *port)
+{
+    for (unsigned tries = 0; tries < 28232; tries++) {
+        rte_be16_t p = rte_cpu_to_be_16(ctx->eph_next);
+
+        ctx->eph_next = ctx->eph_next >= 60999 ? 32768 : ctx->eph_next + 1;
+        if (!tcp_lport_used(ctx, p)) {
+            *port = p;
+            return 0;
+        }
+    }
+    return -EADDRNOTAVAIL;
+}
+
 int dnet_tcp_listen(struct dnet_ctx *ctx, rte_be16_t port, int backlog, struct dnet_tcb **out)
 {
     struct dnet_tcb *l;
+    int rc;
 
     *out = NULL;
-    if (dnet_tcb_listener(ctx, port))
+    if (!port) {
+        rc = tcp_pick_listen_port(ctx, &port);
+        if (rc < 0)
+            return rc;
+    } else if (dnet_tcb_listener(ctx, port)) {
         return -EADDRINUSE;
+    }
     l = dnet_tcb_alloc(ctx);
     if (!l)
         return -ENOMEM;

@@ -71,7 +71,7 @@ struct tcp_seg {
     struct tcp_opts opt;
 };
 
-enum { TCP_RTX_NONE, TCP_RTX_RTO, TCP_RTX_PERSIST, TCP_RTX_TIMEWAIT };
+enum { TCP_RTX_NONE, TCP_RTX_RTO, TCP_RTX_PERSIST, TCP_RTX_TIMEWAIT, TCP_RTX_TLP };
 
 struct dnet_tcb {
     struct dnet_tcb *hnext;        /* hash chain, or the listener list */
@@ -84,6 +84,7 @@ struct dnet_tcb {
     uint8_t hashed, passive, shut_rd, shut_wr, rcv_fin, nodelay;
     uint8_t ts_ok, ws_ok, sack_ok, ack_now, delack_segs, rtx_kind;
     uint8_t snd_wscale, rcv_wscale, backoff, retries, dupacks, in_recovery, rtt_active;
+    uint8_t tlp_out;               /* a loss probe went out; none again until snd_una moves */
     int err;                       /* pending error, positive errno */
 
     /* listener */
@@ -94,6 +95,7 @@ struct dnet_tcb {
     uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, snd_buf_seq, fin_seq;
     uint32_t mss, cwnd, ssthresh, recover;
     uint32_t high_rxt;             /* loss recovery resent everything below (RFC 6675 HighRxt) */
+    uint32_t rxt_mark;             /* snd_max when the current round of hole repair began */
     uint8_t nsacked;
     struct dnet_seqrange sacked[TCP_SACK_MAX]; /* SACK scoreboard: sorted, merged, > snd_una */
     uint32_t srtt_us, rttvar_us, rto_us, rtt_seq;
@@ -147,6 +149,9 @@ void dnet_tcp_retransmit_first(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 /* Resend @len (<= mss) bytes at @seq (snd_una <= seq, inside the send buffer). */
 void dnet_tcp_retransmit_at(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t seq, uint32_t len);
 void dnet_tcp_send_probe(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+/* Tail loss probe: one new segment if there is data and the peer's window allows (cwnd
+ * does not apply), else the last segment again. */
+void dnet_tcp_send_tlp(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 /* RST in answer to @s, which matched no connection (RFC 9293 3.10.7.1). */
 void dnet_tcp_reply_rst(struct dnet_ctx *ctx, const struct tcp_seg *s);
 
@@ -165,11 +170,21 @@ void dnet_tcp_sack_clear(struct dnet_tcb *tcb);
 /* Loss recovery: resend the first hole at or above high_rxt (an unSACKed range below a
  * SACKed one), never SACKed bytes.  Returns 1 if a segment was sent, 0 if no hole is left. */
 int dnet_tcp_sack_retransmit(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+/* RFC 6675 pipe from the scoreboard: bytes sent above the highest SACKed byte, plus the holes
+ * below it that this recovery has resent; holes not resent yet are lost, not in flight. */
+uint32_t dnet_tcp_sack_pipe(const struct dnet_tcb *tcb);
+/* RFC 6675 IsLost(snd_una): more than DupThresh - 1 segments' worth of bytes SACKed. */
+int dnet_tcp_sack_lost(const struct dnet_tcb *tcb);
+/* In SACK recovery: resend holes while the pipe leaves room in cwnd (RFC 6675 NextSeg rule
+ * 1); the output loop then fills what is left with new data. */
+void dnet_tcp_sack_recover(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 
 /* tcp_timer.c */
 void dnet_tcp_timers_init(struct dnet_tcb *tcb);
 void dnet_tcp_rtt_sample(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint64_t rtt_us);
 void dnet_tcp_arm_rto(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+/* Data is in flight: arm the tail loss probe when it may go before the RTO, else the RTO. */
+void dnet_tcp_arm_loss(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 void dnet_tcp_arm_persist(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 void dnet_tcp_schedule_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 /* A segment arrived: the keepalive idle time starts again. */
@@ -177,5 +192,24 @@ void dnet_tcp_ka_touch(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 void dnet_tcp_timers_stop(struct dnet_tcb *tcb);
 
 static inline uint32_t tcp_flight(const struct dnet_tcb *tcb) { return tcb->snd_max - tcb->snd_una; }
+
+/* The states in which data (or a retransmission) may go out. */
+static inline int tcp_can_send(const struct dnet_tcb *tcb)
+{
+    switch (tcb->state) {
+    case DNET_TCP_ESTABLISHED: case DNET_TCP_CLOSE_WAIT: case DNET_TCP_FIN_WAIT_1:
+    case DNET_TCP_CLOSING: case DNET_TCP_LAST_ACK:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Loss recovery uses the scoreboard (RFC 6675) when the peer SACKs and has told us something
+ * above snd_una, or when part of this recovery was already driven by it. */
+static inline int tcp_sack_recovery(const struct dnet_tcb *tcb)
+{
+    return tcb->sack_ok && (tcb->nsacked || seq_gt(tcb->high_rxt, tcb->snd_una));
+}
 
 #endif

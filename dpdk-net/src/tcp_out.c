@@ -197,16 +197,33 @@ void dnet_tcp_retransmit_first(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
     dnet_tcp_retransmit_at(ctx, tcb, tcb->snd_una, tcb->mss);
 }
 
-static int tcp_can_send(const struct dnet_tcb *tcb)
+
+void dnet_tcp_send_tlp(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
-    switch (tcb->state) {
-    case DNET_TCP_ESTABLISHED: case DNET_TCP_CLOSE_WAIT: case DNET_TCP_FIN_WAIT_1:
-    case DNET_TCP_CLOSING: case DNET_TCP_LAST_ACK:
-        return 1;
-    default:
-        return 0;
+    uint32_t off = tcb->snd_max - tcb->snd_buf_seq;
+    uint32_t avail = off < tcb->snd.len ? tcb->snd.len - off : 0;
+    uint32_t room = tcb->snd_wnd > tcp_flight(tcb) ? tcb->snd_wnd - tcp_flight(tcb) : 0;
+    uint32_t len = RTE_MIN(RTE_MIN(avail, tcb->mss), room), last, fin;
+
+    if (!tcp_can_send(tcb) || tcb->snd_nxt != tcb->snd_max)
+        return;
+    if (len) {
+        /* New data: if the tail was lost, its SACK shows the hole. */
+        uint8_t flags = TCP_F_ACK | (len == avail ? TCP_F_PSH : 0);
+
+        if (tcp_fin_at(tcb, tcb->snd_max + len) && len == avail)
+            flags |= TCP_F_FIN;
+        if (tcp_xmit(ctx, tcb, tcb->snd_max, flags, off, len) < 0)
+            return;
+        tcb->snd_nxt = tcb->snd_max = tcb->snd_max + len + !!(flags & TCP_F_FIN);
+        return;
     }
+    /* Nothing new: the last segment again (with our FIN if it carried one). */
+    fin = tcb->shut_wr && tcb->snd_max == tcb->fin_seq + 1;
+    last = RTE_MIN(tcp_flight(tcb) - fin, tcb->mss);
+    dnet_tcp_retransmit_at(ctx, tcb, tcb->snd_max - fin - last, last);
 }
+
 
 /* Limited transmit (RFC 3042): the first and second duplicate ACK each let one new segment
  * beyond cwnd go out, so that a loss in a small window still draws the three duplicate ACKs
@@ -218,14 +235,19 @@ static uint32_t tcp_limited_transmit(const struct dnet_tcb *tcb)
 
 void dnet_tcp_output(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
-    int sent = 0;
+    int sent = 0, sack_rec = tcb->in_recovery && tcp_sack_recovery(tcb);
 
+    /* RFC 6675: in SACK recovery, holes first, then new data, both while pipe < cwnd. */
+    if (sack_rec && tcp_can_send(tcb))
+        dnet_tcp_sack_recover(ctx, tcb);
     while (tcp_can_send(tcb)) {
         uint32_t off = tcb->snd_nxt - tcb->snd_buf_seq;
         uint32_t avail = off < tcb->snd.len ? tcb->snd.len - off : 0;
-        uint32_t wnd = RTE_MIN(tcb->snd_wnd, tcb->cwnd + tcp_limited_transmit(tcb));
+        uint32_t cwnd = tcb->cwnd + tcp_limited_transmit(tcb);
         uint32_t inflight = tcb->snd_nxt - tcb->snd_una;
-        uint32_t usable = wnd > inflight ? wnd - inflight : 0;
+        uint32_t pipe = sack_rec && tcb->snd_nxt == tcb->snd_max ? dnet_tcp_sack_pipe(tcb) : inflight;
+        uint32_t usable = RTE_MIN(cwnd > pipe ? cwnd - pipe : 0,
+                                  tcb->snd_wnd > inflight ? tcb->snd_wnd - inflight : 0);
         uint32_t len = RTE_MIN(RTE_MIN(avail, tcb->mss), usable);
         int fin = tcp_fin_at(tcb, tcb->snd_nxt + len) && len == avail;
         uint8_t flags = TCP_F_ACK;
@@ -251,8 +273,9 @@ void dnet_tcp_output(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
         tcb->snd_nxt += len + (fin ? 1 : 0);
         if (seq_gt(tcb->snd_nxt, tcb->snd_max))
             tcb->snd_max = tcb->snd_nxt;
+        /* A pending probe timer restarts with each new segment (RFC 8985 7.2). */
         if (!dnet_timer_armed(&tcb->rtx_timer) || tcb->rtx_kind != TCP_RTX_RTO)
-            dnet_tcp_arm_rto(ctx, tcb);
+            dnet_tcp_arm_loss(ctx, tcb);
         sent++;
     }
     if (!sent && tcb->ack_now && tcb->state != DNET_TCP_CLOSED && tcb->state != DNET_TCP_LISTEN)

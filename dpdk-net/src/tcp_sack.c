@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // The sender's SACK scoreboard (RFC 2018) and its use in loss recovery (RFC 6675): ranges
-// the peer holds above snd_una are never resent during recovery, and the holes between them
-// are resent once each (up to high_rxt) as duplicate and partial ACKs arrive.  Also the
-// sorted sequence-range set that both the scoreboard and the out-of-order queue use.
+// the peer holds above snd_una are never resent during recovery; the holes between them are
+// resent (up to high_rxt) as the pipe leaves room in cwnd, and new data follows.  A resent
+// hole that is still missing once data sent after it has been SACKed was lost again: the
+// round of repair starts over instead of waiting for the RTO.  Also the sorted
+// sequence-range set that both the scoreboard and the out-of-order queue use.
 #include <string.h>
 
 #include "tcp_int.h"
@@ -115,4 +117,44 @@ int dnet_tcp_sack_retransmit(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
         return 0;
     dnet_tcp_retransmit_at(ctx, tcb, seq, len);
     return 1;
+}
+
+uint32_t dnet_tcp_sack_pipe(const struct dnet_tcb *tcb)
+{
+    uint32_t top, rxt_end, s, pipe;
+
+    if (!tcb->nsacked)
+        return tcb->snd_max - tcb->snd_una;
+    top = tcb->sacked[tcb->nsacked - 1].end;
+    pipe = tcb->snd_max - top;
+    rxt_end = seq_lt(tcb->high_rxt, top) ? tcb->high_rxt : top;
+    s = tcb->snd_una;
+    for (unsigned i = 0; i < tcb->nsacked && seq_lt(s, rxt_end); i++) {
+        const struct dnet_seqrange *r = &tcb->sacked[i];
+
+        if (seq_gt(r->start, s))
+            pipe += (seq_lt(r->start, rxt_end) ? r->start : rxt_end) - s;
+        if (seq_gt(r->end, s))
+            s = r->end;
+    }
+    return pipe;
+}
+
+int dnet_tcp_sack_lost(const struct dnet_tcb *tcb)
+{
+    return tcb->sack_ok && sack_bytes(tcb) > 2 * tcb->mss;
+}
+
+void dnet_tcp_sack_recover(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    /* Data sent after this round began was SACKed (three segments of it, so reordering is
+     * not mistaken for loss) while the first hole, resent early in the round, is still
+     * missing: that retransmission was lost.  Start the round over from snd_una. */
+    if (tcb->nsacked && seq_gt(tcb->high_rxt, tcb->snd_una) &&
+        seq_ge(tcb->sacked[tcb->nsacked - 1].end, tcb->rxt_mark + 3 * tcb->mss)) {
+        tcb->high_rxt = tcb->snd_una;
+        tcb->rxt_mark = tcb->snd_max;
+    }
+    while (dnet_tcp_sack_pipe(tcb) + tcb->mss <= tcb->cwnd && dnet_tcp_sack_retransmit(ctx, tcb))
+        ctx->st.tcp_fast_retrans++;
 }

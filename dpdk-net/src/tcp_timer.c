@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// TCP timers: retransmission (RFC 6298, exponential backoff), zero-window persist, TIME_WAIT,
-// and delayed ACK; plus the RTT estimator that sets the RTO.
+// TCP timers: retransmission (RFC 6298, exponential backoff), tail loss probe (RFC 8985 7),
+// zero-window persist, TIME_WAIT, and delayed ACK; plus the RTT estimator that sets the RTO.
 #include <errno.h>
 
 #include "tcp_int.h"
@@ -44,6 +44,16 @@ static void tcp_rto_expired(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
     tcb->rtx_kind = TCP_RTX_RTO;
 }
 
+/* The probe timer fired: nothing was acknowledged for two round trips, so the last
+ * segments or their ACKs may be lost with nothing behind them to draw duplicate ACKs.  One
+ * probe, then the RTO (RFC 8985 7.3). */
+static void tcp_tlp_expired(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    tcb->tlp_out = 1;
+    dnet_tcp_send_tlp(ctx, tcb);
+    dnet_tcp_arm_rto(ctx, tcb);
+}
+
 static void tcp_rtx_fn(struct dnet_ctx *ctx, struct dnet_timer *t)
 {
     struct dnet_tcb *tcb = container_of(t, struct dnet_tcb, rtx_timer);
@@ -51,6 +61,9 @@ static void tcp_rtx_fn(struct dnet_ctx *ctx, struct dnet_timer *t)
     switch (tcb->rtx_kind) {
     case TCP_RTX_RTO:
         tcp_rto_expired(ctx, tcb);
+        break;
+    case TCP_RTX_TLP:
+        tcp_tlp_expired(ctx, tcb);
         break;
     case TCP_RTX_PERSIST:
         dnet_tcp_send_probe(ctx, tcb);
@@ -152,6 +165,36 @@ void dnet_tcp_arm_rto(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
     tcb->rtx_kind = TCP_RTX_RTO;
     dnet_timer_arm(ctx, &tcb->rtx_timer, tcb->rto_us);
+}
+
+/* Linux's probe timeout: two SRTT plus 2 ms, or plus the worst-case delayed ACK (200 ms)
+ * when a single segment is out (its ACK may be delayed, not lost). */
+#define TCP_TLP_SLACK_US 2000u
+#define TCP_TLP_DELACK_US 200000u
+
+static int tcp_tlp_ok(const struct dnet_ctx *ctx, const struct dnet_tcb *tcb)
+{
+    return !ctx->conf.no_tlp && tcb->sack_ok && !tcb->in_recovery && !tcb->tlp_out &&
+           tcb->srtt_us && !tcb->backoff && tcp_can_send(tcb);
+}
+
+void dnet_tcp_arm_loss(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    uint64_t pto;
+
+    if (!tcp_tlp_ok(ctx, tcb)) {
+        dnet_tcp_arm_rto(ctx, tcb);
+        return;
+    }
+    pto = 2ull * tcb->srtt_us +
+          (tcp_flight(tcb) > tcb->mss ? TCP_TLP_SLACK_US : TCP_TLP_DELACK_US);
+    /* A probe that would go after the RTO is no probe (RFC 8985 7.2). */
+    if (pto >= tcb->rto_us) {
+        dnet_tcp_arm_rto(ctx, tcb);
+        return;
+    }
+    tcb->rtx_kind = TCP_RTX_TLP;
+    dnet_timer_arm(ctx, &tcb->rtx_timer, pto);
 }
 
 void dnet_tcp_arm_persist(struct dnet_ctx *ctx, struct dnet_tcb *tcb)

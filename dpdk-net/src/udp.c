@@ -93,6 +93,11 @@ uint32_t dnet_udp_pending(const struct dnet_udp_sock *us)
     return us->count;
 }
 
+rte_be16_t dnet_udp_port(const struct dnet_udp_sock *us)
+{
+    return us->port;
+}
+
 int dnet_udp_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n)
 {
     for (int i = 0; i < n; i++) {

@@ -28,6 +28,7 @@ struct dnet_ctx_conf {
     uint32_t rto_min_ms;     /**< RTO lower bound; default 200 */
     uint32_t time_wait_ms;   /**< TIME_WAIT duration (2 MSL); default 60000 */
     uint32_t max_conns;      /**< TCP control blocks; default 4096 */
+    int no_tlp;              /**< non-zero: no tail loss probe (RFC 8985 7), the RTO alone */
     struct dnet_fault_conf fault; /**< seeded fault injection; all zero = off (fault.h) */
 };
 

@@ -17,7 +17,8 @@ struct dnet_ctx;
  *  - dup: a copy of the frame goes out right after it (the copy takes no further faults);
  *  - corrupt: the IPv4 header checksum is replaced by a wrong one (offload flags are cleared
  *    so no device repairs or trusts it); the receiver's checksum check must drop it.  Frames
- *    that are not IPv4 (ARP) have no checksum and are left alone (and not counted);
+ *    that are not IPv4 (ARP) have no checksum, and received frames not addressed to us
+ *    (multicast) never reach one: both are left alone (and not counted);
  *  - reorder: the frame is held back and released right after the next frame that passes
  *    this direction, or at the end of the next burst (RX poll or TX drain) if none does.
  *    One frame is held at a time; a frame picked while one is held passes normally.

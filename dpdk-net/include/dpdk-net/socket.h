@@ -44,7 +44,9 @@ struct dnet_tcp_info {
 
 /**
  * Open a listener on local port @p port (any local address) with @p backlog (SYN queue +
- * accept queue).  @return 0 and *out; -EADDRINUSE if the port listens already; -ENOMEM.
+ * accept queue).  @p port 0 picks an ephemeral port no listener or connection uses (read it
+ * back with dnet_tcp_info().lport).  @return 0 and *out; -EADDRINUSE if the port listens
+ * already; -EADDRNOTAVAIL if no ephemeral port is free; -ENOMEM.
  */
 int dnet_tcp_listen(struct dnet_ctx *ctx, rte_be16_t port, int backlog, struct dnet_tcb **out);
 
@@ -136,6 +138,9 @@ ssize_t dnet_udp_recvfrom(struct dnet_ctx *ctx, struct dnet_udp_sock *us, void *
 
 /** Datagrams waiting in the queue. */
 uint32_t dnet_udp_pending(const struct dnet_udp_sock *us);
+
+/** The local port @p us is bound to (the ephemeral one if it was bound to 0). */
+rte_be16_t dnet_udp_port(const struct dnet_udp_sock *us);
 
 /** Unbind and free the endpoint and its queued datagrams. */
 void dnet_udp_close(struct dnet_ctx *ctx, struct dnet_udp_sock *us);

@@ -67,8 +67,10 @@ void dnet_fault_fini(struct dnet_ctx *ctx)
 }
 
 /* Write a wrong IPv4 header checksum into @m (bit @bit of the right one flipped, so the
- * receiver's sum can never come out right).  Returns 0 if @m is not an IPv4 frame. */
-static int fault_corrupt(struct rte_mbuf *m, int dir, unsigned bit)
+ * receiver's sum can never come out right).  Returns 0 if @m is not an IPv4 frame, or on RX
+ * one that classification drops before any checksum is read (multicast such as the
+ * kernel's IGMP reports): every frame counted here must meet a checksum check. */
+static int fault_corrupt(const struct dnet_ctx *ctx, struct rte_mbuf *m, int dir, unsigned bit)
 {
     struct rte_ether_hdr *eh;
     struct rte_ipv4_hdr *ih;
@@ -78,6 +80,9 @@ static int fault_corrupt(struct rte_mbuf *m, int dir, unsigned bit)
         return 0;
     eh = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
     if (eh->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4))
+        return 0;
+    if (dir == DNET_FAULT_RX && !rte_is_same_ether_addr(&eh->dst_addr, &ctx->mac) &&
+        !rte_is_broadcast_ether_addr(&eh->dst_addr))
         return 0;
     ih = (struct rte_ipv4_hdr *)(eh + 1);
     hlen = (ih->version_ihl & 0xf) * 4u;
@@ -120,7 +125,7 @@ int dnet_fault_apply(struct dnet_ctx *ctx, int dir, struct rte_mbuf **in, int n,
             if (copy)
                 (*n_dup)++;
         }
-        if (f->on && fault_hit(rng, p->corrupt_ppm, &r) && fault_corrupt(m, dir, (unsigned)(r >> 60)))
+        if (f->on && fault_hit(rng, p->corrupt_ppm, &r) && fault_corrupt(ctx, m, dir, (unsigned)(r >> 60)))
             (*n_corrupt)++;
         if (f->on && fault_hit(rng, p->reorder_ppm, NULL) && !f->held[dir]) {
             f->held[dir] = m;

@@ -45,6 +45,7 @@ static int cmd_kv_conf(struct script *sc, char **a, int n)
         else if (!strcmp(a[i], "delack")) sc->conf.delack_ms = v;
         else if (!strcmp(a[i], "rto_min")) sc->conf.rto_min_ms = v;
         else if (!strcmp(a[i], "tw")) sc->conf.time_wait_ms = v;
+        else if (!strcmp(a[i], "tlp")) sc->conf.no_tlp = !v;
         else return ERR("ctx: unknown key '%s'", a[i]);
     }
     return 0;

@@ -228,6 +228,7 @@ int script_check(struct script *sc, char **a, int n)
         else if (!strcmp(a[i], "snd_wnd")) got = info.snd_wnd;
         else if (!strcmp(a[i], "cwnd")) got = info.cwnd;
         else if (!strcmp(a[i], "rto_ms")) got = info.rto_ms;
+        else if (!strcmp(a[i], "srtt_us")) got = info.srtt_us;
         else if (!strcmp(a[i], "ts_ok")) got = info.ts_ok;
         else if (!strcmp(a[i], "sack_ok")) got = info.sack_ok;
         else if (!strcmp(a[i], "events")) got = info.events;

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/* The network backend: dpdk-net and DPDK, built as a shared module (libbypass-net.so) that
+ * the LibOS loads with dlopen() at the first socket that needs it, so programs that never
+ * use the network map none of DPDK.  The module exports one symbol, BYPASS_NET_BACKEND_SYM,
+ * a const struct bypass_net_backend.  Addresses and ports are in network byte order.
+ *
+ * Threading: one context per process; the backend takes no locks.  The LibOS serialises
+ * every call (one thread at a time inside the backend).  Every call is non-blocking: what
+ * would wait returns -EAGAIN and the caller polls (poll()) and retries. */
+#ifndef LIBOS_NET_BACKEND_H
+#define LIBOS_NET_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define BYPASS_NET_BACKEND_SYM	"bypass_net_backend"
+#define BYPASS_NET_BACKEND_ABI	1
+
+/* What --dpdk/--ip/--gw (or BYPASS_DPDK, BYPASS_IP, BYPASS_GW) asked for. */
+struct bypass_net_conf {
+	const char *eal_args;	/* EAL arguments, one string, split on blanks by the backend */
+	uint32_t ip;		/* local address */
+	uint8_t prefix_len;	/* on-link prefix */
+	uint32_t gw;		/* next hop off-link; 0 = none */
+	uint16_t port_id;	/* DPDK port; default 0 */
+	const char *fault;	/* BYPASS_NET_FAULT: dpdk-net fault injection, "key=value,..."
+				 * over struct dnet_fault_conf's fields (seed, drop/dup/reorder/
+				 * corrupt probabilities on rx and tx); NULL = off */
+};
+
+/* Readiness bits (the EPOLL* values). */
+#define BNET_IN		0x001u
+#define BNET_OUT	0x004u
+#define BNET_ERR	0x008u
+#define BNET_HUP	0x010u
+#define BNET_RDHUP	0x2000u
+
+struct bnet_tcp_info {
+	int state;		/* enum dnet_tcp_state (socket.h) */
+	uint32_t events;	/* BNET_* now */
+	int error;		/* pending error, positive errno, 0 = none */
+	uint32_t rcv_avail, snd_space, snd_mss;
+	uint32_t lip, rip;
+	uint16_t lport, rport;
+};
+
+struct bnet_tcb;	/* a TCP endpoint */
+struct bnet_udp;	/* a UDP endpoint */
+
+struct bypass_net_backend {
+	int abi;		/* BYPASS_NET_BACKEND_ABI */
+	/* rte_eal_init (with signals blocked, so EAL's threads never take the guest's),
+	 * port and context set-up.  Once per process.  0, or -errno with one line in @err
+	 * ("EAL: ...", "port 0: no such device"). */
+	int (*init)(const struct bypass_net_conf *conf, char *err, size_t errlen);
+	/* One run-to-completion step: RX burst, protocol, timers, TX flush.  Packets handled. */
+	int (*poll)(void);
+	uint64_t (*now_us)(void);
+	/* TCP: the semantics of dpdk-net/include/dpdk-net/socket.h, one to one. */
+	int (*tcp_listen)(uint16_t port, int backlog, struct bnet_tcb **out);
+	int (*tcp_accept)(struct bnet_tcb *lsn, struct bnet_tcb **out);
+	int (*tcp_connect)(uint32_t dip, uint16_t dport, uint16_t sport, struct bnet_tcb **out);
+	ssize_t (*tcp_send)(struct bnet_tcb *t, const void *buf, size_t len);
+	ssize_t (*tcp_recv)(struct bnet_tcb *t, void *buf, size_t len);
+	int (*tcp_shutdown)(struct bnet_tcb *t, int how);
+	int (*tcp_close)(struct bnet_tcb *t);
+	int (*tcp_abort)(struct bnet_tcb *t);
+	int (*tcp_info)(const struct bnet_tcb *t, struct bnet_tcp_info *info);
+	int (*tcp_take_error)(struct bnet_tcb *t);
+	int (*tcp_set_nodelay)(struct bnet_tcb *t, int on);
+	int (*tcp_set_keepalive)(struct bnet_tcb *t, uint32_t idle_s, uint32_t intvl_s,
+				 uint32_t cnt);
+	/* UDP */
+	int (*udp_bind)(uint16_t port, uint32_t qlen, struct bnet_udp **out);
+	ssize_t (*udp_sendto)(struct bnet_udp *u, const void *buf, size_t len, uint32_t dip,
+			      uint16_t dport);
+	ssize_t (*udp_recvfrom)(struct bnet_udp *u, void *buf, size_t len, uint32_t *sip,
+				uint16_t *sport);
+	uint32_t (*udp_pending)(const struct bnet_udp *u);
+	uint16_t (*udp_port)(const struct bnet_udp *u);
+	void (*udp_close)(struct bnet_udp *u);
+	/* The local address and the context's counters as one JSON object (for --stats). */
+	uint32_t (*local_ip)(void);
+	int (*stats_json)(char *buf, size_t len);
+};
+
+#endif
