@@ -17,6 +17,8 @@ static const char usage[] =
 	"Write OUTPUT, a copy of the x86-64 ELF executable or shared library INPUT whose syscall\n"
 	"instructions jump to stubs in an added segment.  OUTPUT runs natively with the same\n"
 	"behaviour (its stubs issue the syscalls); a note lists the patched sites for the LibOS.\n"
+	"Its .eh_frame is rebuilt to describe the stubs too: gdb, backtrace(), pthread_cancel\n"
+	"and C++ exceptions unwind through them.\n"
 	"Supported: static, static-pie, dynamic (PIE or not) executables, shared libraries\n"
 	"(libc.so.6, ld.so: put rewritten ones in a directory and use ld.so --library-path).\n"
 	"\n"
@@ -51,6 +53,11 @@ static void print_plan(const char *in, const struct offline_result *r)
 	printf("  new segment at %#llx: %zu bytes (stubs %zu); output %zu bytes (%+.2f%%)\n",
 	       (unsigned long long)r->seg_addr, r->seg_size, r->arena_size, r->out_size,
 	       100.0 * ((double)r->out_size - (double)r->in_size) / (double)r->in_size);
+	if (r->cfi_why)
+		printf("  unwind info: not rebuilt (%s)\n", r->cfi_why);
+	else
+		printf("  unwind info: .eh_frame rebuilt, %zu FDEs for the stubs (%zu stubs not "
+		       "wholly covered)\n", r->cfi_fdes, r->cfi_bare);
 }
 
 int main(int argc, char **argv)
@@ -99,9 +106,9 @@ int main(int argc, char **argv)
 		print_plan(argv[i], &res);
 	if (stats)
 		fprintf(stderr, "bypass-rewrite: %s: %zu sites (displace %zu, island %zu, trap %zu); "
-			"stubs %zu bytes; %zu -> %zu bytes (%+.2f%%); %.1f ms\n", argv[i],
+			"stubs %zu bytes, %zu FDEs; %zu -> %zu bytes (%+.2f%%); %.1f ms\n", argv[i],
 			res.nsites, res.count[REWRITE_DISPLACE], res.count[REWRITE_ISLAND],
-			res.count[REWRITE_TRAP], res.arena_size, res.in_size, res.out_size,
+			res.count[REWRITE_TRAP], res.arena_size, res.cfi_fdes, res.in_size, res.out_size,
 			100.0 * ((double)res.out_size - (double)res.in_size) / (double)res.in_size,
 			ms_since(&t0));
 	offline_result_fini(&res);

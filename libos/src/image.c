@@ -517,9 +517,9 @@ static bool file_note(int fd, uint64_t size, struct offline_note_hdr *out, size_
 	return found;
 }
 
-/* A file bypass-rewrite patched offline is never scanned (its arena's stubs carry raw
- * syscalls for their native entry): when the mapping that holds the arena's slot
- * appears, point the slot at the gate. */
+/* A file bypass-rewrite patched offline is never scanned (its arena's stubs issue their
+ * own syscall while the slot is untouched): when the mapping that holds the arena's
+ * slot appears, point the slot at the gate. */
 static void rewritten_mapped(const struct offline_note_hdr *h, const size_t count[4],
 			     uint64_t bias, uint64_t addr, size_t len, int prot)
 {

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <trampolines/tramp.h>
+
 /* What the input is.  Dynamic kinds (everything but the first two) are loaded by ld.so
  * or load it: their added segment keeps the file-offset-to-address delta of the first
  * PT_LOAD (see rewrite.c). */
@@ -51,5 +53,29 @@ const char *offline_elf_shname(const struct offline_elf *e, const Elf64_Shdr *sh
  * size.  Returns 0 or -ENOENT. */
 int offline_elf_note(const struct offline_elf *e, const char *name, uint32_t type,
 		     const uint8_t **desc, size_t *descsz);
+
+/* The output's unwind info (unwind.c): [buf, buf + eh_len) is the new .eh_frame (the
+ * input's entries moved, then one FDE per run of stub rows), then the new .eh_frame_hdr
+ * at hdr_off.  All of it runs at @addr. */
+struct offline_unwind {
+	uint8_t *buf;
+	size_t len, eh_len, hdr_off, hdr_len;
+	uint64_t addr;
+	size_t nfde;		/* FDEs written for stubs */
+	size_t nbare;		/* stubs with some bytes left without a row */
+	const char *why;	/* buf == NULL: why nothing was rebuilt (static string) */
+};
+
+/* Build the unwind info of @e's output with the stubs @maps[@n] (maps[i].n == 0: no
+ * stub), to run at @addr.  An input whose unwind info we cannot rewrite is not an
+ * error: u->buf stays NULL and u->why says why.  Returns 0 or -ENOMEM. */
+int offline_unwind_build(const struct offline_elf *e, const struct tramp_stub_map *maps,
+			 size_t n, uint64_t addr, struct offline_unwind *u);
+void offline_unwind_fini(struct offline_unwind *u);
+
+/* 1 if @e has an .eh_frame section but no PT_GNU_EH_FRAME (static executables): the
+ * output gets one (and a .eh_frame_hdr section), as libgcc finds the stubs' FDEs only
+ * through it (the .eh_frame crtbeginT.o registers is the old one). */
+int offline_unwind_adds_hdr(const struct offline_elf *e);
 
 #endif

@@ -12,8 +12,14 @@
  *                 right after the last PT_LOAD (ascending addresses, which the kernel
  *                 relies on for ET_DYN), and a PT_NOTE at the end
  *     +ph_size    the note (struct offline_note_hdr, sites), 8-aligned
- *     +arena_off  the arena (64-aligned): slot, native entry, stubs
- *   [.shstrtab with the two new names][section headers + .note.bypass, .bypass.tramp]
+ *     +arena_off  the arena (64-aligned): slot, stubs
+ *     +uw_off     unwind info (8-aligned, when the input has some: unwind.c): .eh_frame
+ *                 (the input's entries, moved, and the stubs'), .eh_frame_hdr; the
+ *                 input's PT_GNU_EH_FRAME and .eh_frame/.eh_frame_hdr sections point here
+ *                 (an input with .eh_frame but no PT_GNU_EH_FRAME gets both, last), the
+ *                 old bytes stay where they were, unreferenced
+ *   [.shstrtab with the new names][section headers + .note.bypass, .bypass.tramp, and the
+ *    new .eh_frame, .eh_frame_hdr (the input's renamed .bypass.old_eh_frame{,_hdr})]
  */
 #include <errno.h>
 #include <stdio.h>
@@ -35,15 +41,34 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
+/* The names put_sections adds to .shstrtab, in order. */
+#define NAME_EH		".eh_frame"
+#define NAME_EH_HDR	".eh_frame_hdr"
+#define NAME_OLD_EH	".bypass.old_eh_frame"
+#define NAME_OLD_EH_HDR	".bypass.old_eh_frame_hdr"
+#define NEW_NAMES	6
+static const char *const g_new_names[NEW_NAMES] = {
+	OFFLINE_SECTION_NOTE, OFFLINE_SECTION_TRAMP, NAME_EH, NAME_EH_HDR, NAME_OLD_EH,
+	NAME_OLD_EH_HDR,
+};
+#define NEW_NAMES_SIZE (sizeof(OFFLINE_SECTION_NOTE) + sizeof(OFFLINE_SECTION_TRAMP) + \
+			sizeof(NAME_EH) + sizeof(NAME_EH_HDR) + sizeof(NAME_OLD_EH) + \
+			sizeof(NAME_OLD_EH_HDR))
+#define NEW_SECTIONS 4	/* the note, the arena, .eh_frame, .eh_frame_hdr */
+
 /* The rewriting of one file, from plan to bytes. */
 struct job {
 	struct offline_elf e;
 	struct rewrite_plan plan;
 	uint32_t *stub;		/* per site: stub offset in the arena, 0 if none */
+	struct tramp_stub_map *maps;	/* per site: its stub, row by row (n = 0: none) */
 	uint64_t seg_off, seg_addr, ph_size, note_off, note_size, arena_off, arena_cap;
+	uint64_t uw_off, seg_size;
 	struct tramp_arena arena;
+	struct offline_unwind uw;
 	uint8_t *out;
-	size_t out_cap, out_len;
+	size_t out_cap, out_len, tail_cap;
+	int add_hdr;		/* a PT_GNU_EH_FRAME and .eh_frame_hdr section are added */
 };
 
 /* Sorted function ranges from .eh_frame (none without section headers: the scanner then
@@ -116,21 +141,21 @@ static int layout(struct job *j, const char **why)
 			j->seg_addr = j->seg_off + d;
 		j->seg_off = j->seg_addr - d;
 	}
-	j->ph_size = (uint64_t)(j->e.phnum + 2) * sizeof(Elf64_Phdr);
+	j->add_hdr = offline_unwind_adds_hdr(&j->e);
+	j->ph_size = (uint64_t)(j->e.phnum + 2 + j->add_hdr) * sizeof(Elf64_Phdr);
 	j->note_off = j->ph_size;
 	j->note_size = 24 + sizeof(struct offline_note_hdr) +
 		       j->plan.n * sizeof(struct offline_note_site);
 	j->arena_off = align_up(j->note_off + j->note_size, 64);
 	j->arena_cap = TRAMP_IMAGE_HDR + (j->plan.n + 1) * TRAMP_STUB_MAX;
 	if (j->seg_addr < end || j->seg_addr + j->arena_off + j->arena_cap - code_lo > REACH ||
-	    j->e.phnum + 2 >= PN_XNUM) {
+	    j->e.phnum + 3 >= PN_XNUM) {
 		*why = "no room for the trampoline segment within 2 GiB of the code";
 		return -ENOEXEC;
 	}
-	size_t names = j->e.shstr ? j->e.shstrsz + sizeof(OFFLINE_SECTION_NOTE) +
-				    sizeof(OFFLINE_SECTION_TRAMP) : 0;
-	j->out_cap = j->seg_off + j->arena_off + j->arena_cap + names + 8 +
-		     (j->e.shnum + 2) * sizeof(Elf64_Shdr);
+	size_t names = j->e.shstr ? j->e.shstrsz + NEW_NAMES_SIZE : 0;
+	j->tail_cap = names + 8 + (j->e.shnum + NEW_SECTIONS) * sizeof(Elf64_Shdr);
+	j->out_cap = j->seg_off + j->arena_off + j->arena_cap + j->tail_cap;
 	j->out = calloc(1, j->out_cap);
 	if (!j->out)
 		return -ENOMEM;
@@ -160,7 +185,8 @@ static int install(struct job *j)
 	if (err)
 		return err;
 	j->stub = calloc(j->plan.n + 1, sizeof(*j->stub));
-	if (!j->stub)
+	j->maps = calloc(j->plan.n + 1, sizeof(*j->maps));
+	if (!j->stub || !j->maps)
 		return -ENOMEM;
 	for (size_t i = 0; i < j->plan.n; i++) {
 		struct rewrite_site *s = &j->plan.sites[i];
@@ -170,8 +196,8 @@ static int install(struct job *j)
 			continue;
 		if (seg >= 0) {
 			Elf64_Phdr p = offline_elf_phdr(&j->e, (unsigned)seg);
-			err = tramp_site_install(&j->arena, s, j->out + p.p_offset, p.p_vaddr,
-						 p.p_filesz);
+			err = tramp_site_install_map(&j->arena, s, j->out + p.p_offset,
+						     p.p_vaddr, p.p_filesz, &j->maps[i]);
 		}
 		if (seg < 0 || err) {
 			j->plan.count[s->tactic]--;
@@ -182,6 +208,33 @@ static int install(struct job *j)
 		}
 		j->stub[i] = (uint32_t)at;
 	}
+	return 0;
+}
+
+/* The unwind info behind the stubs, and the segment's final size; the output buffer
+ * grows to hold it.  What lies behind the stubs and the unwind info is zeroed (the arena
+ * was sized for the worst case). */
+static int put_unwind(struct job *j)
+{
+	uint64_t stubs_end = j->arena_off + j->arena.used;
+	int err;
+
+	j->uw_off = align_up(stubs_end, 8);
+	if ((err = offline_unwind_build(&j->e, j->maps, j->plan.n, j->seg_addr + j->uw_off,
+					&j->uw)))
+		return err;
+	j->seg_size = j->uw.buf ? j->uw_off + j->uw.len : stubs_end;
+	size_t cap = j->seg_off + j->seg_size + j->tail_cap;
+	if (cap > j->out_cap) {
+		uint8_t *p = realloc(j->out, cap);
+		if (!p)
+			return -ENOMEM;
+		j->out = p;
+		j->out_cap = cap;
+	}
+	memset(j->out + j->seg_off + stubs_end, 0, j->out_cap - j->seg_off - stubs_end);
+	if (j->uw.buf)
+		memcpy(j->out + j->seg_off + j->uw_off, j->uw.buf, j->uw.len);
 	return 0;
 }
 
@@ -234,47 +287,92 @@ static void put_phdrs(struct job *j, uint64_t seg_size)
 			p.p_vaddr = p.p_paddr = j->seg_addr;
 			p.p_filesz = p.p_memsz = j->ph_size;
 		}
+		if (p.p_type == PT_GNU_EH_FRAME && j->uw.hdr_len) {
+			p.p_offset = j->seg_off + j->uw_off + j->uw.hdr_off;
+			p.p_vaddr = p.p_paddr = j->seg_addr + j->uw_off + j->uw.hdr_off;
+			p.p_filesz = p.p_memsz = j->uw.hdr_len;
+			p.p_align = 4;
+		}
 		memcpy(t + k++ * sizeof(p), &p, sizeof(p));
 		if (i == last_load)
 			memcpy(t + k++ * sizeof(p), &load, sizeof(p));
 	}
-	memcpy(t + k * sizeof(note), &note, sizeof(note));
+	memcpy(t + k++ * sizeof(note), &note, sizeof(note));
+	if (j->add_hdr) {	/* PT_NULL if the unwind info could not be rebuilt after all */
+		Elf64_Phdr eh = { .p_type = PT_NULL };
+		if (j->uw.hdr_len)
+			eh = (Elf64_Phdr){
+				.p_type = PT_GNU_EH_FRAME, .p_flags = PF_R,
+				.p_offset = j->seg_off + j->uw_off + j->uw.hdr_off,
+				.p_vaddr = j->seg_addr + j->uw_off + j->uw.hdr_off,
+				.p_paddr = j->seg_addr + j->uw_off + j->uw.hdr_off,
+				.p_filesz = j->uw.hdr_len, .p_memsz = j->uw.hdr_len, .p_align = 4,
+			};
+		memcpy(t + k * sizeof(eh), &eh, sizeof(eh));
+	}
+}
+
+/* A section header for [at, at + size) of the new segment. */
+static Elf64_Shdr section_new(const struct job *j, uint32_t name, uint32_t type,
+			      uint64_t flags, uint64_t at, uint64_t size, uint64_t align)
+{
+	return (Elf64_Shdr){
+		.sh_name = name, .sh_type = type, .sh_flags = flags, .sh_addr = j->seg_addr + at,
+		.sh_offset = j->seg_off + at, .sh_size = size, .sh_addralign = align,
+	};
 }
 
 /* A new .shstrtab and section header table behind the segment, when the input has
- * section headers.  Returns the end of the file. */
+ * section headers.  With rebuilt unwind info, the input's .eh_frame and .eh_frame_hdr
+ * sections keep their bytes (symbols such as __EH_FRAME_BEGIN__ stay inside them) under
+ * new names, and sections of those names describe the new ones.  Returns the end of the
+ * file. */
 static size_t put_sections(struct job *j, size_t end, Elf64_Ehdr *eh)
 {
 	const struct offline_elf *e = &j->e;
-	size_t str_off = end, old = e->shstrsz;
+	size_t str_off = end, old = e->shstrsz, str_size = old;
+	uint32_t name[NEW_NAMES];
 
 	if (!e->sh || !e->shstr)
 		return end;
 	memcpy(j->out + str_off, e->shstr, old);
-	memcpy(j->out + str_off + old, OFFLINE_SECTION_NOTE, sizeof(OFFLINE_SECTION_NOTE));
-	memcpy(j->out + str_off + old + sizeof(OFFLINE_SECTION_NOTE), OFFLINE_SECTION_TRAMP,
-	       sizeof(OFFLINE_SECTION_TRAMP));
-	size_t str_size = old + sizeof(OFFLINE_SECTION_NOTE) + sizeof(OFFLINE_SECTION_TRAMP);
+	for (unsigned i = 0; i < NEW_NAMES; i++) {
+		size_t n = strlen(g_new_names[i]) + 1;
+		name[i] = (uint32_t)str_size;
+		memcpy(j->out + str_off + str_size, g_new_names[i], n);
+		str_size += n;
+	}
 	size_t sh_off = align_up(str_off + str_size, 8);
 	Elf64_Shdr *sh = (Elf64_Shdr *)(j->out + sh_off);
+	unsigned n = e->shnum;
 
 	memcpy(sh, e->sh, e->shnum * sizeof(*sh));
+	for (unsigned i = 0; j->uw.buf && i < e->shnum; i++) {
+		const char *nm = offline_elf_shname(e, &sh[i]);
+		if (!(sh[i].sh_flags & SHF_ALLOC))
+			continue;
+		if (!strcmp(nm, NAME_EH))
+			sh[i].sh_name = name[4];
+		else if (!strcmp(nm, NAME_EH_HDR))
+			sh[i].sh_name = name[5];
+		else
+			continue;
+		sh[i].sh_type = SHT_PROGBITS;	/* not X86_64_UNWIND: not the one to read */
+	}
 	sh[eh->e_shstrndx].sh_offset = str_off;
 	sh[eh->e_shstrndx].sh_size = str_size;
-	sh[e->shnum] = (Elf64_Shdr){
-		.sh_name = (Elf64_Word)old, .sh_type = SHT_NOTE, .sh_flags = SHF_ALLOC,
-		.sh_addr = j->seg_addr + j->note_off, .sh_offset = j->seg_off + j->note_off,
-		.sh_size = j->note_size, .sh_addralign = 8,
-	};
-	sh[e->shnum + 1] = (Elf64_Shdr){
-		.sh_name = (Elf64_Word)(old + sizeof(OFFLINE_SECTION_NOTE)), .sh_type = SHT_PROGBITS,
-		.sh_flags = SHF_ALLOC | SHF_EXECINSTR, .sh_addr = j->seg_addr + j->arena_off,
-		.sh_offset = j->seg_off + j->arena_off, .sh_size = j->arena.used,
-		.sh_addralign = 64,
-	};
+	sh[n++] = section_new(j, name[0], SHT_NOTE, SHF_ALLOC, j->note_off, j->note_size, 8);
+	sh[n++] = section_new(j, name[1], SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, j->arena_off,
+			      j->arena.used, 64);
+	if (j->uw.buf) {
+		sh[n++] = section_new(j, name[2], SHT_PROGBITS, SHF_ALLOC, j->uw_off,
+				      j->uw.eh_len, 8);
+		sh[n++] = section_new(j, name[3], SHT_PROGBITS, SHF_ALLOC,
+				      j->uw_off + j->uw.hdr_off, j->uw.hdr_len, 4);
+	}
 	eh->e_shoff = sh_off;
-	eh->e_shnum = (Elf64_Half)(e->shnum + 2);
-	return sh_off + (e->shnum + 2) * sizeof(*sh);
+	eh->e_shnum = (Elf64_Half)n;
+	return sh_off + n * sizeof(*sh);
 }
 
 /* Per-section counts for the report. */
@@ -351,24 +449,25 @@ int offline_rewrite(const uint8_t *in, size_t len, uint8_t **out, size_t *out_le
 		err = -ENOEXEC;
 		goto out;
 	}
-	if ((err = layout(&j, why)) || (err = install(&j)))
+	if ((err = layout(&j, why)) || (err = install(&j)) || (err = put_unwind(&j)))
 		goto out;
 
-	uint64_t seg_size = j.arena_off + j.arena.used;
+	uint64_t seg_size = j.seg_size;
 	Elf64_Ehdr eh = j.e.eh;
 
-	/* the arena was sized for the worst case: what lies behind its end is not ours */
-	memset(j.out + j.seg_off + seg_size, 0, j.out_cap - j.seg_off - seg_size);
 	put_note(&j);
 	put_phdrs(&j, seg_size);
 	eh.e_phoff = j.seg_off;
-	eh.e_phnum = (Elf64_Half)(j.e.phnum + 2);
+	eh.e_phnum = (Elf64_Half)(j.e.phnum + 2 + j.add_hdr);
 	j.out_len = put_sections(&j, j.seg_off + seg_size, &eh);
 	memcpy(j.out, &eh, sizeof(eh));
 	if (res) {
 		if ((err = report(&j, res)))
 			goto out;
 		res->seg_size = seg_size;
+		res->cfi_fdes = j.uw.nfde;
+		res->cfi_bare = j.uw.nbare;
+		res->cfi_why = j.uw.why;
 		res->in_size = len;
 		res->out_size = j.out_len;
 	}
@@ -380,6 +479,8 @@ out:
 		offline_result_fini(res);
 	free(j.out);
 	free(j.stub);
+	free(j.maps);
+	offline_unwind_fini(&j.uw);
 	rewrite_plan_fini(&j.plan);
 	return err;
 }

@@ -162,6 +162,8 @@ case_dry_run() {
 	grep -q "static executable, [0-9]* syscall sites" "$out" || fail "no site count: $(head -n 1 "$out")"
 	grep -Eq '^  \.text +[0-9]+ +[0-9]+ +[0-9]+$' "$out" || fail "no .text line"
 	grep -Eq '^  total +[0-9]+ +[0-9]+ +[0-9]+$' "$out" || fail "no total line"
+	grep -Eq '^  unwind info: .eh_frame rebuilt, [1-9][0-9]* FDEs for the stubs' "$out" ||
+		fail "no unwind line: $(grep unwind "$out")"
 }
 
 case_stats() {

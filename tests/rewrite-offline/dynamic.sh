@@ -185,9 +185,16 @@ case_libc_sanity() {
 		fail "the last LOAD is not the new R E one"
 	# every PT_LOAD in ascending address order (ld.so and the kernel rely on it)
 	grep '^  LOAD' ph | awk '{ print $3 }' | sort -c 2>/dev/null || fail "LOADs not in address order"
-	for t in INTERP DYNAMIC TLS GNU_EH_FRAME GNU_RELRO GNU_STACK GNU_PROPERTY; do
+	for t in INTERP DYNAMIC TLS GNU_RELRO GNU_STACK GNU_PROPERTY; do
 		[ "$(grep "^  $t " ph.in)" = "$(grep "^  $t " ph)" ] || fail "$t changed"
 	done
+	# GNU_EH_FRAME: the rebuilt .eh_frame_hdr, inside the new segment
+	# shellcheck disable=SC2046  # the fields of the lines
+	set -- $(grep '^  GNU_EH_FRAME ' ph) x x x x x
+	eh=$(($3)) ehsz=$(($5))
+	set -- $(grep '^  LOAD' ph | tail -n 1) x x x x x
+	[ "$eh" -ge $(($3)) ] && [ $((eh + ehsz)) -le $(($3 + $5)) ] ||
+		fail "GNU_EH_FRAME is not inside the new segment"
 	[ "$(grep '^  LOAD' ph.in)" = "$(grep '^  LOAD' ph | sed '$d')" ] || fail "an input LOAD changed"
 	# PT_PHDR moved with the table, into the new segment, at offset = address
 	# shellcheck disable=SC2046  # the fields of the PHDR line

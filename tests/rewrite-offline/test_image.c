@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* IMAGE arenas run natively: code with a `syscall` is planned, patched into an image arena
- * next to it and called.  The native entry issues ordinary calls itself (getpid, flags
- * kept), sends vfork through the stub's raw syscall on the exact stack (the child's own
- * calls would otherwise overwrite the parent's return address), and a slot rewritten by
- * tramp_image_slot_encode sends every stub to another entry, as a LibOS would. */
+ * next to it and called.  Until the slot is written each stub issues its syscall
+ * inline (getpid, flags kept), on the exact stack (vfork: the child's own calls would
+ * otherwise overwrite the parent's return address); a slot rewritten by
+ * tramp_image_slot_encode sends every stub to another entry, as a LibOS would.  The map
+ * of a stub (for its unwind info) follows its bytes. */
 #include <check.h>
 #include <check_run.h>
 #include <errno.h>
@@ -15,7 +16,7 @@
 #include <rewrite/rewrite.h>
 #include <trampolines/tramp.h>
 
-/* The LibOS's stand-in entry: count, then do what the native entry does for getpid. */
+/* The LibOS's stand-in entry: count, then issue the call (getpid here). */
 long g_entry_calls;
 void test_entry(void);
 __asm__(".text\n"
@@ -123,6 +124,55 @@ START_TEST(test_image_slot_redirect)
 }
 END_TEST
 
+START_TEST(test_image_map_rows)
+{
+	uint8_t *at = g_map + 4096;
+	struct rewrite_plan plan = { 0 };
+	struct rewrite_func f = { (uint64_t)at, (uint64_t)at + sizeof(getpid_code) };
+	struct rewrite_region r = { at, sizeof(getpid_code), (uint64_t)at, &f, 1 };
+	struct tramp_stub_map m = { 0 };
+	int below = 0;
+
+	memset(at, 0xcc, 4096);
+	memcpy(at, getpid_code, sizeof(getpid_code));
+	ck_assert_int_eq(tramp_arena_init_image(&g_arena, g_map, 4096, (uint64_t)g_map), 0);
+	ck_assert_int_eq(rewrite_region_scan(&r, &plan), 1);
+	const struct rewrite_site *s = &plan.sites[0];
+	ck_assert_int_eq(s->tactic, REWRITE_DISPLACE);
+	ck_assert_int_eq(tramp_site_install_map(&g_arena, s, at, (uint64_t)at,
+						sizeof(getpid_code), &m), 0);
+	ck_assert_uint_eq(m.addr, (uint64_t)g_map + TRAMP_IMAGE_HDR);
+	ck_assert_uint_gt(m.size, 28);
+	ck_assert_uint_ge(m.n, 4);
+	/* the first row is the first displaced instruction; one row, at the jump back, is
+	 * the resume address */
+	ck_assert_uint_eq(m.row[0].off, 0);
+	ck_assert_uint_eq(m.row[0].orig, s->start);
+	int resume = 0;
+	for (unsigned i = 0; i < m.n; i++) {
+		if (m.row[i].orig != s->start + s->len)
+			continue;
+		ck_assert_uint_eq(g_map[TRAMP_IMAGE_HDR + m.row[i].off], 0xe9);	/* jmp back */
+		resume++;
+	}
+	ck_assert_int_eq(resume, 1);
+	for (unsigned i = 0; i < m.n; i++) {
+		if (i)
+			ck_assert_uint_gt(m.row[i].off, m.row[i - 1].off);
+		ck_assert_uint_lt(m.row[i].off, m.size);
+		ck_assert_uint_ge(m.row[i].orig, s->start);
+		ck_assert_uint_le(m.row[i].orig, s->start + s->len);
+		if (m.row[i].below) {	/* only the call to the LibOS's entry, at the site */
+			ck_assert_uint_eq(m.row[i].below, TRAMP_RED_ZONE);
+			ck_assert_uint_eq(m.row[i].orig, s->addr);
+			below++;
+		}
+	}
+	ck_assert_int_eq(below, 1);
+	rewrite_plan_fini(&plan);
+}
+END_TEST
+
 START_TEST(test_image_init_einval)
 {
 	struct tramp_arena a;
@@ -144,6 +194,7 @@ int main(void)
 	tcase_add_test(tc, test_image_flags_kept);
 	tcase_add_test(tc, test_image_vfork_raw_path);
 	tcase_add_test(tc, test_image_slot_redirect);
+	tcase_add_test(tc, test_image_map_rows);
 	tcase_add_test(tc, test_image_init_einval);
 	suite_add_tcase(s, tc);
 	return check_run(s);

@@ -80,9 +80,8 @@ START_TEST(test_rewrite_busybox_note_matches_patches)
 	ck_assert_uint_gt(h->nsites, 200);
 	ck_assert_str_eq(h->tool, "bypass-rewrite " BYPASS_VERSION);
 	ck_assert_uint_eq(h->arena % 64, 0);
-	/* the slot jumps to the native entry */
-	ck_assert_uint_eq(out[off_of(out, h->arena)], 0xe9);
-	ck_assert_int_eq(rel32_at(out + off_of(out, h->arena) + 1), TRAMP_IMAGE_ENTRY - 5);
+	/* the slot's flag is nonzero: natively, every stub runs its inline syscall */
+	ck_assert_mem_eq(out + off_of(out, h->arena) + TRAMP_IMAGE_SLOT_FLAG, "\xcc\xcc\xcc\xcc", 4);
 	for (uint32_t i = 0; i < h->nsites; i++) {
 		uint64_t from = 0;
 		count[s[i].tactic & 3]++;
@@ -237,8 +236,8 @@ START_TEST(test_rewrite_libc_layout_for_ldso)
 	struct offline_result res;
 	const char *why = NULL;
 	Elf64_Ehdr ei, eo;
-	static const uint32_t kept[] = { PT_DYNAMIC, PT_INTERP, PT_TLS, PT_GNU_EH_FRAME,
-					 PT_GNU_RELRO, PT_GNU_STACK };
+	static const uint32_t kept[] = { PT_DYNAMIC, PT_INTERP, PT_TLS, PT_GNU_RELRO,
+					 PT_GNU_STACK };
 
 	ck_assert_int_eq(offline_rewrite(g_libc, g_libc_len, &out, &len, &res, &why), 0);
 	ck_assert_str_eq(res.kind, "shared library");
@@ -262,12 +261,91 @@ START_TEST(test_rewrite_libc_layout_for_ldso)
 	Elf64_Phdr ph = phdr_find(out, PT_PHDR, NULL);
 	ck_assert_uint_eq(ph.p_vaddr, last.p_vaddr);
 	ck_assert_uint_eq(ph.p_offset, eo.e_phoff);
+	/* the rebuilt .eh_frame_hdr is in the new segment */
+	Elf64_Phdr eh = phdr_find(out, PT_GNU_EH_FRAME, NULL);
+	ck_assert_uint_ge(eh.p_vaddr, last.p_vaddr);
+	ck_assert_uint_le(eh.p_vaddr + eh.p_memsz, last.p_vaddr + last.p_filesz);
+	ck_assert_uint_eq(eh.p_vaddr - eh.p_offset, last.p_vaddr - last.p_offset);
 	/* the others as they were */
 	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
 		Elf64_Phdr a = phdr_find(g_libc, kept[i], NULL), b = phdr_find(out, kept[i], NULL);
 		ck_assert_msg(!memcmp(&a, &b, sizeof(a)), "p_type %#x changed", kept[i]);
 	}
 	ck_assert_int_eq(offline_note_find(out, len, NULL, NULL), 0);
+	offline_result_fini(&res);
+	free(out);
+}
+END_TEST
+
+/* The FDE the .eh_frame_hdr of the image @b (its PT_GNU_EH_FRAME: @eh) gives for @pc,
+ * as libgcc finds it: the last table entry at or below @pc, if its range covers @pc.
+ * Returns the FDE's address, or 0. */
+static uint64_t hdr_lookup(const uint8_t *b, Elf64_Phdr eh, uint64_t pc, uint32_t *count)
+{
+	const uint8_t *h = b + eh.p_offset;
+	uint32_t n;
+	int32_t ent[2];
+	uint64_t best = 0;
+
+	ck_assert_mem_eq(h, "\x01\x1b\x03\x3b", 4);	/* version, pcrel, udata4, datarel */
+	memcpy(&n, h + 8, 4);
+	*count = n;
+	for (uint32_t i = 0; i < n; i++) {
+		memcpy(ent, h + 12 + 8 * i, 8);
+		if (i) {
+			int32_t prev;
+			memcpy(&prev, h + 12 + 8 * (i - 1), 4);
+			ck_assert_int_ge(ent[0], prev);	/* sorted */
+		}
+		if (eh.p_vaddr + ent[0] <= pc)
+			best = eh.p_vaddr + ent[1];
+	}
+	if (!best)
+		return 0;
+	/* FDE: length, CIE pointer, pc_begin (pcrel sdata4), pc_range */
+	const uint8_t *f = b + off_of(b, best);
+	int32_t begin;
+	uint32_t range;
+	memcpy(&begin, f + 8, 4);
+	memcpy(&range, f + 12, 4);
+	uint64_t lo = best + 8 + begin;
+	return pc >= lo && pc < lo + range ? best : 0;
+}
+
+START_TEST(test_rewrite_libc_stubs_have_fdes)
+{
+	uint8_t *out;
+	size_t len;
+	struct offline_result res;
+	const struct offline_note_hdr *h;
+	const struct offline_note_site *s;
+	const char *why = NULL;
+	uint32_t count_in, count_out;
+	size_t covered = 0, stubs = 0;
+
+	ck_assert_int_eq(offline_rewrite(g_libc, g_libc_len, &out, &len, &res, &why), 0);
+	ck_assert_ptr_null(res.cfi_why);
+	ck_assert_int_eq(offline_note_find(out, len, &h, &s), 0);
+	Elf64_Phdr ei = phdr_find(g_libc, PT_GNU_EH_FRAME, NULL);
+	Elf64_Phdr eo = phdr_find(out, PT_GNU_EH_FRAME, NULL);
+	/* an original function is still found, now in the moved copy */
+	uint64_t fi = hdr_lookup(g_libc, ei, s[0].addr, &count_in);
+	uint64_t fo = hdr_lookup(out, eo, s[0].addr, &count_out);
+	ck_assert_uint_ne(fi, 0);
+	ck_assert_uint_ge(fo, res.seg_addr);
+	ck_assert_uint_eq(count_out, count_in + res.cfi_fdes);
+	/* every stub's first and last byte: an FDE in the new segment covers them */
+	for (uint32_t i = 0; i < h->nsites; i++) {
+		if (s[i].tactic == REWRITE_TRAP)
+			continue;
+		stubs++;
+		uint64_t stub = h->arena + s[i].stub;
+		uint64_t fde = hdr_lookup(out, eo, stub, &count_out);
+		covered += fde >= res.seg_addr;
+	}
+	ck_assert_uint_eq(stubs, res.count[REWRITE_DISPLACE] + res.count[REWRITE_ISLAND]);
+	ck_assert_uint_ge(covered + res.cfi_bare, stubs);	/* a partly covered stub counts in both */
+	ck_assert_uint_ge(covered, stubs - stubs / 50);	/* libc: nearly all sites in FDEs */
 	offline_result_fini(&res);
 	free(out);
 }
@@ -315,6 +393,7 @@ int main(void)
 	if (g_libc) {
 		tcase_add_test(tc, test_rewrite_libc_layout_for_ldso);
 		tcase_add_test(tc, test_rewrite_textrel_enoexec);
+		tcase_add_test(tc, test_rewrite_libc_stubs_have_fdes);
 	} else {
 		printf("NOTE: no libc.so.6 found: the shared-library tests are not run\n");
 	}

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* Per-site stubs: the code a patched site jumps to.  A stub replays the displaced
  * instructions around the `syscall`, steps over the red zone, calls the gate through its
- * arena's entry slot (an IMAGE arena's slot is code, called directly), and jumps back
- * behind the patch. */
+ * arena's entry slot (an IMAGE arena's stub issues the syscall inline until a LibOS has
+ * written its slot), and jumps back behind the patch.  Each stub is described row by row
+ * (struct tramp_stub_map) for the unwind info bypass-rewrite writes. */
 #include <errno.h>
 #include <string.h>
 
@@ -20,16 +21,30 @@ static void put32(uint8_t *p, int32_t v)
 	memcpy(p, &v, 4);
 }
 
-/* Append the relocated copies of the whole instructions in orig[from, to) of @s. */
+/* A row of the stub's map: from here on, the state before the original instruction at
+ * @orig, with %rsp @below bytes lower. */
+static void map_row(struct tramp_stub_map *m, size_t off, uint64_t orig, unsigned below)
+{
+	if (m->n && m->row[m->n - 1].off == off)
+		m->n--;		/* an empty row: replaced */
+	if (m->n && m->row[m->n - 1].orig == orig && m->row[m->n - 1].below == below)
+		return;		/* nothing changes */
+	if (m->n < TRAMP_STUB_ROWS)
+		m->row[m->n++] = (struct tramp_stub_row){ orig, (uint16_t)off, (uint16_t)below };
+}
+
+/* Append the relocated copies of the whole instructions in orig[from, to) of @s, leaving
+ * 40 bytes for what follows them (the most: the jump back and an IMAGE stub's tail). */
 static int emit_moved(const struct rewrite_site *s, unsigned from, unsigned to,
-		      uint8_t *buf, size_t *n, uint64_t stub)
+		      uint8_t *buf, size_t *n, uint64_t stub, struct tramp_stub_map *m)
 {
 	while (from < to) {
 		int len = rewrite_insn_length(s->orig + from, to - from);
 		if (len <= 0)
 			return -EINVAL;
+		map_row(m, *n, s->start + from, 0);
 		int r = rewrite_insn_relocate(s->orig + from, len, s->start + from,
-					      stub + *n, buf + *n, STUB_MAX - 16 - *n);
+					      stub + *n, buf + *n, STUB_MAX - 40 - *n);
 		if (r < 0)
 			return r;
 		*n += r;
@@ -38,43 +53,83 @@ static int emit_moved(const struct rewrite_site *s, unsigned from, unsigned to,
 	return 0;
 }
 
-/* The call sequence of an IMAGE arena's stub (22 bytes): the slot is code, called
- * directly; behind the call, the raw `syscall` the native entry resumes at (R + 10). */
-static int emit_call_image(uint8_t *buf, size_t *n, uint64_t stub, uint64_t slot)
+/* An IMAGE arena's stub stands in for the `syscall` in two pieces: a head in place of
+ * it, which issues it inline while the slot says no LibOS is there, and a tail behind the
+ * jump back, which calls the LibOS's entry.  Natively the stub then takes no branch of
+ * its own: the jump to it and the jump back are all the site costs.  @hold keeps where
+ * the head's jrcxz (to be aimed at the tail) and the code after the syscall are. */
+struct image_hold {
+	size_t jrcxz, post;
+};
+
+/* The head (10 bytes). */
+static int emit_head_image(uint8_t *buf, size_t *n, uint64_t stub, uint64_t slot,
+			   uint64_t site, struct tramp_stub_map *m, struct image_hold *h)
 {
 	uint8_t *p = buf + *n;
-	int64_t d = (int64_t)slot - (int64_t)(stub + *n + 5 + 5);
+	int64_t d = (int64_t)(slot + TRAMP_IMAGE_SLOT_FLAG) - (int64_t)(stub + *n + 6);
 
 	if (!rel32_fits(d))
 		return -ERANGE;
-	/* 48 8d 64 24 80        lea -0x80(%rsp),%rsp   step over the red zone */
-	p[0] = 0x48; p[1] = 0x8d; p[2] = 0x64; p[3] = 0x24; p[4] = 0x80;
-	/* e8 rel32              call slot              native entry or the LibOS's gate */
-	p[5] = 0xe8; put32(p + 6, (int32_t)d);
-	/* 48 8d a4 24 80 00 00 00  lea 0x80(%rsp),%rsp  R: back (lea keeps the flags) */
-	p[10] = 0x48; p[11] = 0x8d; p[12] = 0xa4; p[13] = 0x24;
-	p[14] = 0x80; p[15] = 0x00; p[16] = 0x00; p[17] = 0x00;
-	/* eb 02                 jmp R + 12             over the raw syscall */
-	p[18] = 0xeb; p[19] = 0x02;
-	/* 0f 05                 syscall                R + 10: at the program's own %rsp */
-	p[20] = 0x0f; p[21] = 0x05;
-	*n += 22;
+	map_row(m, *n, site, 0);
+	/* 8b 0d rel32           mov flag(%rip),%ecx    the slot's flag dword, nonzero in the
+	 *                                              file (rcx is the syscall's anyway) */
+	p[0] = 0x8b; p[1] = 0x0d; put32(p + 2, (int32_t)d);
+	/* e3 rel8               jrcxz tail             0: a LibOS is there (flags kept) */
+	p[6] = 0xe3; p[7] = 0;
+	/* 0f 05                 syscall                natively, at the program's own %rsp */
+	p[8] = 0x0f; p[9] = 0x05;
+	h->jrcxz = *n + 7;
+	*n += 10;
+	h->post = *n;
 	return 0;
 }
 
-/* The call sequence that stands in for the `syscall` (19 bytes). */
-static int emit_call(uint8_t *buf, size_t *n, uint64_t stub, uint64_t slot, int kind)
+/* The tail (24 bytes), after the jump back: the call to the LibOS's entry, then on with
+ * the code after the syscall. */
+static int emit_tail_image(uint8_t *buf, size_t *n, uint64_t stub, uint64_t slot,
+			   uint64_t site, struct tramp_stub_map *m, const struct image_hold *h)
+{
+	uint8_t *p = buf + *n;
+	int64_t to_tail = (int64_t)*n - (int64_t)(h->jrcxz + 1);
+	int64_t d = (int64_t)(slot + TRAMP_IMAGE_SLOT_ENTRY) - (int64_t)(stub + *n + 11);
+	int64_t back = (int64_t)h->post - (int64_t)(*n + 24);
+
+	if (to_tail > 127 || !rel32_fits(d))
+		return -ERANGE;
+	buf[h->jrcxz] = (uint8_t)to_tail;
+	map_row(m, *n, site, 0);
+	/* 48 8d 64 24 80        lea -0x80(%rsp),%rsp   step over the red zone */
+	p[0] = 0x48; p[1] = 0x8d; p[2] = 0x64; p[3] = 0x24; p[4] = 0x80;
+	map_row(m, *n + 5, site, TRAMP_RED_ZONE);
+	/* ff 15 rel32           call *entry(%rip)      the LibOS's entry, from the slot */
+	p[5] = 0xff; p[6] = 0x15; put32(p + 7, (int32_t)d);
+	/* 48 8d a4 24 80 00 00 00  lea 0x80(%rsp),%rsp  back (lea keeps the flags) */
+	p[11] = 0x48; p[12] = 0x8d; p[13] = 0xa4; p[14] = 0x24;
+	p[15] = 0x80; p[16] = 0x00; p[17] = 0x00; p[18] = 0x00;
+	map_row(m, *n + 19, site, 0);
+	/* e9 rel32              jmp post               the code after the inline syscall */
+	p[19] = 0xe9; put32(p + 20, (int32_t)back);
+	*n += 24;
+	return 0;
+}
+
+/* The call sequence that stands in for the `syscall` (19 bytes; an IMAGE arena's head). */
+static int emit_call(uint8_t *buf, size_t *n, uint64_t stub, uint64_t slot, int kind,
+		     uint64_t site, struct tramp_stub_map *m, struct image_hold *h)
 {
 	if (kind == TRAMP_ARENA_IMAGE)
-		return emit_call_image(buf, n, stub, slot);
+		return emit_head_image(buf, n, stub, slot, site, m, h);
 
 	uint8_t *p = buf + *n;
 	int64_t d = (int64_t)slot - (int64_t)(stub + *n + 5 + 6);
 
 	if (!rel32_fits(d))
 		return -ERANGE;
+	map_row(m, *n, site, 0);
 	/* 48 8d 64 24 80        lea -0x80(%rsp),%rsp   step over the red zone */
 	p[0] = 0x48; p[1] = 0x8d; p[2] = 0x64; p[3] = 0x24; p[4] = 0x80;
+	map_row(m, *n + 5, site, TRAMP_RED_ZONE);
 	/* ff 15 rel32           call *slot(%rip)       the gate entry (6 bytes) */
 	p[5] = 0xff; p[6] = 0x15; put32(p + 7, (int32_t)d);
 	/* 48 8d a4 24 80 00 00 00  lea 0x80(%rsp),%rsp  back (lea keeps the flags) */
@@ -99,6 +154,17 @@ static int emit_jmp(uint8_t *buf, size_t *n, uint64_t stub, uint64_t to)
 int tramp_site_install(struct tramp_arena *a, const struct rewrite_site *s,
 		       uint8_t *code, uint64_t code_addr, size_t code_len)
 {
+	struct tramp_stub_map m;
+
+	return tramp_site_install_map(a, s, code, code_addr, code_len, &m);
+}
+
+int tramp_site_install_map(struct tramp_arena *a, const struct rewrite_site *s,
+			   uint8_t *code, uint64_t code_addr, size_t code_len,
+			   struct tramp_stub_map *map)
+{
+	struct tramp_stub_map m = { .addr = a->addr + a->used };
+	struct image_hold h = { 0 };
 	uint8_t buf[STUB_MAX];
 	size_t n = 0;
 	uint64_t stub = a->addr + a->used;
@@ -117,9 +183,9 @@ int tramp_site_install(struct tramp_arena *a, const struct rewrite_site *s,
 	if (s->tactic == REWRITE_DISPLACE) {
 		if (s->len < 5)
 			return -EINVAL;
-		if ((err = emit_moved(s, 0, s->sys_off, buf, &n, stub)) ||
-		    (err = emit_call(buf, &n, stub, slot, a->kind)) ||
-		    (err = emit_moved(s, s->sys_off + 2, s->len, buf, &n, stub)))
+		if ((err = emit_moved(s, 0, s->sys_off, buf, &n, stub, &m)) ||
+		    (err = emit_call(buf, &n, stub, slot, a->kind, s->addr, &m, &h)) ||
+		    (err = emit_moved(s, s->sys_off + 2, s->len, buf, &n, stub, &m)))
 			return err;
 		jump_from = s->start;
 		resume = s->start + s->len;
@@ -129,12 +195,16 @@ int tramp_site_install(struct tramp_arena *a, const struct rewrite_site *s,
 		int64_t d8 = (int64_t)s->island - (int64_t)(s->addr + 2);
 		if (d8 < -128 || d8 > 127)
 			return -ERANGE;
-		if ((err = emit_call(buf, &n, stub, slot, a->kind)))
+		if ((err = emit_call(buf, &n, stub, slot, a->kind, s->addr, &m, &h)))
 			return err;
 		jump_from = s->island;
 		resume = s->addr + 2;
 	}
+	map_row(&m, n, resume, 0);
 	if ((err = emit_jmp(buf, &n, stub, resume)))
+		return err;
+	if (a->kind == TRAMP_ARENA_IMAGE &&
+	    (err = emit_tail_image(buf, &n, stub, slot, s->addr, &m, &h)))
 		return err;
 
 	int64_t d = (int64_t)stub - (int64_t)(jump_from + 5);
@@ -142,6 +212,8 @@ int tramp_site_install(struct tramp_arena *a, const struct rewrite_site *s,
 		return -ERANGE;
 	memcpy(a->base + a->used, buf, n);
 	a->used = (a->used + n + 15) & ~(size_t)15;
+	m.size = (uint32_t)n;
+	*map = m;
 
 	/* Write the patch: the stub is complete, then the jump to it.  An island site is
 	 * switched last by one 16-bit store over exactly the syscall, so it can be done while

@@ -2,7 +2,8 @@
 /* offline: write a patched copy of an ELF executable or shared library (bypass-rewrite).
  * The sites are planned by rewrite_region_scan and patched by tramp_site_install into an
  * IMAGE arena, which goes into an added PT_LOAD together with the moved program header
- * table and a note listing the sites.  The copy runs natively (its stubs issue the syscall) and, later, under a
+ * table, a note listing the sites, and a rebuilt .eh_frame/.eh_frame_hdr that also
+ * describes the stubs.  The copy runs natively (its stubs issue the syscall) and under a
  * LibOS that reads the note instead of scanning. */
 #ifndef OFFLINE_OFFLINE_H
 #define OFFLINE_OFFLINE_H
@@ -24,7 +25,7 @@
 struct offline_note_hdr {
 	uint32_t format;	/* OFFLINE_NOTE_FORMAT */
 	uint32_t nsites;
-	uint64_t arena;		/* the IMAGE arena (slot at +0, native entry at +16: tramp.h) */
+	uint64_t arena;		/* the IMAGE arena (its slot at +0: tramp.h) */
 	uint64_t arena_size;	/* bytes of the arena in the file */
 	char tool[32];		/* "bypass-rewrite VERSION", NUL-padded */
 };
@@ -57,6 +58,9 @@ struct offline_result {
 	uint64_t seg_addr;	/* the added PT_LOAD */
 	size_t seg_size;
 	size_t arena_size;	/* of which stubs and header */
+	size_t cfi_fdes;	/* FDEs written for the stubs in the rebuilt .eh_frame */
+	size_t cfi_bare;	/* stubs with bytes no FDE covers (e.g. outside any FDE) */
+	const char *cfi_why;	/* no .eh_frame was rebuilt: why (static); else NULL */
 	size_t in_size, out_size;
 };
 

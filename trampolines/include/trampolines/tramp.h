@@ -177,15 +177,17 @@ int tramp_init(const char **why);
 /* What a stub calls and how (see struct tramp_arena). */
 enum tramp_arena_kind {
 	TRAMP_ARENA_LIVE = 0,	/* mapped in this process: `call *slot(%rip)`, slot = address */
-	TRAMP_ARENA_IMAGE = 1,	/* part of an ELF file (bypass-rewrite): `call slot`, slot = code */
+	TRAMP_ARENA_IMAGE = 1,	/* part of an ELF file (bypass-rewrite): inline syscall, or
+				 * `call *entry(%rip)` once a LibOS wrote the slot */
 };
 
 /* A block of stubs within +-2 GiB of the code it serves.
  * LIVE arenas (tramp_arena_create*) are mappings of this process: base == addr, and the
  * first 8 bytes hold the entry address every stub calls through.
  * IMAGE arenas (tramp_arena_init_image) are a buffer that becomes part of a file and runs
- * at @addr: stubs `call` the slot itself, which is code (TRAMP_IMAGE_SLOT), so nothing in
- * the arena needs a load-time relocation (static-pie, shared libraries). */
+ * at @addr: stubs read the slot rip-relative and issue the syscall themselves until a
+ * LibOS writes it (TRAMP_IMAGE_SLOT), so nothing in the arena needs a load-time
+ * relocation (static-pie, shared libraries). */
 struct tramp_arena {
 	uint8_t *base;		/* writable view: [slot][stubs...] */
 	size_t size, used;
@@ -211,41 +213,67 @@ void tramp_arena_set_entry(struct tramp_arena *a, void (*entry)(void));
 
 /* Emit the stub for @site into @a and write the patch into @code, the writable view of
  * the code at run-time address @code_addr (length @code_len).  TRAP sites are skipped.
- * Stubs of an IMAGE arena are 4 bytes longer: after the call they hold the raw
- * `syscall` the native entry resumes at (see TRAMP_IMAGE_ENTRY).
+ * Stubs of an IMAGE arena are 20 bytes longer: they choose between their own inline
+ * `syscall` and the LibOS's entry (see TRAMP_IMAGE_SLOT).
  * Returns 0, -ENOSPC (arena full), -ERANGE (stub out of reach) or -EINVAL. */
 int tramp_site_install(struct tramp_arena *a, const struct rewrite_site *site,
 		       uint8_t *code, uint64_t code_addr, size_t code_len);
 
-/* Image arenas (offline rewriting).  The 64-byte header of an IMAGE arena:
- *   +0  TRAMP_IMAGE_SLOT (16 bytes of code): `jmp rel32` to the native entry, int3 fill.
- *       Every stub does `lea -0x80(%rsp),%rsp; call slot; lea 0x80(%rsp),%rsp`, so a
- *       LibOS that loads such an image serves its sites by writing
- *       tramp_image_slot_encode(tramp_entry) over the slot before the program runs: the
- *       gate then finds exactly the frame a LIVE stub's `call *slot(%rip)` leaves
- *       ([rsp] = the stub's resume address, rsp = the site's rsp - 136).
- *   +16 TRAMP_IMAGE_ENTRY, the native entry (no LibOS present): `syscall; ret` for every
- *       number but those that must run on the program's exact stack (rt_sigreturn, clone,
- *       vfork, clone3: a new stack, a shared stack, a frame at %rsp).  For those it pops
- *       the stub's resume address R, undoes the stub's step over the red zone and jumps
- *       to R + 10, the raw `syscall` every image stub carries, which then goes on behind
- *       the call as usual.  Chosen with jrcxz, as rcx is the syscall's to clobber:
- *       the flags stay as the program left them. */
+/* Where a stub's bytes stand in its site's code, for unwind info (bypass-rewrite writes
+ * CFI for its stubs from this): from stub offset @off up to the next row's, the program's
+ * state is the one before the original instruction at @orig, with %rsp @below bytes
+ * lower (the stub's step over the red zone and its call). */
+struct tramp_stub_row {
+	uint64_t orig;
+	uint16_t off;
+	uint16_t below;
+};
+#define TRAMP_STUB_ROWS		(REWRITE_MAX_WINDOW + 8)
+struct tramp_stub_map {
+	uint64_t addr;		/* run-time address of the stub */
+	uint32_t size;		/* its bytes, without the alignment fill */
+	unsigned n;		/* rows, by ascending @off; row[0].off == 0 */
+	struct tramp_stub_row row[TRAMP_STUB_ROWS];
+};
+
+/* tramp_site_install that also describes the stub it wrote in *@map (untouched when no
+ * stub was written: TRAP sites, errors). */
+int tramp_site_install_map(struct tramp_arena *a, const struct rewrite_site *site,
+			   uint8_t *code, uint64_t code_addr, size_t code_len,
+			   struct tramp_stub_map *map);
+
+/* Image arenas (offline rewriting).  The 64-byte header of an IMAGE arena is int3 in the
+ * file; its first 16 bytes are the slot (TRAMP_IMAGE_SLOT), which every stub reads:
+ *   +2  TRAMP_IMAGE_SLOT_FLAG, a dword: nonzero (int3s) in the file;
+ *   +6  TRAMP_IMAGE_SLOT_ENTRY, a qword: the LibOS's entry, once it is there.
+ * A stub loads the flag into %ecx (rcx is the syscall's to clobber) and, with jrcxz (the
+ * flags stay as the program left them):
+ *   nonzero (natively, no LibOS): falls through to its own inline `syscall`, at the
+ *     program's exact %rsp: no call, no return across the kernel, and rt_sigreturn,
+ *     clone, clone3 and vfork see their own stack;
+ *   0: jumps to its tail behind the jump back: `lea -0x80(%rsp),%rsp; call *entry(%rip);
+ *     lea 0x80(%rsp),%rsp`, so the entry finds exactly the frame a LIVE stub's
+ *     `call *slot(%rip)` leaves ([rsp] = the stub's resume address, rsp = the site's
+ *     rsp - 136), then goes on with the code after the inline syscall.
+ * A LibOS that loads such an image writes tramp_image_slot_encode(tramp_entry) over the
+ * slot before the program runs: `ff 25 00 00 00 00` (jmp *0(%rip)) puts the 0 flag at +2
+ * and the entry right behind it. */
 #define TRAMP_IMAGE_SLOT	0
 #define TRAMP_IMAGE_SLOT_SIZE	16
-#define TRAMP_IMAGE_ENTRY	16
+#define TRAMP_IMAGE_SLOT_FLAG	2
+#define TRAMP_IMAGE_SLOT_ENTRY	6
 #define TRAMP_IMAGE_HDR		64
 
 /* Make @a an IMAGE arena over the caller's buffer @buf (@size bytes, at least
- * TRAMP_IMAGE_HDR) that will run at @addr: fills it with int3, writes the slot and the
- * native entry.  Stubs are appended from TRAMP_IMAGE_HDR (16-byte aligned); a->used is
+ * TRAMP_IMAGE_HDR) that will run at @addr: fills it with int3 (the slot included).
+ * Stubs are appended from TRAMP_IMAGE_HDR (16-byte aligned); a->used is
  * the number of bytes to keep.  Returns 0 or -EINVAL (NULL @buf, @size too small,
  * @addr not 16-byte aligned). */
 int tramp_arena_init_image(struct tramp_arena *a, uint8_t *buf, size_t size, uint64_t addr);
 
-/* The slot contents that send an IMAGE arena's stubs to @entry instead of the native
- * entry: `jmp *0(%rip)` followed by @entry and int3 fill (TRAMP_IMAGE_SLOT_SIZE bytes
- * written to @slot).  Position-independent: only @entry is absolute. */
+/* The slot contents that send an IMAGE arena's stubs to @entry instead of their inline
+ * syscall: `jmp *0(%rip)` (its zero displacement is the 0 flag) followed by @entry and
+ * int3 fill (TRAMP_IMAGE_SLOT_SIZE bytes written to @slot).  Only @entry is absolute. */
 void tramp_image_slot_encode(uint8_t *slot, uint64_t entry);
 
 #endif /* __ASSEMBLER__ */
