@@ -24,17 +24,27 @@ static const char usage[] =
 	"  --trace=FILE      the same to FILE (%p: the pid, one file per process)\n"
 	"  --trace-filter=LIST  only these syscalls (read,write,...; all; !name)\n"
 	"  --argv0=NAME      run PROGRAM with argv[0] = NAME\n"
+	"  --net=kernel|dpdk who serves IPv4 TCP and UDP sockets: the kernel (default), or\n"
+	"                    dpdk-net on a DPDK port, started at the first socket that needs\n"
+	"                    it (127.0.0.0/8, IPv6, AF_UNIX, raw sockets stay on the kernel)\n"
+	"  --dpdk='EAL ARGS' DPDK EAL arguments for --net=dpdk (e.g. '--no-pci --no-huge\n"
+	"                    -m 256 --no-shconf --vdev=net_af_packet0,iface=veth0')\n"
+	"  --ip=ADDR/PREFIX  the local IPv4 address and on-link prefix (--net=dpdk needs it)\n"
+	"  --gw=ADDR         the next hop for off-link destinations\n"
 	"  --help            show this help\n"
 	"  --version         show the version\n"
 	"\n"
 	"Environment: BYPASS_STATS=FILE acts as --stats=FILE, BYPASS_TRACE=FILE (or -, for\n"
-	"stderr) as --trace, BYPASS_TRACE_FILTER=LIST as --trace-filter; they survive execve.\n"
+	"stderr) as --trace, BYPASS_TRACE_FILTER=LIST as --trace-filter; BYPASS_NET, BYPASS_DPDK,\n"
+	"BYPASS_IP and BYPASS_GW as --net, --dpdk, --ip and --gw (BYPASS_NET_FAULT: dpdk-net\n"
+	"fault injection, key=value,...); they survive execve.\n"
 	"Exit status: the program's, or 127 (not found), 126 (cannot execute), 2 (usage).\n";
 
 int main(int argc, char **argv, char **envp)
 {
 	static char self[PATH_MAX];
 	struct libos_config cfg = { 0 };
+	const char *net = NULL, *dpdk = NULL, *ip = NULL, *gw = NULL, *what, *why;
 	int i;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -61,6 +71,14 @@ int main(int argc, char **argv, char **envp)
 			cfg.trace_filter = a + 15;
 		} else if (!strncmp(a, "--argv0=", 8)) {
 			cfg.argv0 = a + 8;
+		} else if (!strncmp(a, "--net=", 6)) {
+			net = a + 6;
+		} else if (!strncmp(a, "--dpdk=", 7)) {
+			dpdk = a + 7;
+		} else if (!strncmp(a, "--ip=", 5)) {
+			ip = a + 5;
+		} else if (!strncmp(a, "--gw=", 5)) {
+			gw = a + 5;
 		} else if (!strcmp(a, "--argv0") && i + 1 < argc) {
 			cfg.argv0 = argv[++i];
 		} else {
@@ -92,6 +110,10 @@ int main(int argc, char **argv, char **envp)
 				bad ? bad : "");
 			return EXIT_USAGE;
 		}
+	}
+	if (libos_net_conf_parse(&cfg, net, dpdk, ip, gw, &what, &why)) {
+		fprintf(stderr, "bypass-run: %s: %s\n", what, why);
+		return EXIT_USAGE;
 	}
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0) {

@@ -8,6 +8,7 @@
 
 #include "internal.h"
 #include "trace.h"
+#include "net/net.h"
 
 struct libos_proc g_proc = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -25,6 +26,7 @@ void libos_dispatch_init(void)
 	g_tramp_route[SYS_openat] = TRAMP_ROUTE_PATH_RSI;
 	g_tramp_route[SYS_readlinkat] = TRAMP_ROUTE_PATH_RSI;
 	g_tramp_route[SYS_openat2] = TRAMP_ROUTE_PATH_RSI;
+	libos_net_routes_init();	/* socket calls: fast unless --net=dpdk */
 }
 
 /* The gate's decision for @nr with these arguments: does it take the fast path? */
@@ -35,6 +37,8 @@ bool libos_route_fast(long nr, uint64_t rdi, uint64_t rsi)
 
 	if (route == TRAMP_ROUTE_FAST || route == TRAMP_ROUTE_LIBOS)
 		return route == TRAMP_ROUTE_FAST;
+	if (route == TRAMP_ROUTE_FD_RDI)
+		return rdi >= TRAMP_FDMAP || !g_tramp_fdmap[rdi];
 	const char *path = (const char *)(route == TRAMP_ROUTE_PATH_RDI ? rdi : rsi);
 	if (tramp_copy_guest(head, path, sizeof(head)))
 		return false;

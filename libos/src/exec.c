@@ -15,6 +15,7 @@
 
 #include "internal.h"
 #include "exec.h"
+#include "net/net.h"
 
 int libos_shebang_parse(const char *buf, size_t n, char *interp, size_t isize, char *arg,
 			size_t asize)
@@ -156,7 +157,7 @@ long libos_exec(const char *guest_path, char *const *argv, char *const *envp,
 {
 	const struct libos_config *cfg = g_proc.cfg;
 	char stats_opt[4096 + 16], trace_opt[4096 + 16], filter_opt[4096 + 32];
-	char buf[4096], real[4096];
+	char buf[4096], real[4096], net_opts[4096];
 	const char *path = buf;
 	long argc = 0, err;
 
@@ -198,6 +199,7 @@ long libos_exec(const char *guest_path, char *const *argv, char *const *envp,
 			nv[k++] = filter_opt;
 		}
 	}
+	k += libos_net_exec_args(nv + k, net_opts, sizeof(net_opts));
 	nv[k++] = "--argv0";
 	nv[k++] = argc ? argv[0] : "";	/* pointers checked above; the kernel reads them */
 	nv[k++] = "--";
@@ -210,6 +212,7 @@ long libos_exec(const char *guest_path, char *const *argv, char *const *envp,
 	size_t nesize = 0;
 	if ((err = env_for_host(envp, &ne, &nesize)))
 		goto out;
+	libos_net_exit();	/* the new image starts without our DPDK state */
 	libos_stats_write(false);
 	if (g_trace_on && trace_args)
 		libos_trace_call(trace_args, 0, 0);	/* it succeeds from here on */

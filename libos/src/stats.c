@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "net/net.h"
 
 extern void (*g_tramp_entry_ptr)(void);
 
@@ -225,7 +226,13 @@ void libos_stats_write(bool human)
 						   (long long)g_proc.big_nr[i],
 						   (unsigned long long)g_proc.big_count[i]),
 						sep = ", ";
-			out_printf(&o, "}}\n");
+			out_printf(&o, "}");
+			char net[2048];
+			if (!only && libos_net_stats_json(net, sizeof(net)) > 0) {
+				out_flush(&o);	/* longer than out_printf's margin */
+				out_printf(&o, ", \"net\": %s", net);
+			}
+			out_printf(&o, "}\n");
 			out_flush(&o);
 			if (close(o.fd) == 0)
 				rename(tmp, path);

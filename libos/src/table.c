@@ -1,36 +1,75 @@
 // SPDX-License-Identifier: MIT
 /* The dispatch table: one line per syscall the LibOS owns, sorted by number.  Every
- * other number is passed to the kernel by the stub itself (the fast path). */
+ * other number is passed to the kernel by the stub itself (the fast path).  The socket
+ * calls (net/) are routed only under --net=dpdk, and then mostly by fd (net/core.c). */
 #include <sys/syscall.h>
 
 #include "internal.h"
 #include "sys/sys.h"
+#include "net/net.h"
 
 libos_handler_fn *const g_libos_table[LIBOS_NR_MAX] = {
+	[SYS_read]		= libos_sys_read,
+	[SYS_write]		= libos_sys_write,
 	[SYS_open]		= libos_sys_open,
+	[SYS_close]		= libos_sys_close,
+	[SYS_poll]		= libos_sys_poll,
 	[SYS_mmap]		= libos_sys_mmap,
 	[SYS_munmap]		= libos_sys_munmap,
 	[SYS_brk]		= libos_sys_brk,
 	[SYS_rt_sigaction]	= libos_sys_rt_sigaction,
 	[SYS_rt_sigprocmask]	= libos_sys_rt_sigprocmask,
 	[SYS_rt_sigreturn]	= libos_sys_rt_sigreturn,
+	[SYS_ioctl]		= libos_sys_ioctl,
+	[SYS_readv]		= libos_sys_readv,
+	[SYS_writev]		= libos_sys_writev,
+	[SYS_select]		= libos_sys_select,
+	[SYS_dup]		= libos_sys_dup,
+	[SYS_dup2]		= libos_sys_dup2,
+	[SYS_sendfile]		= libos_sys_sendfile,
+	[SYS_socket]		= libos_sys_socket,
+	[SYS_connect]		= libos_sys_connect,
+	[SYS_accept]		= libos_sys_accept,
+	[SYS_sendto]		= libos_sys_sendto,
+	[SYS_recvfrom]		= libos_sys_recvfrom,
+	[SYS_sendmsg]		= libos_sys_sendmsg,
+	[SYS_recvmsg]		= libos_sys_recvmsg,
+	[SYS_shutdown]		= libos_sys_shutdown,
+	[SYS_bind]		= libos_sys_bind,
+	[SYS_listen]		= libos_sys_listen,
+	[SYS_getsockname]	= libos_sys_getsockname,
+	[SYS_getpeername]	= libos_sys_getpeername,
+	[SYS_setsockopt]	= libos_sys_setsockopt,
+	[SYS_getsockopt]	= libos_sys_getsockopt,
 	[SYS_clone]		= libos_sys_clone,
 	[SYS_fork]		= libos_sys_fork,
 	[SYS_vfork]		= libos_sys_vfork,
 	[SYS_execve]		= libos_sys_execve,
 	[SYS_exit]		= libos_sys_exit,
+	[SYS_fcntl]		= libos_sys_fcntl,
 	[SYS_readlink]		= libos_sys_readlink,
 	[SYS_sigaltstack]	= libos_sys_sigaltstack,
 	[SYS_prctl]		= libos_sys_prctl,
 	[SYS_arch_prctl]	= libos_sys_arch_prctl,
 	[SYS_set_tid_address]	= libos_sys_set_tid_address,
 	[SYS_exit_group]	= libos_sys_exit_group,
+	[SYS_epoll_wait]	= libos_sys_epoll_wait,
+	[SYS_epoll_ctl]		= libos_sys_epoll_ctl,
 	[SYS_openat]		= libos_sys_openat,
 	[SYS_readlinkat]	= libos_sys_readlinkat,
+	[SYS_pselect6]		= libos_sys_pselect6,
+	[SYS_ppoll]		= libos_sys_ppoll,
+	[SYS_epoll_pwait]	= libos_sys_epoll_pwait,
+	[SYS_accept4]		= libos_sys_accept4,
+	[SYS_dup3]		= libos_sys_dup3,
+	[SYS_recvmmsg]		= libos_sys_recvmmsg,
+	[SYS_sendmmsg]		= libos_sys_sendmmsg,
 	[SYS_execveat]		= libos_sys_execveat,
 	[SYS_rseq]		= libos_sys_rseq,
 	[SYS_clone3]		= libos_sys_clone3,
+	[SYS_close_range]	= libos_sys_close_range,
 	[SYS_openat2]		= libos_sys_openat2,
+	[SYS_epoll_pwait2]	= libos_sys_epoll_pwait2,
 };
 
 /* Handlers whose whole path is integer code: the files they run in are built with

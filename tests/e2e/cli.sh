@@ -301,6 +301,86 @@ case_missing_program_after_option() {
 	expect_error 2 PROGRAM
 }
 
+# ---- cases: networking options (--net, --dpdk, --ip, --gw and BYPASS_*) -------------------
+
+case_net_unknown() {
+	run -- --net=bogus "$BUSYBOX" true
+	expect_error 2 --net
+}
+
+case_net_dpdk_without_ip() {
+	run -- --net=dpdk "$BUSYBOX" true
+	expect_error 2 --ip
+}
+
+case_net_bad_address() {
+	run -- --net=dpdk --ip=10.0.0/24 "$BUSYBOX" true
+	expect_error 2 --ip
+}
+
+case_net_bad_prefix() {
+	run -- --net=dpdk --ip=10.0.0.2/33 "$BUSYBOX" true
+	expect_error 2 --ip
+}
+
+case_net_missing_prefix() {
+	run -- --net=dpdk --ip=10.0.0.2 "$BUSYBOX" true
+	expect_error 2 --ip
+}
+
+case_net_bad_gateway() {
+	run -- --net=dpdk --ip=10.0.0.2/24 --gw=10.0.0.300 "$BUSYBOX" true
+	expect_error 2 --gw
+}
+
+case_net_unbalanced_quotes() {
+	run -- --net=dpdk --ip=10.0.0.2/24 "--dpdk=--vdev='net_null0" "$BUSYBOX" true
+	expect_error 2 --dpdk
+}
+
+case_net_env_bad_address() {	# the environment is checked like the options
+	run BYPASS_NET=dpdk BYPASS_IP=not-an-address -- "$BUSYBOX" true
+	expect_error 2 --ip
+}
+
+case_net_env_unknown() {
+	run BYPASS_NET=tcp -- "$BUSYBOX" true
+	expect_error 2 --net
+}
+
+case_net_option_over_env() {	# --net=kernel wins over a bad BYPASS_NET
+	run BYPASS_NET=bogus -- --net=kernel "$BUSYBOX" echo kernel-net
+	expect_ok 0 kernel-net
+}
+
+case_net_kernel() {
+	run -- --net=kernel "$BUSYBOX" echo kernel-net
+	expect_ok 0 kernel-net
+}
+
+case_net_dpdk_no_socket() {	# no socket: DPDK is never started, nothing is printed
+	run BYPASS_NET_MODULE=/nonexistent/libbypass-net.so -- --net=dpdk --ip=10.0.0.2/24 \
+		"$BUSYBOX" echo no-socket
+	expect_ok 0 no-socket
+}
+
+case_net_module_missing() {	# DPDK cannot start: one line, ENETDOWN, never a crash
+	run BYPASS_NET_MODULE=/nonexistent/libbypass-net.so -- --net=dpdk --ip=10.0.0.2/24 \
+		"$BUSYBOX" nc 10.0.0.1 80
+	check_status 1
+	[ "$(grep -c '^bypass-run: network: ' "$err")" -eq 1 ] ||
+		fail "expected one 'bypass-run: network: ...' line on stderr"
+	grep -q 'Network is down' "$err" || fail "the program did not see ENETDOWN"
+}
+
+case_net_help() {
+	run -- --help
+	check_status 0
+	for o in --net=kernel --dpdk= --ip= --gw= BYPASS_NET BYPASS_DPDK BYPASS_IP BYPASS_GW; do
+		grep -q -- "$o" "$out" || fail "--help does not mention $o"
+	done
+}
+
 # ---- cases: shebang -----------------------------------------------------------------------
 
 case_shebang() {

@@ -35,7 +35,19 @@ tramp_entry:
 	lea	-1(%rcx), %rcx
 	mov	%rdi, %r11
 	jrcxz	4f				/* 2: path in rdi */
-	mov	%rsi, %r11			/* 3: path in rsi */
+	lea	-1(%rcx), %rcx
+	jrcxz	7f				/* 3: path in rsi */
+	movzwl	%di, %ecx			/* 4: fd in rdi */
+	not	%rcx
+	lea	1(%rdi,%rcx), %rcx		/* rcx = fd - (fd & 0xffff): 0 iff fd < 65536 */
+	jrcxz	6f
+	jmp	2f				/* past the map (or negative): the kernel's */
+6:	lea	g_tramp_fdmap(%rip), %r11
+	movzwl	%di, %ecx
+	movzbl	(%r11,%rcx), %ecx		/* 1: a LibOS socket or epoll */
+	jrcxz	2f
+	jmp	3f
+7:	mov	%rsi, %r11
 4:	call	tramp_path_probe
 	jrcxz	3f				/* /proc/...: the LibOS decides */
 2:	syscall
@@ -89,6 +101,8 @@ tramp_entry_stats:
 	mov	%rdi, %r11
 	cmp	$2, %ecx
 	je	4f				/* 2: path in rdi */
+	cmp	$4, %ecx
+	je	5f				/* 4: fd in rdi */
 	mov	%rsi, %r11			/* 3: path in rsi */
 4:	call	tramp_path_probe
 	jrcxz	3f
@@ -100,6 +114,12 @@ tramp_stats_ret:
 	ret
 3:	popfq
 	jmp	tramp_slow
+5:	cmp	$0xffff, %rdi
+	ja	2b				/* past the map (or negative): the kernel's */
+	lea	g_tramp_fdmap(%rip), %r11
+	movzbl	(%r11,%rdi), %ecx
+	jrcxz	2b
+	jmp	3b
 	.size	tramp_entry_stats, .-tramp_entry_stats
 
 /* A syscall caught by SUD resumes here in the guest world: the SIGSYS handler set
@@ -386,5 +406,14 @@ tramp_gate_end:
 	.globl	g_tramp_entry_ptr
 g_tramp_entry_ptr:
 	.quad	tramp_entry
+
+/* Route 4's map: one byte per fd number, non-zero for the LibOS's sockets and epolls. */
+	.bss
+	.balign	64
+	.globl	g_tramp_fdmap
+	.type	g_tramp_fdmap, @object
+g_tramp_fdmap:
+	.zero	TRAMP_FDMAP
+	.size	g_tramp_fdmap, TRAMP_FDMAP
 
 	.section .note.GNU-stack, "", @progbits

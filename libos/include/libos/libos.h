@@ -5,6 +5,7 @@
 #define LIBOS_LIBOS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct libos_config {
 	const char *stats_path;	/* JSON stats file ("%p" -> pid), NULL for none */
@@ -16,6 +17,17 @@ struct libos_config {
 	const char *trace_path;	/* its file ("%p" -> pid), NULL for stderr */
 	const char *trace_filter;	/* "read,write,...", NULL for all */
 	bool trace_from_env;	/* trace settings came from BYPASS_TRACE* */
+	/* Networking: --net=dpdk serves AF_INET sockets from dpdk-net (libos_net_conf_parse
+	 * fills these from the options or BYPASS_NET, BYPASS_DPDK, BYPASS_IP, BYPASS_GW and
+	 * BYPASS_NET_FAULT).  net_dpdk false: the kernel serves every socket, routes untouched. */
+	bool net_dpdk;
+	bool net_from_env;	/* they came from the environment (the guest sees it) */
+	const char *net_eal;	/* EAL arguments, NULL for none */
+	const char *net_ip_str, *net_gw_str;	/* as given, for execve re-entry */
+	uint32_t net_ip;	/* network byte order */
+	uint8_t net_prefix;
+	uint32_t net_gw;	/* network byte order; 0 = none */
+	const char *net_fault;	/* dpdk-net fault injection, NULL = off */
 };
 
 /* Exit statuses of a program that could not be started, as shells use them. */
@@ -24,6 +36,13 @@ struct libos_config {
 
 /* Check a --trace-filter list: 0, or -EINVAL with *bad at the unknown name. */
 int libos_trace_filter_check(const char *list, const char **bad);
+
+/* Fill cfg->net_* from the options (NULL when not given) or, for those not given, the
+ * BYPASS_NET, BYPASS_DPDK, BYPASS_IP and BYPASS_GW variables (BYPASS_NET_FAULT always
+ * comes from the environment).  0, or -EINVAL with *what naming the option and *why
+ * saying what is wrong (static strings, for one line "bypass-run: WHAT: WHY"). */
+int libos_net_conf_parse(struct libos_config *cfg, const char *net, const char *dpdk,
+			 const char *ip, const char *gw, const char **what, const char **why);
 
 /* Run @prog with @argv (argv[0] is replaced by cfg->argv0 when set) and @envp.
  * Returns only if the program could not be started: a one-line error

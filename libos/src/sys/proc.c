@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "sys.h"
+#include "../net/net.h"
 
 static long do_fork(struct libos_args *a, unsigned long flags, uint64_t stack, int *ptid,
 		    int *ctid, uint64_t tls)
@@ -41,6 +42,7 @@ static long do_fork(struct libos_args *a, unsigned long flags, uint64_t stack, i
 	g_proc.threads = NULL;
 	atomic_store(&g_proc.live, 0);
 	libos_thread_link(t);
+	libos_net_fork_child();		/* the parent's DPDK state is not ours */
 	if (libos_sud_arm(t))
 		_exit(126);
 	if (flags & CLONE_CHILD_SETTID)
@@ -171,6 +173,7 @@ long libos_sys_execveat(struct libos_args *a)
 
 void libos_exit_group(int code)
 {
+	libos_net_exit();	/* FINs and data still queued in dpdk-net */
 	libos_stats_write(!libos_self()->vfork_child);
 	for (;;)
 		syscall(SYS_exit_group, code);

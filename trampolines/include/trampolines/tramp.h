@@ -49,6 +49,7 @@
 #define TRAMP_REGS_SIZE		160	/* multiple of 16 */
 
 #define TRAMP_ROUTES		65536
+#define TRAMP_FDMAP		65536	/* fd numbers route 4 looks up */
 
 /* A stub steps this far below the guest's %rsp before calling the gate, so
  * struct tramp_regs.rsp is the guest's %rsp at the site minus TRAMP_RED_ZONE. */
@@ -99,14 +100,17 @@ extern const char tramp_host_begin[], tramp_host_end[];
 extern const char tramp_exit_begin[], tramp_exit_end[];
 
 /* Per-number route: 0 = the stub issues the syscall itself (fast path), 1 = the LibOS,
- * 2/3 = fast unless the path in rdi/rsi starts with "/proc/" (the LibOS's then). */
+ * 2/3 = fast unless the path in rdi/rsi starts with "/proc/" (the LibOS's then),
+ * 4 = fast unless rdi is an fd below TRAMP_FDMAP whose g_tramp_fdmap byte is set. */
 #define TRAMP_ROUTE_FAST	0
 #define TRAMP_ROUTE_LIBOS	1
 #define TRAMP_ROUTE_PATH_RDI	2
 #define TRAMP_ROUTE_PATH_RSI	3
+#define TRAMP_ROUTE_FD_RDI	4
 /* The gate's path probe: a fault on its load resumes at tramp_probe_fault. */
 extern const char tramp_probe_begin[], tramp_probe_fault[];
 extern uint8_t g_tramp_route[TRAMP_ROUTES];
+extern uint8_t g_tramp_fdmap[TRAMP_FDMAP];
 /* XSAVE feature mask and area size for the world switch (set by tramp_init). */
 extern uint64_t g_tramp_xmask;
 extern uint32_t g_tramp_xsize;

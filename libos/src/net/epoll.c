@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: MIT
+/* epoll over a mix of kernel fds and LibOS sockets.  The program's epoll fd is a real
+ * kernel epoll: kernel fds are added to it for real; LibOS sockets go to a LibOS
+ * interest list attached to its fd number (struct net_epoll), which also marks the fd in
+ * the gate's map so its epoll_wait comes here.  An epoll fd with no LibOS member is the
+ * kernel's alone.  LT, ET, ONESHOT, RDHUP; EXCLUSIVE is accepted (one process). */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+
+#include "net.h"
+
+#define EP_MAX_EVENTS	((int)(INT32_MAX / sizeof(struct epoll_event)))
+
+static struct net_epitem *item_find(struct net_epoll *ep, int fd)
+{
+	for (int i = 0; i < ep->n; i++)
+		if (ep->items[i].fd == fd)
+			return &ep->items[i];
+	return NULL;
+}
+
+void net_epoll_free(struct net_epoll *ep)
+{
+	if (!ep)
+		return;
+	for (struct net_epoll **p = &g_net.epolls; *p; p = &(*p)->next) {
+		if (*p == ep) {
+			*p = ep->next;
+			break;
+		}
+	}
+	free(ep->items);
+	free(ep);
+}
+
+void net_epoll_forget(int fd, struct net_sock *s)
+{
+	/* Few epoll instances hold LibOS sockets; walk the ones that do. */
+	for (struct net_epoll *ep = g_net.epolls; ep; ep = ep->next) {
+		for (int i = 0; i < ep->n; i++) {
+			if (ep->items[i].fd == fd && ep->items[i].s == s) {
+				ep->items[i] = ep->items[--ep->n];
+				break;
+			}
+		}
+	}
+}
+
+long libos_sys_epoll_ctl(struct libos_args *a)
+{
+	int epfd = (int)a->a[0], op = (int)a->a[1], fd = (int)a->a[2];
+	struct epoll_event ev = { 0 };
+	long r = 0;
+
+	if (a->self->vfork_child)
+		return net_passthrough(a);
+	net_lock();
+	struct net_sock *s = net_sock_get(fd);
+	if (!s) {
+		net_unlock();
+		return net_passthrough(a);
+	}
+	if (op != EPOLL_CTL_DEL && libos_from_guest(&ev, (const void *)a->a[3], sizeof(ev))) {
+		r = -EFAULT;
+		goto out;
+	}
+	if (epfd == fd || epfd < 0 || epfd >= NET_FD_MAX) {
+		r = epfd == fd ? -EINVAL : -EBADF;
+		goto out;
+	}
+	struct net_fd *f = net_fd_get(epfd);
+	if (f && f->kind != NET_FD_EPOLL) {
+		r = -EINVAL;	/* a socket is not an epoll */
+		goto out;
+	}
+	if (!f) {
+		/* Is it an epoll at all?  The kernel says so: deleting our eventfd (never in
+		 * any epoll) is ENOENT from an epoll, EINVAL from anything else. */
+		struct epoll_event probe = { 0 };
+		long k = libos_raw(SYS_epoll_ctl, epfd, EPOLL_CTL_DEL, fd, (long)&probe, 0, 0);
+		if (k == -EBADF || k == -EINVAL) {
+			r = k;
+			goto out;
+		}
+	}
+	struct net_epoll *ep = f ? f->ep : NULL;
+	struct net_epitem *it = ep ? item_find(ep, fd) : NULL;
+	switch (op) {
+	case EPOLL_CTL_ADD:
+		if (it) {
+			r = -EEXIST;
+			break;
+		}
+		if (!ep) {
+			ep = calloc(1, sizeof(*ep));
+			if (!ep) {
+				r = -ENOMEM;
+				break;
+			}
+			net_fd_set(epfd, NET_FD_EPOLL, ep);
+			ep->next = g_net.epolls;
+			g_net.epolls = ep;
+		}
+		if (ep->n == ep->cap) {
+			int cap = ep->cap ? ep->cap * 2 : 16;
+			struct net_epitem *ni = realloc(ep->items, (size_t)cap * sizeof(*ni));
+			if (!ni) {
+				r = -ENOMEM;
+				break;
+			}
+			ep->items = ni;
+			ep->cap = cap;
+		}
+		it = &ep->items[ep->n++];
+		*it = (struct net_epitem){ .fd = fd, .s = s, .events = ev.events,
+					   .data = ev.data.u64, .gen = s->gen };
+		break;
+	case EPOLL_CTL_MOD:
+		if (!it) {
+			r = -ENOENT;
+			break;
+		}
+		if ((ev.events | it->events) & EPOLLEXCLUSIVE) {
+			r = -EINVAL;
+			break;
+		}
+		it->events = ev.events;
+		it->data = ev.data.u64;
+		it->off = false;
+		it->seen = 0;		/* a MOD re-arms, as the kernel re-checks readiness */
+		break;
+	case EPOLL_CTL_DEL:
+		if (!it) {
+			r = -ENOENT;
+			break;
+		}
+		*it = ep->items[--ep->n];
+		break;
+	default:
+		r = -EINVAL;
+	}
+out:
+	net_unlock();
+	return r;
+}
+
+/* Ready LibOS items of @ep into @out (at most @max), with their trigger rules. */
+static int collect(struct net_epoll *ep, struct epoll_event *out, int max)
+{
+	int n = 0;
+
+	for (int i = 0; i < ep->n && n < max; i++) {
+		struct net_epitem *it = &ep->items[i];
+		uint32_t avail;
+		if (it->off)
+			continue;
+		uint32_t want = (it->events & (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI)) |
+				EPOLLERR | EPOLLHUP;
+		uint32_t ev = net_sock_events(it->s, &avail) & want;
+		if (it->events & EPOLLET) {
+			if (it->gen != it->s->gen) {
+				it->seen = 0;	/* the program met EAGAIN since: re-armed */
+				it->gen = it->s->gen;
+			}
+			bool fire = (ev & ~it->seen) || ((ev & EPOLLIN) && avail > it->avail);
+			it->seen = ev;
+			if (!fire)
+				continue;
+			it->avail = avail;
+		} else if (!ev) {
+			continue;
+		}
+		out[n].events = ev;
+		out[n].data.u64 = it->data;
+		n++;
+		if (it->events & EPOLLONESHOT)
+			it->off = true;
+	}
+	/* Rotate so a busy socket does not starve the ones behind it. */
+	if (n && ep->n > 1) {
+		struct net_epitem first = ep->items[0];
+		memmove(ep->items, ep->items + 1, (size_t)(ep->n - 1) * sizeof(first));
+		ep->items[ep->n - 1] = first;
+	}
+	return n;
+}
+
+static long ep_wait(struct libos_args *a, int epfd, struct epoll_event *uev, int max,
+		    int64_t timeout_us, const uint64_t *mask)
+{
+	struct epoll_event *ev;
+	uint64_t start = net_now_us(), busy = start, kmask = 0;
+	long r;
+
+	if (max <= 0 || max > EP_MAX_EVENTS)
+		return -EINVAL;
+	if (max > 1024)
+		max = 1024;
+	net_lock();
+	struct net_fd *f = net_fd_get(epfd);
+	bool mine = f && f->kind == NET_FD_EPOLL && f->ep->n && !g_net.child &&
+		    !a->self->vfork_child;
+	net_unlock();
+	if (!mine)
+		return net_passthrough(a);
+	if (!(ev = malloc((size_t)max * sizeof(*ev))))
+		return -ENOMEM;
+	if (mask)
+		kmask = (*mask & ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP) | SIGBIT(SIGSYS))) |
+			a->self->deferred;
+	for (;;) {
+		int n = 0;
+		net_lock();
+		f = net_fd_get(epfd);
+		if (!f || f->kind != NET_FD_EPOLL) {
+			net_unlock();
+			r = -EBADF;
+			break;
+		}
+		if (g_net.be && g_net.be->poll() > 0)
+			busy = net_now_us();
+		n = collect(f->ep, ev, max);
+		net_unlock();
+		uint64_t now = net_now_us();
+		int sleep_us = n ? 0 : net_idle_sleep_us(now - busy);
+		if (timeout_us >= 0 && (int64_t)(now - start) + sleep_us > timeout_us)
+			sleep_us = 0;
+		struct timespec ts = { 0, sleep_us * 1000L };
+		long k = n == max ? 0 :
+			 libos_raw(SYS_epoll_pwait2, epfd, (long)(ev + n), max - n, (long)&ts,
+				   mask ? (long)&kmask : 0, 8);
+		if (k < 0 && n == 0) {
+			r = k;
+			break;
+		}
+		if (k > 0)
+			n += (int)k;
+		if (n > 0) {
+			r = libos_to_guest(uev, ev, (size_t)n * sizeof(*ev)) ? -EFAULT : n;
+			break;
+		}
+		if (a->self->tls.pending) {
+			r = -EINTR;
+			break;
+		}
+		now = net_now_us();
+		if (timeout_us >= 0 && (int64_t)(now - start) >= timeout_us) {
+			r = 0;
+			break;
+		}
+		if (!sleep_us)
+			net_idle(now - busy);
+	}
+	free(ev);
+	return r;
+}
+
+long libos_sys_epoll_wait(struct libos_args *a)
+{
+	int ms = (int)a->a[3];
+	return ep_wait(a, (int)a->a[0], (struct epoll_event *)a->a[1], (int)a->a[2],
+		       ms < 0 ? -1 : (int64_t)ms * 1000, NULL);
+}
+
+static long mask_get(struct libos_args *a, const void *umask, long size, uint64_t *mask)
+{
+	(void)a;
+	if (!umask)
+		return 0;
+	if (size != 8)
+		return -EINVAL;
+	return libos_from_guest(mask, umask, 8) ? -EFAULT : 1;
+}
+
+long libos_sys_epoll_pwait(struct libos_args *a)
+{
+	uint64_t mask;
+	int ms = (int)a->a[3];
+	long r = mask_get(a, (const void *)a->a[4], a->a[5], &mask);
+
+	if (r < 0)
+		return r;
+	return ep_wait(a, (int)a->a[0], (struct epoll_event *)a->a[1], (int)a->a[2],
+		       ms < 0 ? -1 : (int64_t)ms * 1000, r ? &mask : NULL);
+}
+
+long libos_sys_epoll_pwait2(struct libos_args *a)
+{
+	struct timespec ts;
+	int64_t us = -1;
+	uint64_t mask;
+	long r = mask_get(a, (const void *)a->a[4], a->a[5], &mask);
+
+	if (r < 0)
+		return r;
+	if (a->a[3]) {
+		if (libos_from_guest(&ts, (const void *)a->a[3], sizeof(ts)))
+			return -EFAULT;
+		if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000L)
+			return -EINVAL;
+		us = ts.tv_sec * 1000000LL + (ts.tv_nsec + 999) / 1000;
+	}
+	return ep_wait(a, (int)a->a[0], (struct epoll_event *)a->a[1], (int)a->a[2], us,
+		       r ? &mask : NULL);
+}

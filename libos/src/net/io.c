@@ -1,0 +1,659 @@
+// SPDX-License-Identifier: MIT
+/* Data on LibOS sockets: read, write, readv, writev, send*, recv*, sendfile.  Guest
+ * buffers never reach the backend: data passes through g_net.bounce (under the lock)
+ * with the fault-safe copies, so a bad pointer is -EFAULT and never a crash. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "net.h"
+
+#define IOV_MAX_N	1024
+
+/* A guest iovec array, copied in. */
+struct net_iov {
+	struct iovec *v;
+	int n;
+	size_t total;
+	struct iovec one;
+};
+
+static long iov_get(struct net_iov *io, const struct iovec *uiov, long n)
+{
+	if (n < 0 || n > IOV_MAX_N)
+		return -EINVAL;
+	io->n = (int)n;
+	io->total = 0;
+	io->v = n <= 1 ? &io->one : malloc((size_t)n * sizeof(*io->v));
+	if (!io->v)
+		return -ENOMEM;
+	if (n && libos_from_guest(io->v, uiov, (size_t)n * sizeof(*io->v)))
+		return -EFAULT;
+	for (int i = 0; i < io->n; i++) {
+		if ((ssize_t)io->v[i].iov_len < 0)
+			return -EINVAL;
+		io->total += io->v[i].iov_len;
+	}
+	if ((ssize_t)io->total < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static void iov_put(struct net_iov *io)
+{
+	if (io->v && io->v != &io->one)
+		free(io->v);
+}
+
+static void iov_one(struct net_iov *io, void *buf, size_t len)
+{
+	io->one.iov_base = buf;
+	io->one.iov_len = len;
+	io->v = &io->one;
+	io->n = 1;
+	io->total = len;
+}
+
+/* Copy between the bounce buffer and the iovec at byte offset @off. */
+static long iov_copy(const struct net_iov *io, size_t off, void *buf, size_t len, bool out)
+{
+	size_t done = 0;
+
+	for (int i = 0; i < io->n && done < len; i++) {
+		size_t l = io->v[i].iov_len;
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		size_t k = l - off < len - done ? l - off : len - done;
+		char *g = (char *)io->v[i].iov_base + off;
+		long e = out ? libos_to_guest(g, (char *)buf + done, k) :
+			       libos_from_guest((char *)buf + done, g, k);
+		if (e)
+			return e;
+		done += k;
+		off = 0;
+	}
+	return 0;
+}
+
+struct xfer {
+	struct net_iov *io;
+	size_t done;		/* bytes moved so far */
+	int flags;		/* MSG_* */
+	struct sockaddr_in *addr;	/* recv: the source; send: the destination or NULL */
+	size_t dgram_len;	/* recv: a datagram's full length */
+	int in_fd;		/* sendfile */
+	bool no_restart;	/* not restartable (a later message of sendmmsg/recvmmsg) */
+	long long *offset;	/* sendfile: NULL = the file position */
+	size_t count;
+};
+
+/* ---- receive ---- */
+
+static long tcp_take(struct net_sock *s, void *buf, size_t len, bool peek)
+{
+	if (!peek && s->peek_len) {
+		size_t k = len < s->peek_len ? len : s->peek_len;
+		memcpy(buf, s->peek + s->peek_off, k);
+		s->peek_off += (uint32_t)k;
+		s->peek_len -= (uint32_t)k;
+		return (long)k;
+	}
+	if (peek) {
+		if (!s->peek && !(s->peek = malloc(sizeof(g_net.bounce))))
+			return -ENOMEM;
+		if (!s->peek_len) {
+			long r = g_net.be->tcp_recv(s->tcb, s->peek, sizeof(g_net.bounce));
+			if (r <= 0)
+				return r;
+			s->peek_off = 0;
+			s->peek_len = (uint32_t)r;
+		}
+		size_t k = len < s->peek_len ? len : s->peek_len;
+		memcpy(buf, s->peek + s->peek_off, k);
+		return (long)k;
+	}
+	return g_net.be->tcp_recv(s->tcb, buf, len);
+}
+
+static long try_recv(struct net_sock *s, void *arg)
+{
+	struct xfer *x = arg;
+	size_t want = x->io->total - x->done;
+	long r;
+
+	if (s->state == NET_DEAD)
+		return -ENETDOWN;
+	if (s->type == SOCK_STREAM) {
+		if (s->state == NET_CONNECTING && (r = net_sock_conn_update(s)) < 0) {
+			if (r != -EAGAIN)
+				s->error = 0;
+			return r;
+		}
+		if (s->state != NET_CONNECTED)
+			return -ENOTCONN;
+		if (!want)
+			return 0;
+		for (;;) {
+			size_t chunk = want < sizeof(g_net.bounce) ? want : sizeof(g_net.bounce);
+			r = tcp_take(s, g_net.bounce, chunk, x->flags & MSG_PEEK);
+			if (r == -EAGAIN && s->rd_shut)
+				r = 0;	/* shut for reading: end of stream, not a wait */
+			if (r <= 0)
+				break;
+			long e = iov_copy(x->io, x->done, g_net.bounce, (size_t)r, true);
+			if (e)
+				return e;
+			x->done += (size_t)r;
+			want -= (size_t)r;
+			if (!want || (x->flags & MSG_PEEK) || (size_t)r < chunk)
+				break;
+		}
+		/* Drained (EAGAIN, or a short read: nothing arrives while we hold the lock):
+		 * an edge-triggered epoll fires again on the next data, as Linux does. */
+		if (r == -EAGAIN || (r > 0 && want && !(x->flags & MSG_PEEK)))
+			s->gen++;
+		if (x->done && (r >= 0 || r == -EAGAIN)) {
+			if (want && (x->flags & MSG_WAITALL) && r != 0)
+				return -EAGAIN;	/* more to come: keep waiting */
+			return (long)x->done;
+		}
+		return r;
+	}
+	/* UDP: one datagram per call */
+	if (!s->udp) {
+		s->gen++;
+		return -EAGAIN;	/* never bound: nothing can arrive (Linux waits too) */
+	}
+	for (;;) {
+		uint32_t sip;
+		uint16_t sport;
+		r = g_net.be->udp_recvfrom(s->udp, g_net.bounce, sizeof(g_net.bounce), &sip, &sport);
+		if (r < 0) {
+			if (r == -EAGAIN)
+				s->gen++;
+			return r;
+		}
+		if (s->state == NET_CONNECTED &&
+		    (sip != s->peer.sin_addr.s_addr || sport != s->peer.sin_port))
+			continue;	/* a connected UDP socket hears only its peer */
+		size_t k = (size_t)r < want ? (size_t)r : want;
+		long e = iov_copy(x->io, 0, g_net.bounce, k, true);
+		if (e)
+			return e;
+		if (x->addr) {
+			x->addr->sin_family = AF_INET;
+			x->addr->sin_addr.s_addr = sip;
+			x->addr->sin_port = sport;
+		}
+		x->dgram_len = (size_t)r;
+		if (!g_net.be->udp_pending(s->udp))
+			s->gen++;	/* drained: re-arms edge-triggered epoll */
+		return (x->flags & MSG_TRUNC) ? r : (long)k;
+	}
+}
+
+static long sock_recv(struct libos_args *a, struct net_sock *s, struct xfer *x)
+{
+	bool nb = s->nonblock || (x->flags & MSG_DONTWAIT);
+	long r;
+
+	if (x->flags & ~(MSG_DONTWAIT | MSG_PEEK | MSG_WAITALL | MSG_TRUNC | MSG_NOSIGNAL |
+			 MSG_CMSG_CLOEXEC))
+		return -EOPNOTSUPP;
+	r = net_wait(a, s, try_recv, x, nb, s->rcvtimeo_us, !x->no_restart, &x->done);
+	if (r == -EINTR && x->done)
+		r = (long)x->done;
+	return r;
+}
+
+/* ---- send ---- */
+
+static void raise_sigpipe(void)
+{
+	libos_raw(SYS_tgkill, libos_raw(SYS_getpid, 0, 0, 0, 0, 0, 0),
+		  libos_raw(SYS_gettid, 0, 0, 0, 0, 0, 0), SIGPIPE, 0, 0, 0);
+}
+
+static long try_send(struct net_sock *s, void *arg)
+{
+	struct xfer *x = arg;
+	long r = 0;
+
+	if (s->state == NET_DEAD)
+		return -ENETDOWN;
+	if (s->type == SOCK_DGRAM) {
+		const struct sockaddr_in *to = x->addr ? x->addr : &s->peer;
+		if (!to->sin_port && !to->sin_addr.s_addr)
+			return x->addr ? -EINVAL : -EDESTADDRREQ;
+		if (x->io->total > sizeof(g_net.bounce))
+			return -EMSGSIZE;
+		if ((r = iov_copy(x->io, 0, g_net.bounce, x->io->total, false)))
+			return r;
+		r = g_net.be->udp_sendto(s->udp, g_net.bounce, x->io->total, to->sin_addr.s_addr,
+					 to->sin_port);
+		if (r == -EAGAIN)
+			s->gen++;
+		return r;
+	}
+	if (s->state == NET_CONNECTING && (r = net_sock_conn_update(s)) < 0) {
+		if (r != -EAGAIN)
+			s->error = 0;
+		return r;
+	}
+	if (s->state != NET_CONNECTED)
+		return -ENOTCONN;
+	if (s->wr_shut)
+		return x->done ? (long)x->done : -EPIPE;
+	while (x->done < x->io->total) {
+		size_t left = x->io->total - x->done;
+		size_t chunk = left < sizeof(g_net.bounce) ? left : sizeof(g_net.bounce);
+		if (x->in_fd >= 0) {
+			/* sendfile: file -> bounce -> the connection; what did not fit is given
+			 * back to the file position. */
+			r = x->offset ? libos_raw(SYS_pread64, x->in_fd, (long)g_net.bounce, (long)chunk,
+						  (long)(*x->offset + (long long)x->done), 0, 0) :
+					libos_raw(SYS_read, x->in_fd, (long)g_net.bounce, (long)chunk,
+						  0, 0, 0);
+			if (r <= 0) {
+				x->io->total = x->done;	/* end of file: done */
+				break;
+			}
+			long got = r;
+			chunk = (size_t)got;
+			r = g_net.be->tcp_send(s->tcb, g_net.bounce, (size_t)got);
+			long sent = r > 0 ? r : 0;
+			if (!x->offset && sent < got)
+				libos_raw(SYS_lseek, x->in_fd, sent - got, SEEK_CUR, 0, 0, 0);
+		} else {
+			if ((r = iov_copy(x->io, x->done, g_net.bounce, chunk, false)))
+				return x->done ? (long)x->done : r;
+			r = g_net.be->tcp_send(s->tcb, g_net.bounce, chunk);
+		}
+		if (r <= 0)
+			break;
+		x->done += (size_t)r;
+		if ((size_t)r < chunk) {
+			r = -EAGAIN;	/* the buffer is full: the rest waits */
+			break;
+		}
+	}
+	if (r == -EAGAIN)
+		s->gen++;
+	if (x->done >= x->io->total)
+		return (long)x->done;
+	if (r == -EAGAIN)
+		return -EAGAIN;		/* partial: the wait decides (net_wait / sock_send) */
+	return x->done ? (long)x->done : r;
+}
+
+static long sock_send(struct libos_args *a, struct net_sock *s, struct xfer *x)
+{
+	bool nb = s->nonblock || (x->flags & MSG_DONTWAIT);
+	long r;
+
+	if (x->flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE | MSG_EOR | MSG_CONFIRM))
+		return -EOPNOTSUPP;
+	if (s->type == SOCK_DGRAM && s->state != NET_DEAD) {
+		net_lock();
+		r = 0;
+		if (!s->udp && (r = net_backend_up()) == 0 &&
+		    (r = g_net.be->udp_bind(0, 512, &s->udp)) == 0) {
+			s->local.sin_port = g_net.be->udp_port(s->udp);
+			if (s->state == NET_NEW)
+				s->state = NET_BOUND;
+		}
+		net_unlock();
+		if (r)
+			return r;
+	}
+	r = net_wait(a, s, try_send, x, nb, s->sndtimeo_us, !x->no_restart, &x->done);
+	if (r == -EAGAIN && x->done)
+		r = (long)x->done;
+	if (r == -EINTR && x->done)
+		r = (long)x->done;
+	if (r == -EPIPE && !(x->flags & MSG_NOSIGNAL))
+		raise_sigpipe();
+	return r;
+}
+
+/* ---- the calls ---- */
+
+/* Take a reference on the LibOS socket @fd for the duration of a call, or NULL. */
+static struct net_sock *sock_hold(long fd)
+{
+	net_lock();
+	struct net_sock *s = net_sock_get(fd);
+	if (s)
+		s->refs++;
+	net_unlock();
+	return s;
+}
+
+static void sock_release_hold(struct net_sock *s)
+{
+	net_lock();
+	net_sock_put(s);
+	net_unlock();
+}
+
+/* A UDP destination from the guest: 1 (in @to), 0 (none given), 2 (the kernel's:
+ * loopback or IPv6 proper), or -errno. */
+static long dest_get(struct net_sock *s, struct sockaddr_in *to, const void *uaddr, long len)
+{
+	if (!uaddr)
+		return 0;
+	long r = net_addr_in(s, uaddr, len, to);
+	if (r < 0)
+		return r;
+	if (r == NET_ADDR_KERNEL)
+		return 2;
+	if (to->sin_family != AF_INET)
+		return -EAFNOSUPPORT;
+	if ((ntohl(to->sin_addr.s_addr) >> 24) == 127 || !to->sin_addr.s_addr)
+		return 2;
+	return 1;
+}
+
+/* A datagram for the kernel's loopback (or IPv6): nothing in the backend yet, so the
+ * socket becomes the kernel's and the call goes again. */
+static long dgram_to_kernel(struct libos_args *a, struct net_sock *s)
+{
+	net_lock();
+	long r = s->udp ? -ENETUNREACH : net_sock_to_kernel((int)a->a[0], s);
+	net_unlock();
+	return r ? r : net_reissue(a);
+}
+
+long libos_sys_read(struct libos_args *a)
+{
+	struct net_sock *s = sock_hold(a->a[0]);
+	struct net_iov io;
+	struct xfer x = { .io = &io, .in_fd = -1 };
+
+	if (!s)
+		return net_passthrough(a);
+	iov_one(&io, (void *)a->a[1], a->a[2]);
+	long r = sock_recv(a, s, &x);
+	sock_release_hold(s);
+	return net_ret(a, r);
+}
+
+long libos_sys_write(struct libos_args *a)
+{
+	struct net_sock *s = sock_hold(a->a[0]);
+	struct net_iov io;
+	struct xfer x = { .io = &io, .in_fd = -1 };
+
+	if (!s)
+		return net_passthrough(a);
+	iov_one(&io, (void *)a->a[1], a->a[2]);
+	long r = sock_send(a, s, &x);
+	sock_release_hold(s);
+	return net_ret(a, r);
+}
+
+static long vec_io(struct libos_args *a, bool out)
+{
+	struct net_sock *s = sock_hold(a->a[0]);
+	struct net_iov io = { 0 };
+	struct xfer x = { .io = &io, .in_fd = -1 };
+	long r;
+
+	if (!s)
+		return net_passthrough(a);
+	if (!(r = iov_get(&io, (const struct iovec *)a->a[1], a->a[2])))
+		r = out ? sock_send(a, s, &x) : sock_recv(a, s, &x);
+	iov_put(&io);
+	sock_release_hold(s);
+	return net_ret(a, r);
+}
+
+long libos_sys_readv(struct libos_args *a)
+{
+	return vec_io(a, false);
+}
+
+long libos_sys_writev(struct libos_args *a)
+{
+	return vec_io(a, true);
+}
+
+long libos_sys_sendto(struct libos_args *a)
+{
+	struct net_sock *s = sock_hold(a->a[0]);
+	struct net_iov io;
+	struct sockaddr_in to;
+	struct xfer x = { .io = &io, .in_fd = -1, .flags = (int)a->a[3] };
+	long r;
+
+	if (!s)
+		return net_passthrough(a);
+	iov_one(&io, (void *)a->a[1], a->a[2]);
+	r = s->type == SOCK_DGRAM ? dest_get(s, &to, (const void *)a->a[4], (long)(int)a->a[5]) : 0;
+	if (r == 2)
+		r = dgram_to_kernel(a, s);
+	else if (r >= 0) {
+		x.addr = r == 1 ? &to : NULL;
+		r = sock_send(a, s, &x);
+	}
+	sock_release_hold(s);
+	return net_ret(a, r);
+}
+
+long libos_sys_recvfrom(struct libos_args *a)
+{
+	struct net_sock *s = sock_hold(a->a[0]);
+	struct net_iov io;
+	struct sockaddr_in from = { 0 };
+	struct xfer x = { .io = &io, .in_fd = -1, .flags = (int)a->a[3], .addr = &from };
+	long r;
+
+	if (!s)
+		return net_passthrough(a);
+	iov_one(&io, (void *)a->a[1], a->a[2]);
+	r = sock_recv(a, s, &x);
+	if (r >= 0 && a->a[4] && s->type == SOCK_STREAM) {
+		uint32_t zero = 0;	/* TCP names no source: Linux writes length 0 */
+		if (a->a[5] && libos_to_guest((void *)a->a[5], &zero, sizeof(zero)))
+			r = -EFAULT;
+	} else if (r >= 0 && a->a[4]) {
+		long e = net_addr_to_guest(s->family, (void *)a->a[4], (void *)a->a[5], &from);
+		if (e)
+			r = e;
+	}
+	sock_release_hold(s);
+	return net_ret(a, r);
+}
+
+long libos_sys_sendmsg(struct libos_args *a)
+{
+	struct net_sock *s = sock_hold(a->a[0]);
+	struct net_iov io = { 0 };
+	struct msghdr m;
+	struct sockaddr_in to;
+	struct xfer x = { .io = &io, .in_fd = -1, .flags = (int)a->a[2] };
+	long r;
+
+	if (!s)
+		return net_passthrough(a);
+	if ((r = libos_from_guest(&m, (const void *)a->a[1], sizeof(m))))
+		goto out;
+	if ((r = iov_get(&io, m.msg_iov, (long)m.msg_iovlen)))
+		goto out;
+	r = s->type == SOCK_DGRAM ? dest_get(s, &to, m.msg_name, (long)m.msg_namelen) : 0;
+	if (r == 2)
+		r = dgram_to_kernel(a, s);
+	else if (r >= 0) {
+		x.addr = r == 1 ? &to : NULL;
+		r = sock_send(a, s, &x);
+	}
+out:
+	iov_put(&io);
+	sock_release_hold(s);
+	return net_ret(a, r);
+}
+
+long libos_sys_recvmsg(struct libos_args *a)
+{
+	struct net_sock *s = sock_hold(a->a[0]);
+	struct net_iov io = { 0 };
+	struct msghdr m;
+	struct sockaddr_in from = { 0 };
+	struct xfer x = { .io = &io, .in_fd = -1, .flags = (int)a->a[2], .addr = &from };
+	struct msghdr *um = (struct msghdr *)a->a[1];
+	long r;
+
+	if (!s)
+		return net_passthrough(a);
+	if ((r = libos_from_guest(&m, um, sizeof(m))))
+		goto out;
+	if ((r = iov_get(&io, m.msg_iov, (long)m.msg_iovlen)))
+		goto out;
+	r = sock_recv(a, s, &x);
+	if (r < 0)
+		goto out;
+	if (m.msg_name && s->type == SOCK_STREAM) {
+		m.msg_namelen = 0;	/* as Linux: TCP names no source */
+	} else if (m.msg_name) {
+		uint32_t len = m.msg_namelen;
+		struct sockaddr_in6 six = { .sin6_family = AF_INET6, .sin6_port = from.sin_port };
+		const void *src = &from;
+		uint32_t size = sizeof(from);
+		if (s->family == AF_INET6) {
+			uint8_t *b = (uint8_t *)&six.sin6_addr;
+			b[10] = b[11] = 0xff;
+			memcpy(b + 12, &from.sin_addr, 4);
+			src = &six;
+			size = sizeof(six);
+		}
+		libos_to_guest(m.msg_name, src, len < size ? len : size);
+		m.msg_namelen = size;
+	}
+	m.msg_controllen = 0;
+	m.msg_flags = s->type == SOCK_DGRAM && x.dgram_len > io.total ? MSG_TRUNC : 0;
+	if (libos_to_guest(&um->msg_namelen, &m.msg_namelen, sizeof(m.msg_namelen)) ||
+	    libos_to_guest(&um->msg_controllen, &m.msg_controllen, sizeof(m.msg_controllen)) ||
+	    libos_to_guest(&um->msg_flags, &m.msg_flags, sizeof(m.msg_flags)))
+		r = -EFAULT;
+out:
+	iov_put(&io);
+	sock_release_hold(s);
+	return net_ret(a, r);
+}
+
+/* sendmmsg/recvmmsg: one sendmsg/recvmsg after the other (glibc's resolver sends its A
+ * and AAAA queries with one sendmmsg).  The count done, or the first call's error. */
+static long mmsg(struct libos_args *a, bool out)
+{
+	struct net_sock *s = sock_hold(a->a[0]);
+	struct mmsghdr *uv = (struct mmsghdr *)a->a[1];
+	unsigned vlen = (unsigned)a->a[2];
+	int flags = (int)a->a[3];
+	long r = 0, done = 0;
+
+	if (!s)
+		return net_passthrough(a);
+	if (vlen > 1024)
+		vlen = 1024;
+	for (unsigned i = 0; i < vlen; i++) {
+		struct mmsghdr mh;
+		struct net_iov io = { 0 };
+		struct sockaddr_in addr = { 0 };
+		struct xfer x = { .io = &io, .in_fd = -1, .flags = flags & ~MSG_WAITFORONE,
+				  .no_restart = i > 0 };
+		if ((r = libos_from_guest(&mh, &uv[i], sizeof(mh))))
+			break;
+		if ((r = iov_get(&io, mh.msg_hdr.msg_iov, (long)mh.msg_hdr.msg_iovlen))) {
+			iov_put(&io);
+			break;
+		}
+		if (out) {
+			r = s->type == SOCK_DGRAM ?
+			    dest_get(s, &addr, mh.msg_hdr.msg_name, (long)mh.msg_hdr.msg_namelen) : 0;
+			if (r == 2)
+				r = -ENETUNREACH;	/* loopback mid-batch: not ours to convert */
+			if (r >= 0) {
+				x.addr = r == 1 ? &addr : NULL;
+				r = sock_send(a, s, &x);
+			}
+		} else {
+			if (i && (flags & MSG_WAITFORONE))
+				x.flags |= MSG_DONTWAIT;
+			x.addr = &addr;
+			r = sock_recv(a, s, &x);
+			if (r >= 0 && mh.msg_hdr.msg_name && s->type == SOCK_DGRAM) {
+				uint32_t len = mh.msg_hdr.msg_namelen;
+				libos_to_guest(mh.msg_hdr.msg_name, &addr,
+					       len < sizeof(addr) ? len : sizeof(addr));
+				mh.msg_hdr.msg_namelen = sizeof(addr);
+				libos_to_guest(&uv[i].msg_hdr.msg_namelen, &mh.msg_hdr.msg_namelen,
+					       sizeof(mh.msg_hdr.msg_namelen));
+			}
+		}
+		iov_put(&io);
+		if (r < 0)
+			break;
+		unsigned len = (unsigned)r;
+		if (libos_to_guest(&uv[i].msg_len, &len, sizeof(len))) {
+			r = -EFAULT;
+			break;
+		}
+		done++;
+	}
+	sock_release_hold(s);
+	if (done)
+		return done;
+	return net_ret(a, r);	/* the error, or a restart */
+}
+
+long libos_sys_sendmmsg(struct libos_args *a)
+{
+	return mmsg(a, true);
+}
+
+long libos_sys_recvmmsg(struct libos_args *a)
+{
+	return mmsg(a, false);	/* the timeout argument is not honoured */
+}
+
+long libos_sys_sendfile(struct libos_args *a)
+{
+	struct net_sock *s = sock_hold(a->a[0]);
+	struct net_iov io;
+	long long off = 0;
+	long long *uoff = (long long *)a->a[2];
+	struct xfer x = { .io = &io, .in_fd = (int)a->a[1] };
+	long r;
+
+	if (!s)
+		return net_passthrough(a);
+	if (s->type != SOCK_STREAM) {
+		r = -EINVAL;
+		goto out;
+	}
+	if (uoff) {
+		if ((r = libos_from_guest(&off, uoff, sizeof(off))))
+			goto out;
+		if (off < 0) {
+			r = -EINVAL;
+			goto out;
+		}
+		x.offset = &off;
+	}
+	iov_one(&io, NULL, a->a[3]);
+	r = sock_send(a, s, &x);
+	if (uoff && r > 0) {
+		off += r;
+		if (libos_to_guest(uoff, &off, sizeof(off)))
+			r = -EFAULT;
+	}
+out:
+	sock_release_hold(s);
+	return net_ret(a, r);
+}

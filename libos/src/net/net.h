@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+/* The LibOS socket layer for --net=dpdk: AF_INET stream and datagram sockets served by
+ * the network backend (backend.h), each shadowed by a kernel eventfd whose number the
+ * program sees; epoll instances that hold them; poll and select over a mix of them and
+ * kernel fds.  Everything here is serialised by one process-wide lock (g_net.lock). */
+#ifndef LIBOS_NET_NET_H
+#define LIBOS_NET_NET_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "../internal.h"
+#include "backend.h"
+
+/* ---- used by the rest of the LibOS ---- */
+
+/* Routes of the socket calls: all fast with --net=kernel; socket() to the LibOS with
+ * --net=dpdk until the first LibOS socket exists (then net_routes_activate). */
+void libos_net_routes_init(void);
+/* In a fork child (the only thread): inherited LibOS sockets fail with -ENETDOWN from
+ * now on, new sockets are the kernel's; the parent's backend is never touched. */
+void libos_net_fork_child(void);
+/* Process exit or execve: close every LibOS socket as the kernel would and let what is
+ * queued (data, FIN) leave (polls the backend briefly). */
+void libos_net_exit(void);
+/* execve re-entry: the net options to pass on (up to 4 pointers into @buf).  Returns
+ * how many were written to @nv. */
+int libos_net_exec_args(char **nv, char *buf, size_t size);
+/* The backend's counters as a JSON object into @buf, if the network was used: length,
+ * or 0 when there is nothing to report. */
+int libos_net_stats_json(char *buf, size_t size);
+
+/* ---- inside the socket layer ---- */
+
+#define NET_FD_MAX	TRAMP_FDMAP	/* LibOS fds live below this (the gate's map) */
+#define NET_OPTS_MAX	24		/* options recorded for a socket's kernel replay */
+
+enum net_sock_state {
+	NET_NEW,	/* socket(): no address yet, nothing in the backend */
+	NET_BOUND,	/* bind(): address recorded (UDP: bound in the backend) */
+	NET_LISTEN,
+	NET_CONNECTING,
+	NET_CONNECTED,	/* TCP: a connection (maybe closed by now); UDP: a default peer */
+	NET_DEAD,	/* inherited by a fork child: -ENETDOWN */
+};
+
+/* One option set by the program, replayed on the kernel socket a loopback bind or
+ * connect turns the socket into. */
+struct net_opt {
+	int level, name;
+	uint32_t len;
+	uint8_t val[32];
+};
+
+struct net_sock {
+	struct net_sock *next;		/* g_net.socks */
+	int refs;			/* fds that name it */
+	int family;			/* AF_INET, or AF_INET6 (IPv4 through the dual stack) */
+	int type;			/* SOCK_STREAM, SOCK_DGRAM */
+	int state;			/* enum net_sock_state */
+	bool nonblock;			/* O_NONBLOCK of the (shared) open file */
+	bool rd_shut, wr_shut;
+	int error;			/* pending error for SO_ERROR (positive errno) */
+	struct sockaddr_in local, peer;	/* network byte order; zero = unset */
+	struct bnet_tcb *tcb;
+	struct bnet_udp *udp;
+	/* options with meaning here */
+	bool reuseaddr, reuseport, keepalive, nodelay, broadcast, v6only;
+	struct linger linger;
+	int rcvbuf, sndbuf, keepidle, keepintvl, keepcnt, defer_accept, tos, ttl;
+	int rcvlowat, cork;
+	uint64_t rcvtimeo_us, sndtimeo_us;	/* 0 = none */
+	uint32_t gen;			/* bumped at every -EAGAIN: re-arms epoll ET items */
+	uint8_t *peek;			/* MSG_PEEK: bytes taken from the backend, unread */
+	uint32_t peek_len, peek_off;
+	int nopts;
+	struct net_opt opts[NET_OPTS_MAX];
+};
+
+/* One LibOS socket in an epoll instance's LibOS interest list. */
+struct net_epitem {
+	int fd;
+	struct net_sock *s;
+	uint32_t events;		/* EPOLL* asked for, with EPOLLET/ONESHOT/EXCLUSIVE */
+	uint64_t data;
+	uint32_t seen;			/* ET: readiness reported last time */
+	uint32_t avail;			/* ET: bytes readable when last reported */
+	uint32_t gen;			/* ET: the socket's gen when last reported */
+	bool off;			/* ONESHOT fired: until EPOLL_CTL_MOD */
+};
+
+struct net_epoll {
+	struct net_epoll *next;		/* g_net.epolls */
+	int n, cap;
+	struct net_epitem *items;
+};
+
+enum net_fd_kind { NET_FD_NONE, NET_FD_SOCK, NET_FD_EPOLL };
+
+struct net_fd {
+	uint8_t kind;
+	union {
+		struct net_sock *s;
+		struct net_epoll *ep;
+	};
+};
+
+struct net_state {
+	bool on;			/* --net=dpdk */
+	bool child;			/* a fork child: no backend for us */
+	bool active;			/* the fd routes are switched on */
+	bool used;			/* the backend was initialised */
+	int status;			/* 0 untried, 1 up, -ENETDOWN failed */
+	void *dl;
+	const struct bypass_net_backend *be;
+	pthread_mutex_t lock;		/* everything below, and every backend call */
+	struct net_fd *fds;		/* NET_FD_MAX entries */
+	struct net_sock *socks;
+	struct net_epoll *epolls;
+	uint8_t bounce[64 << 10];	/* guest data passes through here, under the lock */
+};
+
+extern struct net_state g_net;
+
+static inline void net_lock(void)
+{
+	pthread_mutex_lock(&g_net.lock);
+}
+
+static inline void net_unlock(void)
+{
+	pthread_mutex_unlock(&g_net.lock);
+}
+
+/* The LibOS object behind @fd (lock held), or NULL: the kernel's. */
+static inline struct net_fd *net_fd_get(long fd)
+{
+	if (fd < 0 || fd >= NET_FD_MAX || !g_net.fds || g_net.fds[fd].kind == NET_FD_NONE)
+		return NULL;
+	return &g_net.fds[fd];
+}
+
+static inline struct net_sock *net_sock_get(long fd)
+{
+	struct net_fd *f = net_fd_get(fd);
+	return f && f->kind == NET_FD_SOCK ? f->s : NULL;
+}
+
+static inline long net_passthrough(struct libos_args *a)
+{
+	return libos_raw(a->nr, a->a[0], a->a[1], a->a[2], a->a[3], a->a[4], a->a[5]);
+}
+
+/* core.c */
+/* The backend, initialised at the first use (lock held): 0, or -ENETDOWN (the reason was
+ * printed once). */
+int net_backend_up(void);
+void net_routes_activate(void);		/* lock held */
+void net_fd_set(int fd, int kind, void *obj);	/* lock held; kind NONE clears */
+uint64_t net_now_us(void);
+/* How a blocking wait idles after @idle_us without progress: spin, yield or sleep.
+ * Returns the microseconds a sleep in the kernel may last (0: do not sleep). */
+int net_idle_sleep_us(uint64_t idle_us);
+void net_idle(uint64_t idle_us);
+/* A blocking call was interrupted by a deferred signal: -EINTR, or -NET_ERESTART when
+ * @restartable and every deferred signal's handler has SA_RESTART.  -NET_ERESTART (the
+ * kernel's ERESTARTSYS, never seen by programs) travels up like an error, writing
+ * nothing; the handler's net_ret() turns it into the restart. */
+#define NET_ERESTART	512
+long net_interrupted(struct libos_args *a, bool restartable);
+/* A handler's result: @r, or for -NET_ERESTART, rewind the program so the call is issued
+ * again after the signal handler (what rax must hold then; -EINTR if it cannot). */
+long net_ret(struct libos_args *a, long r);
+/* Rewind the program to issue the same call again (now routed elsewhere): what rax
+ * must hold, or -EINTR if the call site is not one we know. */
+long net_reissue(struct libos_args *a);
+/* Run @try (lock held around it, after a backend poll) until it returns anything but
+ * -EAGAIN; honour @nonblock, @timeout_us (0 = none; then -EAGAIN) and signals (a call
+ * is restartable if @restartable, no timeout is set and *@progress, if given, is 0). */
+typedef long net_try_fn(struct net_sock *s, void *arg);
+long net_wait(struct libos_args *a, struct net_sock *s, net_try_fn *try, void *arg,
+	      bool nonblock, uint64_t timeout_us, bool restartable, const size_t *progress);
+/* sock.c: make @s (named by @fd) a real kernel socket on the same fd (lock held). */
+int net_sock_to_kernel(int fd, struct net_sock *s);
+
+/* sock.c */
+struct net_sock *net_sock_create(int type);	/* lock held */
+void net_sock_put(struct net_sock *s);		/* lock held: one fd less */
+int net_fd_close(int fd);			/* lock held: drop the LibOS side of @fd */
+uint32_t net_sock_events(struct net_sock *s, uint32_t *avail);	/* BNET_* now */
+/* A connecting TCP socket: -EAGAIN still connecting, 0 connected (or not connecting),
+ * or the failure (-ECONNREFUSED...; then the socket is unconnected with s->error set). */
+int net_sock_conn_update(struct net_sock *s);
+/* A guest address for @s as IPv4 in @sin (AF_INET6 sockets: :: and ::ffff:a.b.c.d are
+ * IPv4 through the dual stack): 0, NET_ADDR_KERNEL (IPv6 proper: the kernel's), or
+ * -EINVAL/-EFAULT/-EAFNOSUPPORT.  sin_family AF_UNSPEC passes through. */
+#define NET_ADDR_KERNEL	1
+int net_addr_in(const struct net_sock *s, const void *uaddr, long len, struct sockaddr_in *sin);
+/* Write @sin to the guest's (addr, addrlen) as accept and getsockname do, as a
+ * sockaddr_in6 with a v4-mapped address for @family AF_INET6: 0 or -errno. */
+int net_addr_to_guest(int family, void *uaddr, void *ulen, const struct sockaddr_in *sin);
+/* dup/dup2/dup3/F_DUPFD: do it, and let the new fd name what @oldfd names. */
+long net_dup_common(struct libos_args *a, int oldfd);
+/* epoll.c */
+void net_epoll_forget(int fd, struct net_sock *s);	/* lock held: @fd is closing */
+void net_epoll_free(struct net_epoll *ep);
+
+/* Handlers (table.c routes them; each passes kernel fds through). */
+libos_handler_fn libos_sys_socket, libos_sys_bind, libos_sys_listen, libos_sys_accept;
+libos_handler_fn libos_sys_accept4, libos_sys_connect, libos_sys_shutdown, libos_sys_close;
+libos_handler_fn libos_sys_close_range, libos_sys_getsockname, libos_sys_getpeername;
+libos_handler_fn libos_sys_dup, libos_sys_dup2, libos_sys_dup3;
+libos_handler_fn libos_sys_read, libos_sys_write, libos_sys_readv, libos_sys_writev;
+libos_handler_fn libos_sys_sendto, libos_sys_recvfrom, libos_sys_sendmsg, libos_sys_recvmsg;
+libos_handler_fn libos_sys_sendmmsg, libos_sys_recvmmsg, libos_sys_sendfile;
+libos_handler_fn libos_sys_getsockopt, libos_sys_setsockopt, libos_sys_fcntl, libos_sys_ioctl;
+libos_handler_fn libos_sys_poll, libos_sys_ppoll, libos_sys_select, libos_sys_pselect6;
+libos_handler_fn libos_sys_epoll_ctl, libos_sys_epoll_wait, libos_sys_epoll_pwait;
+libos_handler_fn libos_sys_epoll_pwait2;
+
+#endif

@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: MIT
+/* Socket options, fcntl and ioctl on LibOS sockets.  Options are kept per socket (and
+ * recorded for replay when a loopback address turns it into a kernel socket); the ones
+ * the backend acts on (TCP_NODELAY, keepalive) are passed on.  Unknown options are
+ * -ENOPROTOOPT, as Linux answers. */
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+
+#include "net.h"
+
+#ifndef SO_RCVTIMEO_NEW
+#define SO_RCVTIMEO_NEW 66
+#define SO_SNDTIMEO_NEW 67
+#endif
+
+/* The int-valued options and where they live. */
+static int *int_opt(struct net_sock *s, int level, int name)
+{
+	static int scratch;	/* accepted and reported, without effect here */
+
+	if (level == SOL_SOCKET) {
+		switch (name) {
+		case SO_RCVBUF: return &s->rcvbuf;
+		case SO_SNDBUF: return &s->sndbuf;
+		case SO_RCVLOWAT: return &s->rcvlowat;
+		case SO_SNDLOWAT: case SO_PRIORITY: case SO_OOBINLINE: case SO_DONTROUTE:
+		case SO_MARK: case SO_BUSY_POLL: case SO_INCOMING_CPU: case SO_TIMESTAMP:
+		case SO_PASSCRED: case SO_ZEROCOPY: case SO_RCVBUFFORCE: case SO_SNDBUFFORCE:
+			return &scratch;
+		}
+	} else if (level == IPPROTO_TCP) {
+		switch (name) {
+		case TCP_KEEPIDLE: return &s->keepidle;
+		case TCP_KEEPINTVL: return &s->keepintvl;
+		case TCP_KEEPCNT: return &s->keepcnt;
+		case TCP_DEFER_ACCEPT: return &s->defer_accept;
+		case TCP_CORK: return &s->cork;
+		case TCP_QUICKACK: case TCP_FASTOPEN: case TCP_USER_TIMEOUT:
+		case TCP_MAXSEG: case TCP_SYNCNT: case TCP_LINGER2: case TCP_WINDOW_CLAMP:
+		case TCP_NOTSENT_LOWAT: case TCP_FASTOPEN_CONNECT:
+			return &scratch;
+		}
+	} else if (level == IPPROTO_IPV6 && s->family == AF_INET6) {
+		switch (name) {
+		case IPV6_TCLASS: case IPV6_RECVPKTINFO: case IPV6_UNICAST_HOPS:
+		case IPV6_MTU_DISCOVER: case IPV6_RECVERR:
+			return &scratch;
+		}
+	} else if (level == IPPROTO_IP) {
+		switch (name) {
+		case IP_TOS: return &s->tos;
+		case IP_TTL: return &s->ttl;
+		case IP_MTU_DISCOVER: case IP_RECVERR: case IP_PKTINFO: case IP_RECVTOS:
+		case IP_RECVTTL: case IP_FREEBIND: case IP_BIND_ADDRESS_NO_PORT:
+		case IP_MULTICAST_TTL: case IP_MULTICAST_LOOP:
+			return &scratch;
+		}
+	}
+	return NULL;
+}
+
+static bool *bool_opt(struct net_sock *s, int level, int name)
+{
+	if (level == SOL_SOCKET) {
+		switch (name) {
+		case SO_REUSEADDR: return &s->reuseaddr;
+		case SO_REUSEPORT: return &s->reuseport;
+		case SO_KEEPALIVE: return &s->keepalive;
+		case SO_BROADCAST: return &s->broadcast;
+		}
+	} else if (level == IPPROTO_TCP && name == TCP_NODELAY) {
+		return &s->nodelay;
+	} else if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY && s->family == AF_INET6) {
+		return &s->v6only;
+	}
+	return NULL;
+}
+
+static void record(struct net_sock *s, int level, int name, const void *val, uint32_t len)
+{
+	int i;
+
+	if (len > sizeof(s->opts[0].val))
+		return;
+	for (i = 0; i < s->nopts; i++)
+		if (s->opts[i].level == level && s->opts[i].name == name)
+			break;
+	if (i == NET_OPTS_MAX)
+		return;
+	if (i == s->nopts)
+		s->nopts++;
+	s->opts[i].level = level;
+	s->opts[i].name = name;
+	s->opts[i].len = len;
+	memcpy(s->opts[i].val, val, len);
+}
+
+static void apply_tcp(struct net_sock *s)
+{
+	if (!s->tcb || !g_net.be || s->state == NET_LISTEN)
+		return;
+	/* TCP_CORK: Linux holds partial segments while corked and sends them at once when
+	 * uncorked; the backend has no cork, so a corked socket sends without Nagle (every
+	 * write goes out; nothing waits for an ACK the peer may delay). */
+	g_net.be->tcp_set_nodelay(s->tcb, s->nodelay || s->cork);
+	g_net.be->tcp_set_keepalive(s->tcb, s->keepalive ? (uint32_t)s->keepidle : 0,
+				    (uint32_t)s->keepintvl, (uint32_t)s->keepcnt);
+}
+
+static uint64_t tv_to_us(const struct timeval *tv)
+{
+	return (uint64_t)tv->tv_sec * 1000000u + (uint64_t)tv->tv_usec;
+}
+
+long libos_sys_setsockopt(struct libos_args *a)
+{
+	int fd = (int)a->a[0], level = (int)a->a[1], name = (int)a->a[2];
+	uint32_t len = (uint32_t)a->a[4];
+	uint8_t val[64] = { 0 };
+	long r = 0;
+
+	net_lock();
+	struct net_sock *s = net_sock_get(fd);
+	if (!s) {
+		net_unlock();
+		return net_passthrough(a);
+	}
+	if ((int32_t)len < 0) {
+		r = -EINVAL;
+		goto out;
+	}
+	if (libos_from_guest(val, (const void *)a->a[3], len < sizeof(val) ? len : sizeof(val))) {
+		r = -EFAULT;
+		goto out;
+	}
+	int iv;
+	memcpy(&iv, val, sizeof(iv));
+	bool *b = bool_opt(s, level, name);
+	int *ip = int_opt(s, level, name);
+	if (b || ip) {
+		if (len < sizeof(int)) {
+			r = -EINVAL;
+			goto out;
+		}
+		if (b)
+			*b = iv != 0;
+		else
+			*ip = iv;
+		if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF))
+			*ip = iv > 0x7fffffff / 2 ? 0x7fffffff : iv * 2;	/* as Linux reports */
+		if ((level == IPPROTO_TCP && (name == TCP_KEEPIDLE || name == TCP_KEEPINTVL ||
+					      name == TCP_KEEPCNT) && (iv < 1 || iv > 32767))) {
+			r = -EINVAL;
+			goto out;
+		}
+		if (level == IPPROTO_TCP || (level == SOL_SOCKET && name == SO_KEEPALIVE))
+			apply_tcp(s);
+	} else if (level == SOL_SOCKET && name == SO_LINGER) {
+		if (len < sizeof(struct linger)) {
+			r = -EINVAL;
+			goto out;
+		}
+		memcpy(&s->linger, val, sizeof(s->linger));
+	} else if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO ||
+					   name == SO_RCVTIMEO_NEW || name == SO_SNDTIMEO_NEW)) {
+		struct timeval tv;
+		if (len < sizeof(tv)) {
+			r = -EINVAL;
+			goto out;
+		}
+		memcpy(&tv, val, sizeof(tv));
+		if (tv.tv_usec < 0 || tv.tv_usec >= 1000000) {
+			r = -EDOM;
+			goto out;
+		}
+		uint64_t us = tv.tv_sec < 0 ? 0 : tv_to_us(&tv);
+		if (name == SO_RCVTIMEO || name == SO_RCVTIMEO_NEW)
+			s->rcvtimeo_us = us;
+		else
+			s->sndtimeo_us = us;
+	} else {
+		r = -ENOPROTOOPT;
+		goto out;
+	}
+	record(s, level, name, val, len);
+out:
+	net_unlock();
+	return r;
+}
+
+long libos_sys_getsockopt(struct libos_args *a)
+{
+	int fd = (int)a->a[0], level = (int)a->a[1], name = (int)a->a[2];
+	void *uval = (void *)a->a[3];
+	uint32_t *ulen = (uint32_t *)a->a[4], len;
+	uint8_t val[64] = { 0 };
+	uint32_t vlen = sizeof(int);
+	int iv = 0;
+	long r = 0;
+
+	net_lock();
+	struct net_sock *s = net_sock_get(fd);
+	if (!s) {
+		net_unlock();
+		return net_passthrough(a);
+	}
+	if (libos_from_guest(&len, ulen, sizeof(len))) {
+		r = -EFAULT;
+		goto out;
+	}
+	if ((int32_t)len < 0) {
+		r = -EINVAL;
+		goto out;
+	}
+	bool *b = bool_opt(s, level, name);
+	int *ip = int_opt(s, level, name);
+	if (b) {
+		iv = *b;
+	} else if (ip) {
+		iv = *ip;
+	} else if (level == SOL_SOCKET) {
+		switch (name) {
+		case SO_TYPE: iv = s->type; break;
+		case SO_DOMAIN: iv = s->family; break;
+		case SO_PROTOCOL: iv = s->type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP; break;
+		case SO_ACCEPTCONN: iv = s->state == NET_LISTEN; break;
+		case SO_ERROR:
+			if (s->state == NET_CONNECTING)
+				net_sock_conn_update(s);
+			if (s->error) {
+				iv = s->error;
+				s->error = 0;
+			} else if (s->tcb && g_net.be && s->state != NET_DEAD) {
+				iv = g_net.be->tcp_take_error(s->tcb);
+			}
+			break;
+		case SO_LINGER:
+			memcpy(val, &s->linger, sizeof(s->linger));
+			vlen = sizeof(s->linger);
+			goto copy;
+		case SO_RCVTIMEO: case SO_SNDTIMEO: case SO_RCVTIMEO_NEW: case SO_SNDTIMEO_NEW: {
+			uint64_t us = name == SO_RCVTIMEO || name == SO_RCVTIMEO_NEW ?
+				      s->rcvtimeo_us : s->sndtimeo_us;
+			struct timeval tv = { (time_t)(us / 1000000u), (suseconds_t)(us % 1000000u) };
+			memcpy(val, &tv, sizeof(tv));
+			vlen = sizeof(tv);
+			goto copy;
+		}
+		default:
+			r = -ENOPROTOOPT;
+			goto out;
+		}
+	} else if (level == IPPROTO_TCP && name == TCP_INFO) {
+		r = -ENOPROTOOPT;	/* struct tcp_info is not produced here */
+		goto out;
+	} else {
+		r = -ENOPROTOOPT;
+		goto out;
+	}
+	if (level == IPPROTO_TCP && name == TCP_MAXSEG && s->tcb && g_net.be &&
+	    s->state != NET_DEAD) {
+		struct bnet_tcp_info info;
+		g_net.be->tcp_info(s->tcb, &info);
+		iv = (int)info.snd_mss;
+	}
+	memcpy(val, &iv, sizeof(iv));
+copy:
+	if (len > vlen)
+		len = vlen;
+	if (libos_to_guest(uval, val, len) || libos_to_guest(ulen, &len, sizeof(len)))
+		r = -EFAULT;
+out:
+	net_unlock();
+	return r;
+}
+
+long libos_sys_fcntl(struct libos_args *a)
+{
+	int fd = (int)a->a[0], cmd = (int)a->a[1];
+
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		return net_dup_common(a, fd);
+	if (cmd != F_SETFL)
+		return net_passthrough(a);
+	/* The eventfd carries the open file's flags (F_GETFL reads them there); the socket
+	 * keeps O_NONBLOCK for itself. */
+	net_lock();
+	struct net_sock *s = net_sock_get(fd);
+	long r = net_passthrough(a);
+	if (s && r == 0)
+		s->nonblock = a->a[2] & O_NONBLOCK;
+	net_unlock();
+	return r;
+}
+
+long libos_sys_ioctl(struct libos_args *a)
+{
+	int fd = (int)a->a[0];
+	unsigned long req = (unsigned long)a->a[1];
+	long r = 0;
+
+	net_lock();
+	struct net_sock *s = net_sock_get(fd);
+	if (!s) {
+		net_unlock();
+		return net_passthrough(a);
+	}
+	if (req == FIONBIO) {
+		int on;
+		if (libos_from_guest(&on, (const void *)a->a[2], sizeof(on))) {
+			r = -EFAULT;
+		} else {
+			s->nonblock = on != 0;
+			r = net_passthrough(a);	/* the eventfd's flag, for F_GETFL */
+		}
+	} else if (req == FIONREAD || req == SIOCOUTQ) {
+		uint32_t avail = 0;
+		if (s->state == NET_DEAD) {
+			r = -ENETDOWN;
+		} else if (s->state == NET_LISTEN) {
+			r = -EINVAL;
+		} else {
+			if (req == FIONREAD) {
+				if (g_net.be)
+					g_net.be->poll();
+				net_sock_events(s, &avail);
+			}
+			int v = (int)avail;
+			r = libos_to_guest((void *)a->a[2], &v, sizeof(v)) ? -EFAULT : 0;
+		}
+	} else if (req == FIOCLEX || req == FIONCLEX || req == FIOASYNC) {
+		r = net_passthrough(a);
+	} else if ((req >> 8) == 0x89 && s->state == NET_NEW && !s->udp) {
+		/* SIOCGIFADDR and friends: a socket made for interface queries (ifconfig,
+		 * getifaddrs users) is the kernel's; it asks again once converted. */
+		r = net_sock_to_kernel(fd, s);
+		net_unlock();
+		return r ? r : net_reissue(a);
+	} else {
+		r = -ENOTTY;
+	}
+	net_unlock();
+	return r;
+}

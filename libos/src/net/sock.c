@@ -1,0 +1,773 @@
+// SPDX-License-Identifier: MIT
+/* Socket lifetime and addresses: socket, bind, listen, accept, connect, shutdown, close,
+ * dup, getsockname/getpeername.  A LibOS socket is a struct net_sock named by the fds of
+ * its shadow eventfd.  The address decides who serves it: 127.0.0.0/8 (and 0.0.0.0 as a
+ * destination) turn it into a real kernel socket on the same fd number; INADDR_ANY and
+ * our --ip stay with the backend; any other local address is EADDRNOTAVAIL. */
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+
+#include "net.h"
+
+#define EPHEMERAL_LO	32768
+#define EPHEMERAL_HI	60999
+#define UDP_QLEN	512
+
+static bool is_loopback(uint32_t addr_be)
+{
+	return (ntohl(addr_be) >> 24) == 127;
+}
+
+/* In a child that shares nothing of the parent's network (fork, or a vfork child that
+ * shares its memory): new sockets are the kernel's, inherited ones are dead. */
+static bool net_child(struct libos_args *a)
+{
+	return g_net.child || a->self->vfork_child;
+}
+
+struct net_sock *net_sock_create(int type)
+{
+	struct net_sock *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->refs = 1;
+	s->type = type;
+	s->state = NET_NEW;
+	s->local.sin_family = AF_INET;
+	s->rcvbuf = 131072;
+	s->sndbuf = 16384;
+	s->keepidle = 7200;
+	s->keepintvl = 75;
+	s->keepcnt = 9;
+	s->ttl = 64;
+	s->rcvlowat = 1;
+	s->next = g_net.socks;
+	g_net.socks = s;
+	return s;
+}
+
+static void sock_release(struct net_sock *s)
+{
+	const struct bypass_net_backend *be = g_net.be;
+
+	if (s->tcb && be) {
+		if (s->linger.l_onoff && s->linger.l_linger == 0)
+			be->tcp_abort(s->tcb);
+		else
+			be->tcp_close(s->tcb);
+	}
+	if (s->udp && be)
+		be->udp_close(s->udp);
+	for (struct net_sock **p = &g_net.socks; *p; p = &(*p)->next) {
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	}
+	free(s->peek);
+	free(s);
+}
+
+void net_sock_put(struct net_sock *s)
+{
+	if (--s->refs == 0)
+		sock_release(s);
+}
+
+int net_fd_close(int fd)
+{
+	struct net_fd *f = net_fd_get(fd);
+
+	if (!f)
+		return 0;
+	if (f->kind == NET_FD_SOCK) {
+		struct net_sock *s = f->s;
+		net_epoll_forget(fd, s);
+		net_fd_set(fd, NET_FD_NONE, NULL);
+		net_sock_put(s);
+	} else {
+		struct net_epoll *ep = f->ep;
+		net_fd_set(fd, NET_FD_NONE, NULL);
+		net_epoll_free(ep);
+	}
+	return 0;
+}
+
+uint32_t net_sock_events(struct net_sock *s, uint32_t *avail)
+{
+	struct bnet_tcp_info info;
+	uint32_t ev;
+
+	*avail = s->peek_len;
+	if (s->state == NET_DEAD)
+		return BNET_ERR | BNET_HUP;
+	if (s->type == SOCK_DGRAM) {
+		uint32_t n = s->udp && g_net.be ? g_net.be->udp_pending(s->udp) : 0;
+		*avail = n;
+		return BNET_OUT | (n ? BNET_IN : 0);
+	}
+	if (!s->tcb || !g_net.be)
+		return s->error ? BNET_ERR | BNET_HUP | BNET_OUT : BNET_OUT | BNET_HUP;
+	g_net.be->tcp_info(s->tcb, &info);
+	ev = info.events;
+	*avail += info.rcv_avail;
+	if (s->peek_len)
+		ev |= BNET_IN;
+	return ev;
+}
+
+/* Our own TCP sockets that hold local port @port (network order) other than @self. */
+static bool tcp_port_busy(const struct net_sock *self, uint16_t port)
+{
+	for (const struct net_sock *s = g_net.socks; s; s = s->next) {
+		if (s == self || s->type != SOCK_STREAM || s->local.sin_port != port ||
+		    (s->state != NET_BOUND && s->state != NET_LISTEN))
+			continue;
+		if (!(s->reuseport && self->reuseport))
+			return true;
+	}
+	return false;
+}
+
+static uint16_t tcp_port_pick(const struct net_sock *self)
+{
+	static uint32_t next = EPHEMERAL_LO;
+
+	for (int i = 0; i <= EPHEMERAL_HI - EPHEMERAL_LO; i++) {
+		uint16_t p = htons((uint16_t)next);
+		if (++next > EPHEMERAL_HI)
+			next = EPHEMERAL_LO;
+		if (!tcp_port_busy(self, p))
+			return p;
+	}
+	return 0;
+}
+
+/* The socket becomes a real kernel socket on the same fd: created with the flags of the
+ * open file, every option recorded so far replayed, then put in place with dup3. */
+int net_sock_to_kernel(int fd, struct net_sock *s)
+{
+	long fdfl = libos_raw(SYS_fcntl, fd, F_GETFD, 0, 0, 0, 0);
+	long fl = libos_raw(SYS_fcntl, fd, F_GETFL, 0, 0, 0, 0);
+
+	if (fdfl < 0 || fl < 0)
+		return -EBADF;
+	int k = (int)libos_raw(SYS_socket, s->family,
+			       s->type | SOCK_CLOEXEC | (fl & O_NONBLOCK ? SOCK_NONBLOCK : 0), 0,
+			       0, 0, 0);
+	if (k < 0)
+		return k;
+	for (int i = 0; i < s->nopts; i++)
+		libos_raw(SYS_setsockopt, k, s->opts[i].level, s->opts[i].name,
+			  (long)s->opts[i].val, s->opts[i].len, 0);
+	long r = libos_raw(SYS_dup3, k, fd, fdfl & FD_CLOEXEC ? O_CLOEXEC : 0, 0, 0, 0);
+	libos_raw(SYS_close, k, 0, 0, 0, 0, 0);
+	if (r < 0)
+		return (int)r;
+	net_epoll_forget(fd, s);
+	net_fd_set(fd, NET_FD_NONE, NULL);
+	net_sock_put(s);
+	return 0;
+}
+
+/* The call goes again, now to the kernel (the fd is no longer ours): the program
+ * re-issues it from its own call site, so a blocking call blocks in guest context. */
+static long reissue(struct libos_args *a)
+{
+	long r = net_reissue(a);
+	return r == -EINTR ? net_passthrough(a) : r;
+}
+
+int net_addr_in(const struct net_sock *s, const void *uaddr, long len, struct sockaddr_in *sin)
+{
+	struct sockaddr_in6 six;
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (len < (long)sizeof(sa_family_t) || len > 128)
+		return -EINVAL;
+	memset(&six, 0, sizeof(six));
+	if (libos_from_guest(&six, uaddr, len < (long)sizeof(six) ? (size_t)len : sizeof(six)))
+		return -EFAULT;
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = six.sin6_family;
+	if (six.sin6_family == AF_UNSPEC)
+		return 0;
+	if (s->family == AF_INET) {
+		if (len < (long)sizeof(*sin))
+			return -EINVAL;
+		if (six.sin6_family != AF_INET)
+			return -EAFNOSUPPORT;
+		memcpy(sin, &six, sizeof(*sin));
+		return 0;
+	}
+	/* AF_INET6: IPv4 through the dual stack (:: and ::ffff:a.b.c.d); IPv6 proper is the
+	 * kernel's. */
+	if (len < 24)	/* SIN6_LEN_RFC2133 */
+		return -EINVAL;
+	if (six.sin6_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	sin->sin_family = AF_INET;
+	sin->sin_port = six.sin6_port;
+	if (IN6_IS_ADDR_UNSPECIFIED(&six.sin6_addr) && !s->v6only)
+		return 0;
+	if (!memcmp(&six.sin6_addr, mapped, sizeof(mapped)) && !s->v6only) {
+		memcpy(&sin->sin_addr, (const uint8_t *)&six.sin6_addr + 12, 4);
+		return 0;
+	}
+	return NET_ADDR_KERNEL;
+}
+
+int net_addr_to_guest(int family, void *uaddr, void *ulen, const struct sockaddr_in *sin)
+{
+	struct sockaddr_in6 six = { .sin6_family = AF_INET6, .sin6_port = sin->sin_port };
+	const void *src = sin;
+	uint32_t len, size = sizeof(*sin);
+
+	if (!uaddr)
+		return 0;
+	if (family == AF_INET6) {
+		if (sin->sin_addr.s_addr) {
+			uint8_t *b = (uint8_t *)&six.sin6_addr;
+			b[10] = b[11] = 0xff;
+			memcpy(b + 12, &sin->sin_addr, 4);
+		}
+		src = &six;
+		size = sizeof(six);
+	}
+	if (libos_from_guest(&len, ulen, sizeof(len)))
+		return -EFAULT;
+	if ((int32_t)len < 0)
+		return -EINVAL;
+	if (libos_to_guest(uaddr, src, len < size ? len : size))
+		return -EFAULT;
+	return libos_to_guest(ulen, &size, sizeof(size)) ? -EFAULT : 0;
+}
+
+long libos_sys_socket(struct libos_args *a)
+{
+	int domain = (int)a->a[0], type = (int)a->a[1], proto = (int)a->a[2];
+	int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (!g_net.on || net_child(a) || (domain != AF_INET && domain != AF_INET6))
+		return net_passthrough(a);
+	if (!((base == SOCK_STREAM && (proto == 0 || proto == IPPROTO_TCP)) ||
+	      (base == SOCK_DGRAM && (proto == 0 || proto == IPPROTO_UDP))))
+		return net_passthrough(a);	/* raw, ICMP, SCTP...: the kernel's */
+	int efd = (int)libos_raw(SYS_eventfd2, 0,
+				 (type & SOCK_CLOEXEC ? EFD_CLOEXEC : 0) |
+				 (type & SOCK_NONBLOCK ? EFD_NONBLOCK : 0), 0, 0, 0, 0);
+	if (efd < 0)
+		return efd;
+	if (efd >= NET_FD_MAX) {
+		libos_raw(SYS_close, efd, 0, 0, 0, 0, 0);
+		return -EMFILE;
+	}
+	net_lock();
+	struct net_sock *s = net_sock_create(base);
+	if (s) {
+		s->family = domain;
+		s->nonblock = type & SOCK_NONBLOCK;
+		net_fd_set(efd, NET_FD_SOCK, s);
+		net_routes_activate();
+	}
+	net_unlock();
+	if (!s) {
+		libos_raw(SYS_close, efd, 0, 0, 0, 0, 0);
+		return -ENOMEM;
+	}
+	return efd;
+}
+
+/* Is @addr one of ours: INADDR_ANY or the --ip address? */
+static bool addr_local(uint32_t addr)
+{
+	return addr == htonl(INADDR_ANY) || addr == g_proc.cfg->net_ip;
+}
+
+static long udp_autobind(struct net_sock *s, uint16_t port)
+{
+	int r;
+
+	if (s->udp)
+		return 0;
+	if ((r = net_backend_up()))
+		return r;
+	if ((r = g_net.be->udp_bind(port, UDP_QLEN, &s->udp)))
+		return r;
+	s->local.sin_port = g_net.be->udp_port(s->udp);
+	if (s->state == NET_NEW)
+		s->state = NET_BOUND;
+	return 0;
+}
+
+long libos_sys_bind(struct libos_args *a)
+{
+	int fd = (int)a->a[0];
+	struct sockaddr_in sin;
+	long r;
+
+	net_lock();
+	struct net_sock *s = net_sock_get(fd);
+	if (!s) {
+		net_unlock();
+		return net_passthrough(a);
+	}
+	if (s->state == NET_DEAD) {
+		r = -ENETDOWN;
+		goto out;
+	}
+	if ((r = net_addr_in(s, (const void *)a->a[1], (long)(int)a->a[2], &sin)) < 0)
+		goto out;
+	bool kernel = r == NET_ADDR_KERNEL;
+	r = -EAFNOSUPPORT;
+	if (sin.sin_family != AF_INET)
+		goto out;
+	r = -EINVAL;
+	if (s->state != NET_NEW || s->local.sin_port)
+		goto out;
+	if (kernel || is_loopback(sin.sin_addr.s_addr)) {
+		r = net_sock_to_kernel(fd, s);
+		net_unlock();
+		return r ? r : net_passthrough(a);
+	}
+	if (!addr_local(sin.sin_addr.s_addr)) {
+		r = -EADDRNOTAVAIL;
+		goto out;
+	}
+	s->local.sin_addr = sin.sin_addr;
+	if (s->type == SOCK_STREAM) {
+		if (!sin.sin_port)
+			sin.sin_port = tcp_port_pick(s);
+		r = -EADDRINUSE;
+		if (!sin.sin_port || tcp_port_busy(s, sin.sin_port))
+			goto out;
+		s->local.sin_port = sin.sin_port;
+		s->state = NET_BOUND;
+		r = 0;
+	} else {
+		r = udp_autobind(s, sin.sin_port);
+	}
+out:
+	net_unlock();
+	return r;
+}
+
+long libos_sys_listen(struct libos_args *a)
+{
+	int fd = (int)a->a[0], backlog = (int)a->a[1];
+	long r;
+
+	net_lock();
+	struct net_sock *s = net_sock_get(fd);
+	if (!s) {
+		net_unlock();
+		return net_passthrough(a);
+	}
+	if (s->state == NET_DEAD) {
+		r = -ENETDOWN;
+	} else if (s->type != SOCK_STREAM) {
+		r = -EOPNOTSUPP;
+	} else if (s->state == NET_LISTEN) {
+		r = 0;		/* Linux adjusts the backlog; ours stays */
+	} else if (s->state != NET_NEW && s->state != NET_BOUND) {
+		r = -EINVAL;
+	} else if ((r = net_backend_up()) == 0) {
+		if (!s->local.sin_port)
+			s->local.sin_port = tcp_port_pick(s);
+		if (backlog <= 0 || backlog > 4096)
+			backlog = backlog <= 0 ? 1 : 4096;
+		r = g_net.be->tcp_listen(s->local.sin_port, backlog, &s->tcb);
+		if (r == 0)
+			s->state = NET_LISTEN;
+	}
+	net_unlock();
+	return r;
+}
+
+struct accept_arg {
+	int flags;
+	struct net_sock *c;
+	int fd;
+};
+
+static long try_accept(struct net_sock *s, void *arg)
+{
+	struct accept_arg *x = arg;
+	struct bnet_tcb *tcb;
+	struct bnet_tcp_info info;
+
+	if (s->state != NET_LISTEN)
+		return s->state == NET_DEAD ? -ENETDOWN : -EINVAL;
+	int r = g_net.be->tcp_accept(s->tcb, &tcb);
+	if (r < 0) {
+		if (r == -EAGAIN)
+			s->gen++;
+		return r;
+	}
+	int efd = (int)libos_raw(SYS_eventfd2, 0,
+				 (x->flags & SOCK_CLOEXEC ? EFD_CLOEXEC : 0) |
+				 (x->flags & SOCK_NONBLOCK ? EFD_NONBLOCK : 0), 0, 0, 0, 0);
+	struct net_sock *c = efd >= 0 && efd < NET_FD_MAX ? net_sock_create(SOCK_STREAM) : NULL;
+	if (!c) {
+		g_net.be->tcp_abort(tcb);
+		if (efd >= 0)
+			libos_raw(SYS_close, efd, 0, 0, 0, 0, 0);
+		return efd < 0 ? efd : efd >= NET_FD_MAX ? -EMFILE : -ENOMEM;
+	}
+	g_net.be->tcp_info(tcb, &info);
+	c->tcb = tcb;
+	c->family = s->family;
+	c->state = NET_CONNECTED;
+	c->nonblock = x->flags & SOCK_NONBLOCK;
+	c->local.sin_addr.s_addr = info.lip;
+	c->local.sin_port = info.lport;
+	c->peer.sin_family = AF_INET;
+	c->peer.sin_addr.s_addr = info.rip;
+	c->peer.sin_port = info.rport;
+	/* Inherited from the listener, as Linux does. */
+	c->nodelay = s->nodelay;
+	c->keepalive = s->keepalive;
+	c->keepidle = s->keepidle;
+	c->keepintvl = s->keepintvl;
+	c->keepcnt = s->keepcnt;
+	c->linger = s->linger;
+	c->rcvbuf = s->rcvbuf;
+	c->sndbuf = s->sndbuf;
+	if (c->nodelay)
+		g_net.be->tcp_set_nodelay(tcb, 1);
+	if (c->keepalive)
+		g_net.be->tcp_set_keepalive(tcb, (uint32_t)c->keepidle, (uint32_t)c->keepintvl,
+					    (uint32_t)c->keepcnt);
+	net_fd_set(efd, NET_FD_SOCK, c);
+	x->c = c;
+	x->fd = efd;
+	return efd;
+}
+
+static long do_accept(struct libos_args *a, int flags)
+{
+	int fd = (int)a->a[0];
+	struct accept_arg x = { .flags = flags };
+
+	net_lock();
+	struct net_sock *s = net_sock_get(fd);
+	if (s)
+		s->refs++;	/* another thread may close it while we wait */
+	net_unlock();
+	if (!s)
+		return net_passthrough(a);
+	long r = -EINVAL;
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+		goto out;
+	r = net_wait(a, s, try_accept, &x, s->nonblock, s->rcvtimeo_us, true, NULL);
+	if (r >= 0) {
+		net_lock();
+		long e = net_addr_to_guest(s->family, (void *)a->a[1], (void *)a->a[2],
+					   &x.c->peer);
+		if (e) {
+			net_fd_close(x.fd);
+			libos_raw(SYS_close, x.fd, 0, 0, 0, 0, 0);
+			r = e;
+		}
+		net_unlock();
+	}
+out:
+	net_lock();
+	net_sock_put(s);
+	net_unlock();
+	return r;
+}
+
+long libos_sys_accept(struct libos_args *a)
+{
+	return net_ret(a, do_accept(a, 0));
+}
+
+long libos_sys_accept4(struct libos_args *a)
+{
+	return net_ret(a, do_accept(a, (int)a->a[3]));
+}
+
+int net_sock_conn_update(struct net_sock *s)
+{
+	struct bnet_tcp_info info;
+
+	if (s->state != NET_CONNECTING)
+		return 0;
+	g_net.be->tcp_info(s->tcb, &info);
+	if (info.state == 2 /* SYN_SENT */ || info.state == 3 /* SYN_RCVD */) {
+		s->gen++;
+		return -EAGAIN;
+	}
+	int err = g_net.be->tcp_take_error(s->tcb);
+	if (err || info.state == 0 /* CLOSED */) {
+		g_net.be->tcp_close(s->tcb);
+		s->tcb = NULL;
+		s->state = NET_NEW;
+		s->local.sin_port = 0;
+		s->error = err ? err : ECONNREFUSED;
+		return -s->error;
+	}
+	s->state = NET_CONNECTED;
+	s->local.sin_addr.s_addr = info.lip;
+	s->local.sin_port = info.lport;
+	return 0;
+}
+
+/* Connected, refused, or still on its way?  A failure is reported here, once. */
+static long try_connected(struct net_sock *s, void *arg)
+{
+	(void)arg;
+	if (s->state == NET_DEAD)
+		return -ENETDOWN;
+	if (s->state != NET_CONNECTING)
+		return s->state == NET_CONNECTED ? 0 : s->error ? -s->error : -ENOTCONN;
+	int r = net_sock_conn_update(s);
+	if (r < 0 && r != -EAGAIN)
+		s->error = 0;
+	return r;
+}
+
+long libos_sys_connect(struct libos_args *a)
+{
+	int fd = (int)a->a[0];
+	struct sockaddr_in sin;
+	long r;
+
+	net_lock();
+	struct net_sock *s = net_sock_get(fd);
+	if (!s) {
+		net_unlock();
+		return net_passthrough(a);
+	}
+	if (s->state == NET_DEAD) {
+		r = -ENETDOWN;
+		goto out;
+	}
+	if ((r = net_addr_in(s, (const void *)a->a[1], (long)(int)a->a[2], &sin)) < 0)
+		goto out;
+	bool kernel = r == NET_ADDR_KERNEL;
+	if (s->type == SOCK_DGRAM && sin.sin_family == AF_UNSPEC) {
+		memset(&s->peer, 0, sizeof(s->peer));	/* dissolve the association */
+		if (s->state == NET_CONNECTED)
+			s->state = s->udp ? NET_BOUND : NET_NEW;
+		r = 0;
+		goto out;
+	}
+	r = -EAFNOSUPPORT;
+	if (sin.sin_family != AF_INET)
+		goto out;
+	bool local_dst = kernel || is_loopback(sin.sin_addr.s_addr) || sin.sin_addr.s_addr == 0 ||
+			 sin.sin_addr.s_addr == g_proc.cfg->net_ip;
+	if (local_dst) {
+		/* Nothing in the backend yet: the kernel's loopback serves it. */
+		if (s->tcb || s->udp || s->state == NET_LISTEN) {
+			r = -ENETUNREACH;
+			goto out;
+		}
+		if ((r = net_sock_to_kernel(fd, s)))
+			goto out;
+		net_unlock();
+		return reissue(a);
+	}
+	if (s->type == SOCK_DGRAM) {
+		if (!(r = udp_autobind(s, s->local.sin_port))) {
+			s->peer = sin;
+			s->state = NET_CONNECTED;
+		}
+		goto out;
+	}
+	if (s->state == NET_CONNECTED) {
+		r = -EISCONN;
+		goto out;
+	}
+	if (s->state == NET_LISTEN) {
+		r = -EINVAL;
+		goto out;
+	}
+	if (s->state != NET_CONNECTING) {
+		if ((r = net_backend_up()))
+			goto out;
+		s->error = 0;
+		r = g_net.be->tcp_connect(sin.sin_addr.s_addr, sin.sin_port, s->local.sin_port,
+					  &s->tcb);
+		if (r)
+			goto out;
+		if (s->nodelay)
+			g_net.be->tcp_set_nodelay(s->tcb, 1);
+		if (s->keepalive)
+			g_net.be->tcp_set_keepalive(s->tcb, (uint32_t)s->keepidle,
+						    (uint32_t)s->keepintvl, (uint32_t)s->keepcnt);
+		s->state = NET_CONNECTING;
+		s->peer = sin;
+		if (s->nonblock) {
+			r = -EINPROGRESS;
+			goto out;
+		}
+	} else if (s->nonblock) {
+		r = try_connected(s, NULL);
+		if (r == -EAGAIN)
+			r = -EALREADY;
+		goto out;
+	}
+	s->refs++;
+	net_unlock();
+	r = net_wait(a, s, try_connected, NULL, false, s->sndtimeo_us, false, NULL);
+	if (r == -EAGAIN)
+		r = -EINPROGRESS;	/* SO_SNDTIMEO ran out: it goes on in the background */
+	net_lock();
+	net_sock_put(s);
+out:
+	net_unlock();
+	return r;
+}
+
+long libos_sys_shutdown(struct libos_args *a)
+{
+	int fd = (int)a->a[0], how = (int)a->a[1];
+	long r = 0;
+
+	net_lock();
+	struct net_sock *s = net_sock_get(fd);
+	if (!s) {
+		net_unlock();
+		return net_passthrough(a);
+	}
+	if (how < SHUT_RD || how > SHUT_RDWR)
+		r = -EINVAL;
+	else if (s->state == NET_DEAD)
+		r = -ENETDOWN;
+	else if (s->state != NET_CONNECTED && s->state != NET_CONNECTING &&
+		 s->state != NET_LISTEN)
+		r = -ENOTCONN;
+	else if (s->type == SOCK_STREAM && s->state != NET_LISTEN)
+		r = g_net.be->tcp_shutdown(s->tcb, how);
+	if (r == 0) {
+		s->rd_shut |= how != SHUT_WR;
+		s->wr_shut |= how != SHUT_RD;
+	}
+	net_unlock();
+	return r;
+}
+
+long libos_sys_close(struct libos_args *a)
+{
+	int fd = (int)a->a[0];
+
+	if (a->self->vfork_child)
+		return net_passthrough(a);	/* its own fd table; our objects are the parent's */
+	net_lock();
+	net_fd_close(fd);
+	net_unlock();
+	return net_passthrough(a);
+}
+
+long libos_sys_close_range(struct libos_args *a)
+{
+	unsigned first = (unsigned)a->a[0], last = (unsigned)a->a[1];
+	unsigned flags = (unsigned)a->a[2];
+
+	if (a->self->vfork_child || first > last || (flags & CLOSE_RANGE_CLOEXEC))
+		return net_passthrough(a);
+	long r = net_passthrough(a);
+	if (r < 0 || (flags & CLOSE_RANGE_UNSHARE))
+		return r;	/* UNSHARE: a new table, the old one keeps them */
+	net_lock();
+	for (unsigned fd = first; fd <= last && fd < NET_FD_MAX; fd++)
+		net_fd_close((int)fd);
+	net_unlock();
+	return r;
+}
+
+/* After a successful dup of @oldfd onto @newfd: @newfd names what @oldfd names. */
+static void dup_track(int oldfd, long newfd)
+{
+	if (newfd < 0 || newfd == oldfd)
+		return;
+	net_fd_close((int)newfd);	/* whatever @newfd was, the kernel closed it */
+	struct net_fd *f = net_fd_get(oldfd);
+	if (!f || f->kind != NET_FD_SOCK || newfd >= NET_FD_MAX)
+		return;		/* an epoll's LibOS list stays with its first fd */
+	f->s->refs++;
+	net_fd_set((int)newfd, NET_FD_SOCK, f->s);
+}
+
+long net_dup_common(struct libos_args *a, int oldfd)
+{
+	if (a->self->vfork_child)
+		return net_passthrough(a);
+	net_lock();
+	long r = net_passthrough(a);
+	dup_track(oldfd, r);
+	net_unlock();
+	return r;
+}
+
+long libos_sys_dup(struct libos_args *a)
+{
+	return net_dup_common(a, (int)a->a[0]);
+}
+
+long libos_sys_dup2(struct libos_args *a)
+{
+	return net_dup_common(a, (int)a->a[0]);
+}
+
+long libos_sys_dup3(struct libos_args *a)
+{
+	return net_dup_common(a, (int)a->a[0]);
+}
+
+static long get_name(struct libos_args *a, bool peer)
+{
+	int fd = (int)a->a[0];
+	struct bnet_tcp_info info;
+	struct sockaddr_in sin;
+	long r;
+
+	net_lock();
+	struct net_sock *s = net_sock_get(fd);
+	if (!s) {
+		net_unlock();
+		return net_passthrough(a);
+	}
+	if (s->state == NET_DEAD) {
+		r = -ENETDOWN;
+		goto out;
+	}
+	if (s->state == NET_CONNECTING)
+		net_sock_conn_update(s);
+	if (s->type == SOCK_STREAM && s->tcb && s->state != NET_LISTEN) {
+		g_net.be->tcp_info(s->tcb, &info);
+		if (info.lport) {
+			s->local.sin_addr.s_addr = info.lip;
+			s->local.sin_port = info.lport;
+		}
+	}
+	if (peer && s->state != NET_CONNECTED) {
+		r = -ENOTCONN;
+		goto out;
+	}
+	sin = peer ? s->peer : s->local;
+	sin.sin_family = AF_INET;
+	r = net_addr_to_guest(s->family, (void *)a->a[1], (void *)a->a[2], &sin);
+out:
+	net_unlock();
+	return r;
+}
+
+long libos_sys_getsockname(struct libos_args *a)
+{
+	return get_name(a, false);
+}
+
+long libos_sys_getpeername(struct libos_args *a)
+{
+	return get_name(a, true);
+}

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: MIT
+/* sockapi-peer: the kernel side of the socket-semantics tests, run inside the rig's
+ * network namespace.  One service per port (a child process per TCP connection):
+ *   7000 echo        echo until EOF, then close
+ *   7001 silent      accept, never read; hold until the client goes
+ *   7002 udp echo    each datagram back to its sender
+ *   7003 late        send "late\n" after 1.5 s, then wait for EOF
+ *   7004 rstcheck    send 1000 bytes, then read until EOF or error; note which in DIR/last
+ *   7005 query       send the contents of DIR/last, close
+ *   7006 connectback read "PORT\n", connect to the client's address at PORT, send
+ *                    "hello", close
+ * usage: sockapi-peer DIR   (writes DIR/ready when listening; exits on SIGTERM) */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *g_dir;
+
+/* SIGTERM: take the per-connection children along (they are in our process group). */
+static void on_term(int sig)
+{
+	(void)sig;
+	kill(0, SIGKILL);
+}
+
+static int listen_on(int type, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int one = 1, fd = socket(AF_INET, type, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (port == 7001) {
+		int small = 4096;
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	}
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || (type == SOCK_STREAM && listen(fd, 64)))
+		return -1;
+	return fd;
+}
+
+static void note(const char *what)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/last", g_dir);
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs(what, f);
+		fclose(f);
+	}
+}
+
+static void serve(int port, int c, const struct sockaddr_in *from)
+{
+	char buf[65536];
+	ssize_t n;
+
+	switch (port) {
+	case 7000:
+		while ((n = read(c, buf, sizeof(buf))) > 0)
+			if (write(c, buf, (size_t)n) != n)
+				break;
+		break;
+	case 7001:
+		for (;;) {
+			n = recv(c, buf, 1, MSG_PEEK | MSG_DONTWAIT);
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+				break;
+			usleep(100000);
+		}
+		break;
+	case 7003:
+		usleep(1500000);
+		(void)!write(c, "late\n", 5);
+		while (read(c, buf, sizeof(buf)) > 0)
+			;
+		break;
+	case 7004:
+		memset(buf, 'x', 1000);
+		(void)!write(c, buf, 1000);
+		for (;;) {
+			n = read(c, buf, sizeof(buf));
+			if (n > 0)
+				continue;
+			note(n == 0 ? "FIN" : errno == ECONNRESET ? "RST" : "ERR");
+			break;
+		}
+		break;
+	case 7005: {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/last", g_dir);
+		int f = open(path, O_RDONLY);
+		n = f >= 0 ? read(f, buf, sizeof(buf)) : 0;
+		if (n > 0)
+			(void)!write(c, buf, (size_t)n);
+		break;
+	}
+	case 7006: {
+		int k = 0;
+		n = 0;
+		while (k < 15 && read(c, buf + k, 1) == 1 && buf[k] != '\n')
+			k++;
+		buf[k] = '\0';
+		struct sockaddr_in to = *from;
+		to.sin_port = htons((uint16_t)atoi(buf));
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		if (s >= 0 && connect(s, (struct sockaddr *)&to, sizeof(to)) == 0)
+			(void)!write(s, "hello", 5);
+		close(s);
+		break;
+	}
+	}
+	close(c);
+}
+
+int main(int argc, char **argv)
+{
+	static const int tcp[] = { 7000, 7001, 7003, 7004, 7005, 7006 };
+	int fds[8], n = 0, u;
+	char path[4096];
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: sockapi-peer DIR\n");
+		return 2;
+	}
+	g_dir = argv[1];
+	signal(SIGCHLD, SIG_IGN);	/* no zombies */
+	setpgid(0, 0);
+	signal(SIGTERM, on_term);
+	for (size_t i = 0; i < sizeof(tcp) / sizeof(tcp[0]); i++)
+		if ((fds[n++] = listen_on(SOCK_STREAM, tcp[i])) < 0) {
+			perror("sockapi-peer: listen");
+			return 1;
+		}
+	if ((u = listen_on(SOCK_DGRAM, 7002)) < 0) {
+		perror("sockapi-peer: udp");
+		return 1;
+	}
+	note("NONE");
+	snprintf(path, sizeof(path), "%s/ready", g_dir);
+	close(open(path, O_WRONLY | O_CREAT, 0644));
+	for (;;) {
+		fd_set r;
+		int max = u;
+		FD_ZERO(&r);
+		FD_SET(u, &r);
+		for (int i = 0; i < n; i++) {
+			FD_SET(fds[i], &r);
+			if (fds[i] > max)
+				max = fds[i];
+		}
+		if (select(max + 1, &r, NULL, NULL, NULL) < 0)
+			continue;
+		if (FD_ISSET(u, &r)) {
+			char buf[65536];
+			struct sockaddr_in from;
+			socklen_t fl = sizeof(from);
+			ssize_t k = recvfrom(u, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+			if (k >= 0)
+				sendto(u, buf, (size_t)k, 0, (struct sockaddr *)&from, fl);
+		}
+		for (int i = 0; i < n; i++) {
+			if (!FD_ISSET(fds[i], &r))
+				continue;
+			struct sockaddr_in from;
+			socklen_t fl = sizeof(from);
+			int c = accept(fds[i], (struct sockaddr *)&from, &fl);
+			if (c < 0)
+				continue;
+			if (fork() == 0) {
+				for (int j = 0; j < n; j++)
+					close(fds[j]);
+				close(u);
+				serve(tcp[i], c, &from);
+				_exit(0);
+			}
+			close(c);
+		}
+	}
+}

@@ -1,0 +1,748 @@
+// SPDX-License-Identifier: MIT
+/* sockapi-test: socket semantics as a program sees them, one case per run, meant to run
+ * under `bypass-run --net=dpdk` against sockapi-peer (the kernel) at PEER_IP.  The same
+ * program passes natively against the same peer: every expectation is Linux's.
+ * usage: sockapi-test CASE PEER_IP     exit 0 pass, 1 fail (with a FAIL: line)
+ * SOCKAPI_DPDK=1 (set by sockapi.sh under bypass-run) adds what only --net=dpdk promises:
+ * a fork child cannot use the parent's sockets (ENETDOWN). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *g_case;
+static struct in_addr g_peer;
+
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+	int e = errno;
+
+	printf("FAIL: %s: ", g_case);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf(" (errno %d %s)\n", e, strerror(e));
+	exit(1);
+}
+
+#define CHECK(cond, ...) do { if (!(cond)) fail(__VA_ARGS__); } while (0)
+
+static struct sockaddr_in peer_at(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr = g_peer };
+	return a;
+}
+
+static int tcp_to(int port, int flags)
+{
+	struct sockaddr_in a = peer_at(port);
+	int fd = socket(AF_INET, SOCK_STREAM | flags, 0);
+
+	CHECK(fd >= 0, "socket");
+	int r = connect(fd, (struct sockaddr *)&a, sizeof(a));
+	CHECK(r == 0 || (errno == EINPROGRESS && (flags & SOCK_NONBLOCK)), "connect to %d", port);
+	return fd;
+}
+
+static void write_all(int fd, const void *buf, size_t n)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = write(fd, (const char *)buf + done, n - done);
+		CHECK(w > 0, "write %zu bytes", n - done);
+		done += (size_t)w;
+	}
+}
+
+static size_t read_full(int fd, void *buf, size_t n)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = read(fd, (char *)buf + done, n - done);
+		CHECK(r >= 0, "read");
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	return done;
+}
+
+static int pollone(int fd, short ev, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = ev };
+	int r = poll(&p, 1, ms);
+	CHECK(r >= 0, "poll");
+	return r ? p.revents : 0;
+}
+
+/* ---- cases ---- */
+
+static void case_tcp_echo(void)
+{
+	static char out[200000], in[200000];
+	struct sockaddr_in me, him;
+	socklen_t l = sizeof(me);
+
+	for (size_t i = 0; i < sizeof(out); i++)
+		out[i] = (char)(i * 7 + 3);
+	int fd = tcp_to(7000, 0);
+	CHECK(getsockname(fd, (struct sockaddr *)&me, &l) == 0 && l == sizeof(me), "getsockname");
+	CHECK(me.sin_family == AF_INET && me.sin_port != 0, "getsockname: no local port");
+	l = sizeof(him);
+	CHECK(getpeername(fd, (struct sockaddr *)&him, &l) == 0, "getpeername");
+	CHECK(him.sin_addr.s_addr == g_peer.s_addr && him.sin_port == htons(7000),
+	      "getpeername: wrong peer");
+	int type = 0;
+	l = sizeof(type);
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) == 0 && type == SOCK_STREAM, "SO_TYPE");
+	CHECK(getsockopt(fd, SOL_SOCKET, 9999, &type, &l) < 0 && errno == ENOPROTOOPT,
+	      "unknown option must be ENOPROTOOPT");
+	int one = 1;
+	CHECK(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0, "TCP_NODELAY");
+	/* write and read interleaved, with readv/writev too */
+	struct iovec iov[2] = { { out, 1000 }, { out + 1000, 2000 } };
+	CHECK(writev(fd, iov, 2) == 3000, "writev");
+	write_all(fd, out + 3000, sizeof(out) - 3000);
+	CHECK(shutdown(fd, SHUT_WR) == 0, "shutdown");
+	struct iovec riov[2] = { { in, 10 }, { in + 10, 20 } };
+	ssize_t n = readv(fd, riov, 2);
+	CHECK(n > 0, "readv");
+	size_t got = (size_t)n + read_full(fd, in + n, sizeof(in) - (size_t)n);
+	CHECK(got == sizeof(out) && !memcmp(in, out, sizeof(out)), "echo differs (%zu bytes)", got);
+	CHECK(read(fd, in, 1) == 0, "EOF after the echo");
+	CHECK(close(fd) == 0, "close");
+}
+
+static void case_nonblock(void)
+{
+	char buf[64];
+	int fd = tcp_to(7000, SOCK_NONBLOCK);
+
+	CHECK(pollone(fd, POLLOUT, 5000) & POLLOUT, "connect never completed");
+	int err = -1;
+	socklen_t l = sizeof(err);
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == 0, "SO_ERROR %d", err);
+	CHECK(read(fd, buf, sizeof(buf)) < 0 && errno == EAGAIN, "read must be EAGAIN");
+	CHECK(recv(fd, buf, sizeof(buf), MSG_DONTWAIT) < 0 && errno == EAGAIN, "recv EAGAIN");
+	CHECK(write(fd, "ping", 4) == 4, "write");
+	CHECK(pollone(fd, POLLIN, 5000) & POLLIN, "no echo");
+	int avail = 0;
+	CHECK(ioctl(fd, FIONREAD, &avail) == 0 && avail > 0 && avail <= 4, "FIONREAD %d", avail);
+	CHECK(recv(fd, buf, sizeof(buf), MSG_PEEK) == avail, "MSG_PEEK");
+	CHECK(read(fd, buf, sizeof(buf)) == avail && !memcmp(buf, "ping", (size_t)avail), "read");
+	/* O_NONBLOCK off with fcntl: blocking again */
+	int fl = fcntl(fd, F_GETFL);
+	CHECK(fl >= 0 && (fl & O_NONBLOCK), "F_GETFL shows O_NONBLOCK");
+	CHECK(fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0, "F_SETFL");
+	CHECK(!(fcntl(fd, F_GETFL) & O_NONBLOCK), "F_GETFL still O_NONBLOCK");
+	CHECK(write(fd, "x", 1) == 1 && read(fd, buf, 1) == 1 && buf[0] == 'x', "blocking echo");
+	int on = 1;
+	CHECK(ioctl(fd, FIONBIO, &on) == 0, "FIONBIO");
+	CHECK(read(fd, buf, 1) < 0 && errno == EAGAIN, "FIONBIO: EAGAIN");
+	close(fd);
+}
+
+static void case_eagain_write(void)
+{
+	static char big[65536];
+	int fd = tcp_to(7001, 0);	/* the peer never reads */
+	int fl = fcntl(fd, F_GETFL);
+	size_t total = 0;
+
+	CHECK(fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0, "F_SETFL");
+	for (int i = 0; i < 100000; i++) {
+		ssize_t w = write(fd, big, sizeof(big));
+		if (w < 0) {
+			CHECK(errno == EAGAIN, "write: expected EAGAIN");
+			break;
+		}
+		total += (size_t)w;
+		if (i == 99999)
+			fail("the send buffer never filled (%zu bytes)", total);
+	}
+	CHECK(total > 0, "nothing was accepted before EAGAIN");
+	CHECK(!(pollone(fd, POLLOUT, 0) & POLLOUT), "POLLOUT with a full buffer");
+	close(fd);
+}
+
+static void case_accept(void)
+{
+	struct sockaddr_in me = { .sin_family = AF_INET }, from;
+	socklen_t l = sizeof(me);
+	char buf[16];
+	int one = 1;
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+
+	CHECK(ls >= 0, "socket");
+	CHECK(setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0, "SO_REUSEADDR");
+	CHECK(bind(ls, (struct sockaddr *)&me, sizeof(me)) == 0, "bind 0.0.0.0:0");
+	CHECK(listen(ls, 8) == 0, "listen");
+	CHECK(getsockname(ls, (struct sockaddr *)&me, &l) == 0 && me.sin_port, "getsockname");
+	int acc = 0;
+	l = sizeof(acc);
+	CHECK(getsockopt(ls, SOL_SOCKET, SO_ACCEPTCONN, &acc, &l) == 0 && acc == 1, "SO_ACCEPTCONN");
+	int fl = fcntl(ls, F_GETFL);
+	fcntl(ls, F_SETFL, fl | O_NONBLOCK);
+	CHECK(accept(ls, NULL, NULL) < 0 && errno == EAGAIN, "accept must be EAGAIN");
+	fcntl(ls, F_SETFL, fl);
+	/* ask the peer to connect back to us */
+	int c = tcp_to(7006, 0);
+	int n = snprintf(buf, sizeof(buf), "%d\n", ntohs(me.sin_port));
+	write_all(c, buf, (size_t)n);
+	l = sizeof(from);
+	int a = accept4(ls, (struct sockaddr *)&from, &l, SOCK_CLOEXEC);
+	CHECK(a >= 0, "accept4 (blocking)");
+	CHECK(l == sizeof(from) && from.sin_addr.s_addr == g_peer.s_addr, "accept: peer address");
+	CHECK(fcntl(a, F_GETFD) & FD_CLOEXEC, "accept4: SOCK_CLOEXEC");
+	CHECK(read_full(a, buf, sizeof(buf)) == 5 && !memcmp(buf, "hello", 5), "hello");
+	CHECK(read(a, buf, 1) == 0, "EOF");
+	close(a);
+	close(c);
+	close(ls);
+}
+
+static volatile int g_hits;
+static void on_alarm(int sig)
+{
+	(void)sig;
+	g_hits++;
+}
+
+static void case_eintr(void)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	char buf[16];
+	int fd = tcp_to(7001, 0);	/* silent */
+
+	sigaction(SIGALRM, &sa, NULL);	/* no SA_RESTART */
+	alarm(1);
+	ssize_t r = read(fd, buf, sizeof(buf));
+	CHECK(r < 0 && errno == EINTR, "read must fail with EINTR (got %zd)", r);
+	CHECK(g_hits == 1, "the handler ran %d times", g_hits);
+	close(fd);
+	/* with SA_RESTART the read goes on after the handler and gets the late data */
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGALRM, &sa, NULL);
+	fd = tcp_to(7003, 0);
+	struct itimerval it = { .it_value = { 0, 400000 } };
+	setitimer(ITIMER_REAL, &it, NULL);
+	r = read(fd, buf, sizeof(buf));
+	CHECK(r == 5 && !memcmp(buf, "late\n", 5), "restarted read (got %zd)", r);
+	CHECK(g_hits == 2, "the handler ran %d times", g_hits);
+	close(fd);
+}
+
+static void case_poll_eintr(void)
+{
+	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
+	struct pollfd p;
+	int fd = tcp_to(7001, 0);
+
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(1);
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	int r = poll(&p, 1, 10000);
+	CHECK(r < 0 && errno == EINTR, "poll must fail with EINTR even with SA_RESTART (%d)", r);
+	CHECK(g_hits == 1, "handler");
+	close(fd);
+}
+
+static void case_rcvtimeo(void)
+{
+	struct timeval tv = { 0, 300000 }, back;
+	socklen_t l = sizeof(back);
+	char buf[8];
+	int fd = tcp_to(7001, 0);
+
+	CHECK(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0, "SO_RCVTIMEO");
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &back, &l) == 0 &&
+	      back.tv_usec == 300000, "SO_RCVTIMEO read back");
+	ssize_t r = read(fd, buf, sizeof(buf));
+	CHECK(r < 0 && errno == EAGAIN, "read must time out with EAGAIN (got %zd)", r);
+	close(fd);
+}
+
+static void case_poll_mix(void)
+{
+	int pfd[2];
+	char buf[8];
+	int fd = tcp_to(7000, 0);
+
+	CHECK(pipe(pfd) == 0, "pipe");
+	struct pollfd p[2] = { { .fd = pfd[0], .events = POLLIN }, { .fd = fd, .events = POLLIN } };
+	CHECK(poll(p, 2, 100) == 0, "nothing ready yet");
+	CHECK(write(pfd[1], "p", 1) == 1, "pipe write");
+	CHECK(poll(p, 2, 5000) == 1 && (p[0].revents & POLLIN) && !p[1].revents, "pipe only");
+	CHECK(read(pfd[0], buf, 1) == 1, "pipe read");
+	CHECK(write(fd, "s", 1) == 1, "socket write");
+	CHECK(poll(p, 2, 5000) == 1 && !p[0].revents && (p[1].revents & POLLIN), "socket only");
+	/* select over the same */
+	fd_set r;
+	FD_ZERO(&r);
+	FD_SET(pfd[0], &r);
+	FD_SET(fd, &r);
+	struct timeval tv = { 5, 0 };
+	int max = pfd[0] > fd ? pfd[0] : fd;
+	CHECK(select(max + 1, &r, NULL, NULL, &tv) == 1 && FD_ISSET(fd, &r) && !FD_ISSET(pfd[0], &r),
+	      "select: socket only");
+	CHECK(read(fd, buf, 1) == 1, "socket read");
+	FD_ZERO(&r);
+	FD_SET(pfd[0], &r);
+	FD_SET(fd, &r);
+	tv = (struct timeval){ 0, 100000 };
+	CHECK(select(max + 1, &r, NULL, NULL, &tv) == 0, "select: timeout");
+	/* ppoll with a mask that lets SIGALRM in */
+	sigset_t block, none;
+	sigemptyset(&block);
+	sigaddset(&block, SIGALRM);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	struct sigaction sa = { .sa_handler = on_alarm };
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(1);
+	sigemptyset(&none);
+	struct timespec ts = { 10, 0 };
+	CHECK(ppoll(p, 2, &ts, &none) < 0 && errno == EINTR, "ppoll: EINTR under its mask");
+	CHECK(g_hits == 1, "handler ran %d times", g_hits);
+	close(fd);
+}
+
+static void case_epoll(void)
+{
+	struct epoll_event ev, out[8];
+	int pfd[2];
+	char buf[64];
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	int lt = tcp_to(7000, 0), et = tcp_to(7000, 0), os = tcp_to(7000, 0);
+
+	CHECK(ep >= 0 && pipe(pfd) == 0, "epoll_create1/pipe");
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 1 };
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, lt, &ev) == 0, "ADD lt");
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, lt, &ev) < 0 && errno == EEXIST, "ADD twice: EEXIST");
+	ev = (struct epoll_event){ .events = EPOLLIN | EPOLLET, .data.u32 = 2 };
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, et, &ev) == 0, "ADD et");
+	ev = (struct epoll_event){ .events = EPOLLIN | EPOLLONESHOT, .data.u32 = 3 };
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, os, &ev) == 0, "ADD oneshot");
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 4 };
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, pfd[0], &ev) == 0, "ADD pipe");
+	CHECK(epoll_wait(ep, out, 8, 100) == 0, "nothing ready");
+	CHECK(write(lt, "aa", 2) == 2 && write(et, "bb", 2) == 2 && write(os, "cc", 2) == 2 &&
+	      write(pfd[1], "d", 1) == 1, "writes");
+	int seen = 0;
+	/* The LT members stay ready, so each wait returns at once: pace the rounds so the
+	 * echoes have time to come back. */
+	for (int round = 0; round < 250 && seen != 0x1e; round++) {
+		usleep(20000);
+		int n = epoll_wait(ep, out, 8, 100);
+		CHECK(n >= 0, "epoll_wait");
+		for (int i = 0; i < n; i++)
+			seen |= 1 << out[i].data.u32;
+	}
+	CHECK(seen == 0x1e, "all four ready (seen %#x)", seen);
+	/* none read: LT (socket and pipe) report again, ET and ONESHOT do not */
+	int n = epoll_wait(ep, out, 8, 200);
+	seen = 0;
+	for (int i = 0; i < n; i++)
+		seen |= 1 << out[i].data.u32;
+	CHECK(seen == ((1 << 1) | (1 << 4)), "second wait: LT only (seen %#x)", seen);
+	/* ET fires again on new data */
+	CHECK(read(et, buf, sizeof(buf)) == 2, "drain et");
+	CHECK(write(et, "e", 1) == 1, "write et");
+	seen = 0;
+	for (int round = 0; round < 250 && !(seen & 4); round++) {
+		usleep(20000);
+		n = epoll_wait(ep, out, 8, 100);
+		for (int i = 0; i < n; i++)
+			seen |= 1 << out[i].data.u32;
+	}
+	CHECK(seen & 4, "ET did not fire on new data");
+	/* ONESHOT re-armed by MOD */
+	ev = (struct epoll_event){ .events = EPOLLIN | EPOLLONESHOT, .data.u32 = 3 };
+	CHECK(epoll_ctl(ep, EPOLL_CTL_MOD, os, &ev) == 0, "MOD oneshot");
+	seen = 0;
+	n = epoll_wait(ep, out, 8, 1000);
+	for (int i = 0; i < n; i++)
+		seen |= 1 << out[i].data.u32;
+	CHECK(seen & 8, "ONESHOT not re-armed by MOD");
+	/* DEL */
+	CHECK(epoll_ctl(ep, EPOLL_CTL_DEL, lt, NULL) == 0, "DEL");
+	CHECK(epoll_ctl(ep, EPOLL_CTL_DEL, lt, NULL) < 0 && errno == ENOENT, "DEL twice: ENOENT");
+	/* RDHUP: the echo peer closes after our SHUT_WR */
+	int rh = tcp_to(7000, 0);
+	ev = (struct epoll_event){ .events = EPOLLRDHUP | EPOLLET, .data.u32 = 5 };
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, rh, &ev) == 0, "ADD rdhup");
+	CHECK(shutdown(rh, SHUT_WR) == 0, "shutdown");
+	uint32_t got = 0;
+	for (int round = 0; round < 250 && !(got & EPOLLRDHUP); round++) {
+		usleep(20000);
+		n = epoll_wait(ep, out, 8, 100);
+		for (int i = 0; i < n; i++)
+			if (out[i].data.u32 == 5)
+				got |= out[i].events;
+	}
+	CHECK(got & EPOLLRDHUP, "no EPOLLRDHUP (events %#x)", got);
+	close(ep);
+}
+
+static void case_dup2(void)
+{
+	char buf[8];
+	int fd = tcp_to(7000, 0);
+
+	CHECK(dup2(fd, 20) == 20, "dup2");
+	CHECK(write(20, "via20", 5) == 5, "write through the dup");
+	CHECK(read_full(fd, buf, 5) == 5 && !memcmp(buf, "via20", 5), "read through the first");
+	CHECK(close(fd) == 0, "close the first");
+	CHECK(write(20, "again", 5) == 5 && read_full(20, buf, 5) == 5, "the dup lives on");
+	int d = fcntl(20, F_DUPFD_CLOEXEC, 30);
+	CHECK(d >= 30 && (fcntl(d, F_GETFD) & FD_CLOEXEC), "F_DUPFD_CLOEXEC");
+	/* dup2 a pipe onto the socket's number: the socket's number is the pipe's now */
+	int pfd[2];
+	CHECK(pipe(pfd) == 0, "pipe");
+	CHECK(dup2(pfd[0], 20) == 20, "dup2 over the socket");
+	CHECK(write(pfd[1], "p", 1) == 1 && read(20, buf, 1) == 1 && buf[0] == 'p',
+	      "fd 20 is the pipe");
+	CHECK(write(d, "z", 1) == 1 && read(d, buf, 1) == 1 && buf[0] == 'z', "socket via %d", d);
+	close(d);
+}
+
+static void case_rst(void)
+{
+	char buf[64];
+	int fd = tcp_to(7004, 0);
+
+	/* wait for the peer's 1000 bytes, read only some, close: Linux sends RST */
+	CHECK(pollone(fd, POLLIN, 5000) & POLLIN, "no data");
+	usleep(200000);
+	CHECK(read(fd, buf, 10) == 10, "read 10");
+	CHECK(close(fd) == 0, "close");
+	usleep(500000);
+	int q = tcp_to(7005, 0);
+	size_t n = read_full(q, buf, sizeof(buf) - 1);
+	buf[n] = '\0';
+	CHECK(!strcmp(buf, "RST"), "the peer saw '%s', expected RST", buf);
+	close(q);
+}
+
+static void case_shutdown(void)
+{
+	char buf[64];
+	int fd = tcp_to(7000, 0);
+
+	CHECK(write(fd, "half", 4) == 4, "write");
+	CHECK(shutdown(fd, SHUT_WR) == 0, "SHUT_WR");
+	signal(SIGPIPE, SIG_IGN);
+	CHECK(send(fd, "x", 1, MSG_NOSIGNAL) < 0 && errno == EPIPE, "send after SHUT_WR: EPIPE");
+	CHECK(read_full(fd, buf, sizeof(buf)) == 4 && !memcmp(buf, "half", 4), "half-close echo");
+	CHECK(read(fd, buf, 1) == 0, "EOF");
+	close(fd);
+	int u = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(shutdown(u, SHUT_RDWR) < 0 && errno == ENOTCONN, "shutdown unconnected: ENOTCONN");
+	close(u);
+}
+
+static void case_udp(void)
+{
+	struct sockaddr_in to = peer_at(7002), from, me;
+	socklen_t l = sizeof(from);
+	char buf[2048];
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	CHECK(fd >= 0, "socket");
+	CHECK(sendto(fd, "dgram1", 6, 0, (struct sockaddr *)&to, sizeof(to)) == 6, "sendto");
+	CHECK(pollone(fd, POLLIN, 5000) & POLLIN, "no reply");
+	ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &l);
+	CHECK(n == 6 && !memcmp(buf, "dgram1", 6), "recvfrom");
+	CHECK(from.sin_addr.s_addr == g_peer.s_addr && from.sin_port == htons(7002), "source");
+	l = sizeof(me);
+	CHECK(getsockname(fd, (struct sockaddr *)&me, &l) == 0 && me.sin_port, "local port");
+	/* truncation */
+	CHECK(sendto(fd, "0123456789", 10, 0, (struct sockaddr *)&to, sizeof(to)) == 10, "sendto");
+	CHECK(pollone(fd, POLLIN, 5000) & POLLIN, "no reply");
+	CHECK(recv(fd, buf, 4, MSG_TRUNC) == 10, "MSG_TRUNC: full length");
+	/* connected */
+	CHECK(connect(fd, (struct sockaddr *)&to, sizeof(to)) == 0, "connect");
+	CHECK(send(fd, "conn", 4, 0) == 4, "send");
+	CHECK(recv(fd, buf, sizeof(buf), 0) == 4 && !memcmp(buf, "conn", 4), "recv");
+	l = sizeof(from);
+	CHECK(getpeername(fd, (struct sockaddr *)&from, &l) == 0 && from.sin_port == htons(7002),
+	      "getpeername");
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	CHECK(recv(fd, buf, sizeof(buf), 0) < 0 && errno == EAGAIN, "EAGAIN");
+	close(fd);
+	/* sendmmsg/recvmmsg, as glibc's resolver sends its A and AAAA queries */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	CHECK(connect(fd, (struct sockaddr *)&to, sizeof(to)) == 0, "connect");
+	struct iovec iv[2] = { { "first", 5 }, { "second", 6 } };
+	struct mmsghdr mm[2] = { { .msg_hdr = { .msg_iov = &iv[0], .msg_iovlen = 1 } },
+				 { .msg_hdr = { .msg_iov = &iv[1], .msg_iovlen = 1 } } };
+	CHECK(sendmmsg(fd, mm, 2, 0) == 2 && mm[0].msg_len == 5 && mm[1].msg_len == 6, "sendmmsg");
+	char b1[16], b2[16];
+	struct iovec rv[2] = { { b1, sizeof(b1) }, { b2, sizeof(b2) } };
+	struct mmsghdr rm[2] = { { .msg_hdr = { .msg_iov = &rv[0], .msg_iovlen = 1 } },
+				 { .msg_hdr = { .msg_iov = &rv[1], .msg_iovlen = 1 } } };
+	int got = 0;
+	for (int i = 0; i < 50 && got < 2; i++) {
+		int k = recvmmsg(fd, rm + got, 2 - got, MSG_WAITFORONE, NULL);
+		CHECK(k > 0, "recvmmsg");
+		got += k;
+	}
+	CHECK(rm[0].msg_len == 5 && !memcmp(b1, "first", 5) && rm[1].msg_len == 6 &&
+	      !memcmp(b2, "second", 6), "recvmmsg: both datagrams in order");
+	close(fd);
+}
+
+static void case_loopback(void)
+{
+	struct sockaddr_in lo = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(lo);
+	struct stat st;
+	char buf[8];
+	int one = 1;
+	int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	CHECK(ls >= 0, "socket");
+	CHECK(setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0, "SO_REUSEADDR");
+	CHECK(bind(ls, (struct sockaddr *)&lo, sizeof(lo)) == 0, "bind 127.0.0.1");
+	CHECK(fstat(ls, &st) == 0 && S_ISSOCK(st.st_mode), "a 127.0.0.1 socket must be the kernel's");
+	CHECK(fcntl(ls, F_GETFD) & FD_CLOEXEC, "CLOEXEC kept");
+	int rv = 0;
+	l = sizeof(rv);
+	CHECK(getsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &rv, &l) == 0 && rv, "option replayed");
+	CHECK(listen(ls, 4) == 0, "listen");
+	l = sizeof(lo);
+	CHECK(getsockname(ls, (struct sockaddr *)&lo, &l) == 0, "getsockname");
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(c, (struct sockaddr *)&lo, sizeof(lo)) == 0, "connect 127.0.0.1");
+	CHECK(fstat(c, &st) == 0 && S_ISSOCK(st.st_mode), "the client is the kernel's");
+	int a = accept(ls, NULL, NULL);
+	CHECK(a >= 0, "accept");
+	CHECK(write(c, "lo", 2) == 2 && read(a, buf, 2) == 2 && !memcmp(buf, "lo", 2), "data");
+	close(a);
+	close(c);
+	close(ls);
+	/* other local addresses are not ours */
+	struct sockaddr_in other = { .sin_family = AF_INET, .sin_addr.s_addr = inet_addr("192.0.2.1") };
+	int o = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(bind(o, (struct sockaddr *)&other, sizeof(other)) < 0 && errno == EADDRNOTAVAIL,
+	      "bind 192.0.2.1: EADDRNOTAVAIL");
+	close(o);
+}
+
+static void case_fork(void)
+{
+	char buf[8];
+	int fd = tcp_to(7000, 0);
+	pid_t pid = fork();
+
+	CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		/* the parent's DPDK socket is not the child's; new sockets are the kernel's */
+		struct stat st;
+		if (getenv("SOCKAPI_DPDK") && write(fd, "c", 1) >= 0)
+			fail("child: write on the inherited DPDK socket must fail");
+		if (getenv("SOCKAPI_DPDK"))
+			CHECK(errno == ENETDOWN, "child: inherited socket: expected ENETDOWN");
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		CHECK(s >= 0 && fstat(s, &st) == 0 && S_ISSOCK(st.st_mode), "child: kernel socket");
+		close(s);
+		close(fd);
+		_exit(0);
+	}
+	int status;
+	CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed (%#x)", status);
+	CHECK(write(fd, "p", 1) == 1 && read(fd, buf, 1) == 1 && buf[0] == 'p',
+	      "parent: the socket still works after the child closed it");
+	close(fd);
+}
+
+static void case_ipv6_dual(void)
+{
+	struct sockaddr_in6 any = { .sin6_family = AF_INET6 }, me, from;
+	socklen_t l = sizeof(me);
+	struct stat st;
+	char buf[16];
+	int ls = socket(AF_INET6, SOCK_STREAM, 0);
+
+	/* [::]: IPv4 through the dual stack, as busybox nc -l listens */
+	CHECK(ls >= 0, "socket(AF_INET6)");
+	CHECK(bind(ls, (struct sockaddr *)&any, sizeof(any)) == 0, "bind [::]:0");
+	CHECK(listen(ls, 4) == 0, "listen");
+	CHECK(getsockname(ls, (struct sockaddr *)&me, &l) == 0 && l == sizeof(me) &&
+	      me.sin6_family == AF_INET6 && me.sin6_port, "getsockname: an AF_INET6 name");
+	int c = tcp_to(7006, 0);
+	int n = snprintf(buf, sizeof(buf), "%d\n", ntohs(me.sin6_port));
+	write_all(c, buf, (size_t)n);
+	l = sizeof(from);
+	int a = accept(ls, (struct sockaddr *)&from, &l);
+	CHECK(a >= 0, "accept");
+	CHECK(l == sizeof(from) && from.sin6_family == AF_INET6 &&
+	      IN6_IS_ADDR_V4MAPPED(&from.sin6_addr) &&
+	      !memcmp(&from.sin6_addr.s6_addr[12], &g_peer, 4), "accept: a v4-mapped peer");
+	CHECK(read_full(a, buf, sizeof(buf)) == 5 && !memcmp(buf, "hello", 5), "hello");
+	close(a);
+	close(c);
+	close(ls);
+	/* [::1] and IPv6 proper stay on the kernel */
+	struct sockaddr_in6 lo = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int k = socket(AF_INET6, SOCK_STREAM, 0);
+	CHECK(k >= 0, "socket(AF_INET6)");
+	if (bind(k, (struct sockaddr *)&lo, sizeof(lo)) == 0)
+		CHECK(fstat(k, &st) == 0 && S_ISSOCK(st.st_mode), "[::1] must be the kernel's");
+	else
+		CHECK(errno == EADDRNOTAVAIL, "bind [::1]");	/* no IPv6 on lo here */
+	close(k);
+}
+
+static void case_refused(void)
+{
+	struct sockaddr_in a = peer_at(7999);	/* nobody listens: the kernel answers RST */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno == ECONNREFUSED,
+	      "blocking connect: ECONNREFUSED");
+	close(fd);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno == EINPROGRESS,
+	      "non-blocking connect: EINPROGRESS");
+	int ev = pollone(fd, POLLOUT, 5000);
+	CHECK(ev & (POLLERR | POLLHUP), "poll: no error reported (%#x)", ev);
+	int err = 0;
+	socklen_t l = sizeof(err);
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == ECONNREFUSED,
+	      "SO_ERROR %d, expected ECONNREFUSED", err);
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == 0,
+	      "SO_ERROR is cleared once read");
+	close(fd);
+	/* EPIPE and SIGPIPE after the peer is gone */
+	signal(SIGPIPE, SIG_IGN);
+	fd = tcp_to(7004, 0);	/* sends 1000 bytes, then reads until we go */
+	CHECK(shutdown(fd, SHUT_WR) == 0, "shutdown");
+	CHECK(write(fd, "x", 1) < 0 && errno == EPIPE, "write after SHUT_WR: EPIPE");
+	close(fd);
+}
+
+static void *volatile g_bad = (void *)1;	/* volatile: the compiler cannot see it */
+
+static void case_badptr(void)
+{
+	void *bad = g_bad;
+	char buf[8];
+	int v;
+	socklen_t l = sizeof(v);
+	int fd = tcp_to(7000, 0);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	int ep = epoll_create1(0);
+
+	CHECK(write(fd, bad, 10) < 0 && errno == EFAULT, "write: EFAULT");
+	CHECK(writev(fd, bad, 2) < 0 && errno == EFAULT, "writev: EFAULT");
+	CHECK(connect(s, bad, 16) < 0 && errno == EFAULT, "connect: EFAULT");
+	CHECK(bind(s, NULL, 16) < 0 && errno == EFAULT, "bind: EFAULT");
+	CHECK(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, bad, 4) < 0 && errno == EFAULT,
+	      "setsockopt: EFAULT");
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, bad) < 0 && errno == EFAULT,
+	      "getsockopt: EFAULT");
+	CHECK(getsockname(fd, bad, &l) < 0 && errno == EFAULT, "getsockname: EFAULT");
+	CHECK(sendto(u, "x", 1, 0, bad, 16) < 0 && errno == EFAULT, "sendto: EFAULT");
+	CHECK(poll(bad, 1, 0) < 0 && errno == EFAULT, "poll: EFAULT");
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, fd, bad) < 0 && errno == EFAULT, "epoll_ctl: EFAULT");
+	struct epoll_event ev = { .events = EPOLLIN };
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0, "epoll_ctl");
+	CHECK(write(fd, "x", 1) == 1, "write");
+	CHECK(pollone(fd, POLLIN, 5000) & POLLIN, "echo");
+	CHECK(epoll_wait(ep, bad, 4, 1000) < 0 && errno == EFAULT, "epoll_wait: EFAULT");
+	fd_set *badset = bad;
+	struct timeval tv = { 0, 0 };
+	CHECK(select(fd + 1, badset, NULL, NULL, &tv) < 0 && errno == EFAULT, "select: EFAULT");
+	CHECK(read(fd, buf, 1) == 1 && buf[0] == 'x', "the socket still works");
+	close(ep);
+	close(u);
+	close(s);
+	close(fd);
+}
+
+static void *late_reader(void *arg)
+{
+	static char buf[16];
+	long n = read(*(int *)arg, buf, sizeof(buf));
+	return (void *)n;
+}
+
+static void case_threads(void)
+{
+	char buf[64];
+	pthread_t t;
+	void *res;
+	int slow = tcp_to(7003, 0);	/* "late\n" after 1.5 s */
+	int fast = tcp_to(7000, 0);
+
+	/* one thread blocked in read while another keeps using the network */
+	CHECK(pthread_create(&t, NULL, late_reader, &slow) == 0, "pthread_create");
+	for (int i = 0; i < 200; i++) {
+		int n = snprintf(buf, sizeof(buf), "round %d", i);
+		write_all(fast, buf, (size_t)n);
+		CHECK(read_full(fast, buf, (size_t)n) == (size_t)n, "echo round %d", i);
+	}
+	CHECK(pthread_join(t, &res) == 0 && (long)res == 5, "the blocked reader got %ld",
+	      (long)res);
+	close(fast);
+	close(slow);
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} cases[] = {
+	{ "tcp_echo", case_tcp_echo }, { "nonblock", case_nonblock },
+	{ "eagain_write", case_eagain_write }, { "accept", case_accept },
+	{ "eintr", case_eintr }, { "poll_eintr", case_poll_eintr }, { "rcvtimeo", case_rcvtimeo },
+	{ "poll_mix", case_poll_mix }, { "epoll", case_epoll }, { "dup2", case_dup2 },
+	{ "rst", case_rst }, { "shutdown", case_shutdown }, { "udp", case_udp },
+	{ "loopback", case_loopback }, { "fork", case_fork }, { "ipv6_dual", case_ipv6_dual },
+	{ "refused", case_refused }, { "badptr", case_badptr },
+	{ "threads", case_threads },
+};
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "--list")) {
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+			puts(cases[i].name);
+		return 0;
+	}
+	if (argc != 3 || inet_pton(AF_INET, argv[2], &g_peer) != 1) {
+		fprintf(stderr, "usage: sockapi-test CASE PEER_IP | --list\n");
+		return 2;
+	}
+	g_case = argv[1];
+	setvbuf(stdout, NULL, _IONBF, 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (!strcmp(cases[i].name, g_case)) {
+			cases[i].fn();
+			printf("PASS: %s\n", g_case);
+			return 0;
+		}
+	}
+	fprintf(stderr, "sockapi-test: %s: unknown case\n", g_case);
+	return 2;
+}

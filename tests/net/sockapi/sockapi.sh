@@ -1,0 +1,96 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Socket-semantics rig: sockapi-test CASE runs under `bypass-run --net=dpdk` on
+# net_af_packet over one end of a veth pair; sockapi-peer (the kernel) serves it from a
+# network namespace on the other end.  Creates namespace bypass-sockapi-$$ and the veth,
+# always removes both and stops the peer by its PID.  Exit 0 pass, 1 fail, 77 skip (not
+# root, no netns/veth/ethtool, no libbypass-net.so, or DPDK's af_packet PMD cannot start).
+#
+# usage: sockapi.sh BYPASS_RUN SOCKAPI_TEST SOCKAPI_PEER CASE
+#        BYPASS_SOCKAPI_NATIVE=1: run the case natively instead (checks the test itself)
+set -u
+
+BR=$1
+TEST=$2
+PEER=$3
+CASE=$4
+
+NS=bypass-sockapi-$$
+VR=bs$$r                 # root-namespace end (DPDK's)
+VN=bs$$n                 # namespace end (the kernel's)
+SUB=10.79.$(($$ % 250))
+KIP=$SUB.1
+DIP=$SUB.2
+TMP=
+PEER_PID=
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*"; exit 1; }
+nsx() { ip netns exec "$NS" "$@"; }
+
+cleanup() {
+	if [ -n "$PEER_PID" ]; then
+		kill "$PEER_PID" 2>/dev/null
+		wait "$PEER_PID" 2>/dev/null
+	fi
+	ip netns del "$NS" 2>/dev/null
+	ip link del "$VR" 2>/dev/null
+	[ -n "$TMP" ] && rm -rf "$TMP"
+}
+
+[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, veth, AF_PACKET)"
+command -v ip >/dev/null 2>&1 || skip "needs iproute2's ip"
+command -v ethtool >/dev/null 2>&1 || skip "needs ethtool (veth offloads off)"
+MOD=${BYPASS_NET_MODULE:-$(dirname "$(readlink -f "$BR")")/../dpdk-net/libbypass-net.so}
+[ "${BYPASS_SOCKAPI_NATIVE:-}" = 1 ] || [ -f "$MOD" ] || skip "no network module at $MOD"
+
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+TMP=$(mktemp -d /tmp/bypass-sockapi.XXXXXX) || fail "mktemp"
+
+ip netns add "$NS" 2>"$TMP/err" || skip "cannot create a network namespace: $(cat "$TMP/err")"
+ip link add "$VR" type veth peer name "$VN" netns "$NS" 2>"$TMP/err" ||
+	skip "cannot create a veth pair: $(cat "$TMP/err")"
+sysctl -qw "net.ipv6.conf.$VR.disable_ipv6=1" 2>/dev/null
+nsx sysctl -qw "net.ipv6.conf.$VN.disable_ipv6=1" 2>/dev/null
+for f in rx tx sg tso gso gro; do
+	ethtool -K "$VR" "$f" off >/dev/null 2>&1
+	nsx ethtool -K "$VN" "$f" off >/dev/null 2>&1
+done
+ip link set "$VR" up || fail "ip link set $VR up"
+nsx ip link set lo up
+nsx ip addr add "$KIP/24" dev "$VN" || fail "ip addr add in $NS"
+nsx ip link set "$VN" up || fail "ip link set $VN up in $NS"
+
+ip netns exec "$NS" "$PEER" "$TMP" >"$TMP/peer.log" 2>&1 &	# ip execs it: $! is the peer
+PEER_PID=$!
+i=0
+until [ -e "$TMP/ready" ]; do
+	kill -0 "$PEER_PID" 2>/dev/null || fail "sockapi-peer died: $(cat "$TMP/peer.log")"
+	i=$((i + 1)); [ $i -gt 100 ] && fail "sockapi-peer not ready"
+	sleep 0.1
+done
+
+if [ "${BYPASS_SOCKAPI_NATIVE:-}" = 1 ]; then
+	# natively the kernel needs the address on a device it owns: the veth's root end
+	ip addr add "$DIP/24" dev "$VR"
+	timeout 60 "$TEST" "$CASE" "$KIP" >"$TMP/out" 2>&1
+else
+	EAL="--no-pci --no-huge -m 256 --no-shconf --vdev=net_af_packet0,iface=$VR"
+	SOCKAPI_DPDK=1 timeout 60 "$BR" --stats="$TMP/stats.%p.json" --net=dpdk --dpdk="$EAL" \
+		--ip="$DIP/24" "$TEST" "$CASE" "$KIP" >"$TMP/out" 2>&1
+fi
+rc=$?
+cat "$TMP/out"
+if grep -q "DPDK\|EAL" "$TMP/out" && ! grep -q '^PASS' "$TMP/out" &&
+	grep -q "net_af_packet\|No such device\|no such device" "$TMP/out"; then
+	skip "DPDK's net_af_packet PMD cannot start here"
+fi
+[ $rc = 0 ] && grep -q "^PASS: $CASE" "$TMP/out" || fail "$CASE (exit $rc)"
+# --stats carries dpdk-net's counters once the network was used (every case but loopback,
+# whose sockets all became the kernel's)
+if [ "${BYPASS_SOCKAPI_NATIVE:-}" != 1 ] && [ "$CASE" != loopback ]; then
+	cat "$TMP"/stats.*.json 2>/dev/null | grep -q '"net": {' ||
+		fail "$CASE: no dpdk-net counters in --stats"
+fi
+exit 0
