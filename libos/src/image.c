@@ -364,41 +364,19 @@ static void image_free(struct libos_image *im)
 	free(im);
 }
 
-/* The bypass note of a loaded image (bypass-rewrite's), or NULL. */
+/* The bypass note of a loaded image (bypass-rewrite's: right after its program header
+ * table, offline.h), or NULL; *descsz: the bytes mapped from there on. */
 static const uint8_t *note_find(const struct loader_image *img, size_t *descsz)
 {
-	const Elf64_Phdr *ph = (const Elf64_Phdr *)img->phdr;
+	uint64_t p = img->phdr + (uint64_t)img->phnum * sizeof(Elf64_Phdr);
 
-	for (unsigned i = 0; ph && i < img->phnum; i++) {
-		if (ph[i].p_type != PT_NOTE)
-			continue;
-		const uint8_t *p = (const uint8_t *)(img->bias + ph[i].p_vaddr);
-		const uint8_t *end = p + ph[i].p_memsz;
-		bool mapped = false;
-		for (size_t s = 0; s < img->nsegs; s++)
-			mapped |= (uint64_t)p >= img->segs[s].start && (uint64_t)end <= img->segs[s].end;
-		/* binutils' rule: descriptor and next note start at the segment's alignment
-		 * (4, or 8 for 8-aligned notes), counted from the start of the note */
-		uint64_t align = ph[i].p_align == 8 ? 8 : 4;
-		while (mapped && p + 12 <= end) {
-			uint32_t nsz, dsz, type;
-			memcpy(&nsz, p, 4);
-			memcpy(&dsz, p + 4, 4);
-			memcpy(&type, p + 8, 4);
-			uint64_t doff = (12 + (uint64_t)nsz + align - 1) & -align;
-			uint64_t next = (doff + dsz + align - 1) & -align;
-			if (doff + dsz > (uint64_t)(end - p))
-				break;
-			if (nsz == sizeof(OFFLINE_NOTE_NAME) && type == OFFLINE_NOTE_TYPE &&
-			    !memcmp(p + 12, OFFLINE_NOTE_NAME, nsz)) {
-				*descsz = dsz;
-				return p + doff;
-			}
-			if (next >= (uint64_t)(end - p))
-				break;
-			p += next;
+	for (size_t s = 0; img->phdr && s < img->nsegs; s++)
+		if ((img->segs[s].prot & PROT_READ) && p >= img->segs[s].start &&
+		    p + sizeof(struct offline_note_hdr) <= img->segs[s].end &&
+		    !memcmp((const void *)p, OFFLINE_NOTE_MAGIC, 8)) {
+			*descsz = img->segs[s].end - p;
+			return (const uint8_t *)p;
 		}
-	}
 	return NULL;
 }
 

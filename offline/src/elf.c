@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The input ELF file: validated as an x86-64 executable (static, static-pie, dynamic, PIE)
- * or shared library, with bounds-checked access to its program headers, section headers
- * and notes. */
+ * or shared library, with bounds-checked access to its program headers and section
+ * headers. */
 #include <errno.h>
 #include <string.h>
 
@@ -170,40 +170,4 @@ int offline_elf_parse(struct offline_elf *e, const uint8_t *b, size_t len, const
 		return err;
 	sections_get(e);
 	return 0;
-}
-
-int offline_elf_note(const struct offline_elf *e, const char *name, uint32_t type,
-		     const uint8_t **desc, size_t *descsz)
-{
-	size_t nlen = strlen(name) + 1;
-
-	for (unsigned i = 0; i < e->phnum; i++) {
-		Elf64_Phdr p = offline_elf_phdr(e, i);
-		size_t align = p.p_align == 8 ? 8 : 4;
-		if (p.p_type != PT_NOTE || !in_file(p.p_offset, p.p_filesz, e->len))
-			continue;
-		const uint8_t *n = e->b + p.p_offset;
-		size_t left = p.p_filesz;
-		while (left >= sizeof(Elf64_Nhdr)) {
-			Elf64_Nhdr nh;
-			memcpy(&nh, n, sizeof(nh));
-			/* binutils' rule: the descriptor and the next note start at the
-			 * alignment, counted from the start of the note */
-			uint64_t doff = (sizeof(nh) + (uint64_t)nh.n_namesz + align - 1) & -align;
-			uint64_t next = (doff + nh.n_descsz + align - 1) & -align;
-			if (doff + nh.n_descsz > left)
-				break;
-			const uint8_t *nm = n + sizeof(nh);
-			if (nh.n_type == type && nh.n_namesz == nlen && !memcmp(nm, name, nlen)) {
-				*desc = n + doff;
-				*descsz = nh.n_descsz;
-				return 0;
-			}
-			if (next >= left)
-				break;
-			n += next;
-			left -= next;
-		}
-	}
-	return -ENOENT;
 }

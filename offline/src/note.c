@@ -1,40 +1,46 @@
 // SPDX-License-Identifier: MIT
 /* Reading the bypass note back: what a LibOS (or a test) uses instead of a scan. */
+#include <elf.h>
 #include <errno.h>
 #include <string.h>
 
 #include <offline/offline.h>
 
-#include "offline_int.h"
-
 int offline_note_find(const uint8_t *img, size_t len, const struct offline_note_hdr **hdr,
 		      const struct offline_note_site **sites)
 {
-	struct offline_elf e = { .b = img, .len = len };
+	Elf64_Ehdr eh;
 	struct offline_note_hdr h;
-	const uint8_t *desc;
-	size_t descsz;
+	uint64_t at, avail = 0;
 
-	if (!img || len < sizeof(Elf64_Ehdr) || memcmp(img, ELFMAG, SELFMAG) ||
+	if (!img || len < sizeof(eh) || memcmp(img, ELFMAG, SELFMAG) ||
 	    img[EI_CLASS] != ELFCLASS64)
 		return -EINVAL;
-	memcpy(&e.eh, img, sizeof(e.eh));
-	if (e.eh.e_phentsize != sizeof(Elf64_Phdr) || e.eh.e_phoff > len ||
-	    (uint64_t)e.eh.e_phnum * sizeof(Elf64_Phdr) > len - e.eh.e_phoff)
+	memcpy(&eh, img, sizeof(eh));
+	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > len ||
+	    (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > len - eh.e_phoff)
 		return -EINVAL;
-	e.ph = (const Elf64_Phdr *)(img + e.eh.e_phoff);
-	e.phnum = e.eh.e_phnum;
-	if (offline_elf_note(&e, OFFLINE_NOTE_NAME, OFFLINE_NOTE_TYPE, &desc, &descsz))
+	at = eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr);
+	if (len - at < sizeof(h))
 		return -ENOENT;
-	if (descsz < sizeof(h))
-		return -EINVAL;
-	memcpy(&h, desc, sizeof(h));
-	if (h.format != OFFLINE_NOTE_FORMAT ||
-	    (descsz - sizeof(h)) / sizeof(struct offline_note_site) < h.nsites)
+	memcpy(&h, img + at, sizeof(h));
+	if (memcmp(h.magic, OFFLINE_NOTE_MAGIC, sizeof(h.magic)))
+		return -ENOENT;
+	/* Only what the PT_LOAD holding the table loads counts: the LibOS reads it there. */
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr p;
+		memcpy(&p, img + eh.e_phoff + i * sizeof(p), sizeof(p));
+		if (p.p_type == PT_LOAD && p.p_offset <= eh.e_phoff && at - p.p_offset < p.p_filesz)
+			avail = p.p_offset + p.p_filesz - at;
+	}
+	if (avail > len - at)
+		avail = len - at;
+	if (avail < sizeof(h) || h.format != OFFLINE_NOTE_FORMAT ||
+	    (avail - sizeof(h)) / sizeof(struct offline_note_site) < h.nsites)
 		return -EINVAL;
 	if (hdr)
-		*hdr = (const struct offline_note_hdr *)desc;
+		*hdr = (const struct offline_note_hdr *)(img + at);
 	if (sites)
-		*sites = (const struct offline_note_site *)(desc + sizeof(h));
+		*sites = (const struct offline_note_site *)(img + at + sizeof(h));
 	return 0;
 }

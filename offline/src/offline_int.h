@@ -49,11 +49,6 @@ Elf64_Shdr offline_elf_shdr(const struct offline_elf *e, unsigned i);
 /* Name of section header @sh ("" if out of bounds). */
 const char *offline_elf_shname(const struct offline_elf *e, const Elf64_Shdr *sh);
 
-/* Find the note (owner @name, @type) in the PT_NOTE segments of @e: its descriptor and
- * size.  Returns 0 or -ENOENT. */
-int offline_elf_note(const struct offline_elf *e, const char *name, uint32_t type,
-		     const uint8_t **desc, size_t *descsz);
-
 /* The output's unwind info (unwind.c): [buf, buf + eh_len) is the new .eh_frame (the
  * input's entries moved, then one FDE per run of stub rows), then the new .eh_frame_hdr
  * at hdr_off.  All of it runs at @addr. */

@@ -8,17 +8,18 @@
  *   [zeros up to a page; for files ld.so loads, up to offset = address - the first
  *    PT_LOAD's (address - offset), so the table is at __ehdr_start + e_phoff]
  *   new PT_LOAD (R+X), at the first page after the highest segment (and the file):
- *     +0          program header table: the input's, PT_PHDR moved here, the new PT_LOAD
- *                 right after the last PT_LOAD (ascending addresses, which the kernel
- *                 relies on for ET_DYN), and a PT_NOTE at the end
- *     +ph_size    the note (struct offline_note_hdr, sites), 8-aligned
+ *     +0          program header table: the input's, PT_PHDR moved here, and the new
+ *                 PT_LOAD right after the last PT_LOAD (ascending addresses, which the
+ *                 kernel relies on for ET_DYN)
+ *     +ph_size    the note (struct offline_note_hdr, sites; 8-aligned as ph_size is a
+ *                 multiple of 56): where a LibOS looks for it (offline.h), no PT_NOTE
  *     +arena_off  the arena (64-aligned): slot, stubs
  *     +uw_off     unwind info (8-aligned, when the input has some: unwind.c): .eh_frame
  *                 (the input's entries, moved, and the stubs'), .eh_frame_hdr; the
  *                 input's PT_GNU_EH_FRAME and .eh_frame/.eh_frame_hdr sections point here
  *                 (an input with .eh_frame but no PT_GNU_EH_FRAME gets both, last), the
  *                 old bytes stay where they were, unreferenced
- *   [.shstrtab with the new names][section headers + .note.bypass, .bypass.tramp, and the
+ *   [.shstrtab with the new names][section headers + .bypass.sites, .bypass.tramp, and the
  *    new .eh_frame, .eh_frame_hdr (the input's renamed .bypass.old_eh_frame{,_hdr})]
  */
 #include <errno.h>
@@ -48,10 +49,10 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 #define NAME_OLD_EH_HDR	".bypass.old_eh_frame_hdr"
 #define NEW_NAMES	6
 static const char *const g_new_names[NEW_NAMES] = {
-	OFFLINE_SECTION_NOTE, OFFLINE_SECTION_TRAMP, NAME_EH, NAME_EH_HDR, NAME_OLD_EH,
+	OFFLINE_SECTION_SITES, OFFLINE_SECTION_TRAMP, NAME_EH, NAME_EH_HDR, NAME_OLD_EH,
 	NAME_OLD_EH_HDR,
 };
-#define NEW_NAMES_SIZE (sizeof(OFFLINE_SECTION_NOTE) + sizeof(OFFLINE_SECTION_TRAMP) + \
+#define NEW_NAMES_SIZE (sizeof(OFFLINE_SECTION_SITES) + sizeof(OFFLINE_SECTION_TRAMP) + \
 			sizeof(NAME_EH) + sizeof(NAME_EH_HDR) + sizeof(NAME_OLD_EH) + \
 			sizeof(NAME_OLD_EH_HDR))
 #define NEW_SECTIONS 4	/* the note, the arena, .eh_frame, .eh_frame_hdr */
@@ -142,14 +143,14 @@ static int layout(struct job *j, const char **why)
 		j->seg_off = j->seg_addr - d;
 	}
 	j->add_hdr = offline_unwind_adds_hdr(&j->e);
-	j->ph_size = (uint64_t)(j->e.phnum + 2 + j->add_hdr) * sizeof(Elf64_Phdr);
+	j->ph_size = (uint64_t)(j->e.phnum + 1 + j->add_hdr) * sizeof(Elf64_Phdr);
 	j->note_off = j->ph_size;
-	j->note_size = 24 + sizeof(struct offline_note_hdr) +
+	j->note_size = sizeof(struct offline_note_hdr) +
 		       j->plan.n * sizeof(struct offline_note_site);
 	j->arena_off = align_up(j->note_off + j->note_size, 64);
 	j->arena_cap = TRAMP_IMAGE_HDR + (j->plan.n + 1) * TRAMP_STUB_MAX;
 	if (j->seg_addr < end || j->seg_addr + j->arena_off + j->arena_cap - code_lo > REACH ||
-	    j->e.phnum + 3 >= PN_XNUM) {
+	    j->e.phnum + 2 >= PN_XNUM) {
 		*why = "no room for the trampoline segment within 2 GiB of the code";
 		return -ENOEXEC;
 	}
@@ -241,24 +242,21 @@ static int put_unwind(struct job *j)
 static void put_note(struct job *j)
 {
 	uint8_t *n = j->out + j->seg_off + j->note_off;
-	Elf64_Nhdr nh = { sizeof(OFFLINE_NOTE_NAME), (Elf64_Word)(j->note_size - 24),
-			  OFFLINE_NOTE_TYPE };
 	struct offline_note_hdr h = {
-		.format = OFFLINE_NOTE_FORMAT, .nsites = (uint32_t)j->plan.n,
-		.arena = j->seg_addr + j->arena_off, .arena_size = j->arena.used,
+		.magic = OFFLINE_NOTE_MAGIC, .format = OFFLINE_NOTE_FORMAT,
+		.nsites = (uint32_t)j->plan.n, .arena = j->seg_addr + j->arena_off,
+		.arena_size = j->arena.used,
 	};
 
 	snprintf(h.tool, sizeof(h.tool), "bypass-rewrite %s", BYPASS_VERSION);
-	memcpy(n, &nh, sizeof(nh));
-	memcpy(n + sizeof(nh), OFFLINE_NOTE_NAME, sizeof(OFFLINE_NOTE_NAME));
-	memcpy(n + 24, &h, sizeof(h));
+	memcpy(n, &h, sizeof(h));
 	for (size_t i = 0; i < j->plan.n; i++) {
 		const struct rewrite_site *s = &j->plan.sites[i];
 		struct offline_note_site ns = {
 			.addr = s->addr, .island = s->island, .stub = j->stub[i],
 			.tactic = s->tactic, .len = s->len, .sys_off = s->sys_off,
 		};
-		memcpy(n + 24 + sizeof(h) + i * sizeof(ns), &ns, sizeof(ns));
+		memcpy(n + sizeof(h) + i * sizeof(ns), &ns, sizeof(ns));
 	}
 }
 
@@ -270,11 +268,6 @@ static void put_phdrs(struct job *j, uint64_t seg_size)
 		.p_type = PT_LOAD, .p_flags = PF_R | PF_X, .p_offset = j->seg_off,
 		.p_vaddr = j->seg_addr, .p_paddr = j->seg_addr, .p_filesz = seg_size,
 		.p_memsz = seg_size, .p_align = PAGE,
-	};
-	Elf64_Phdr note = {
-		.p_type = PT_NOTE, .p_flags = PF_R, .p_offset = j->seg_off + j->note_off,
-		.p_vaddr = j->seg_addr + j->note_off, .p_paddr = j->seg_addr + j->note_off,
-		.p_filesz = j->note_size, .p_memsz = j->note_size, .p_align = 8,
 	};
 
 	for (unsigned i = 0; i < j->e.phnum; i++)
@@ -297,7 +290,6 @@ static void put_phdrs(struct job *j, uint64_t seg_size)
 		if (i == last_load)
 			memcpy(t + k++ * sizeof(p), &load, sizeof(p));
 	}
-	memcpy(t + k++ * sizeof(note), &note, sizeof(note));
 	if (j->add_hdr) {	/* PT_NULL if the unwind info could not be rebuilt after all */
 		Elf64_Phdr eh = { .p_type = PT_NULL };
 		if (j->uw.hdr_len)
@@ -361,7 +353,7 @@ static size_t put_sections(struct job *j, size_t end, Elf64_Ehdr *eh)
 	}
 	sh[eh->e_shstrndx].sh_offset = str_off;
 	sh[eh->e_shstrndx].sh_size = str_size;
-	sh[n++] = section_new(j, name[0], SHT_NOTE, SHF_ALLOC, j->note_off, j->note_size, 8);
+	sh[n++] = section_new(j, name[0], SHT_PROGBITS, SHF_ALLOC, j->note_off, j->note_size, 8);
 	sh[n++] = section_new(j, name[1], SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, j->arena_off,
 			      j->arena.used, 64);
 	if (j->uw.buf) {
@@ -428,8 +420,6 @@ int offline_rewrite(const uint8_t *in, size_t len, uint8_t **out, size_t *out_le
 		    struct offline_result *res, const char **why)
 {
 	struct job j = { 0 };
-	const uint8_t *desc;
-	size_t descsz;
 	int err;
 
 	*out = NULL;
@@ -438,8 +428,8 @@ int offline_rewrite(const uint8_t *in, size_t len, uint8_t **out, size_t *out_le
 		memset(res, 0, sizeof(*res));
 	if ((err = offline_elf_parse(&j.e, in, len, why)))
 		return err;
-	if (offline_elf_note(&j.e, OFFLINE_NOTE_NAME, OFFLINE_NOTE_TYPE, &desc, &descsz) == 0) {
-		*why = "already rewritten by bypass-rewrite (it has a bypass note)";
+	if (offline_note_find(in, len, NULL, NULL) != -ENOENT) {
+		*why = "already rewritten by bypass-rewrite (it has a .bypass.sites record)";
 		return -ENOEXEC;
 	}
 	if ((err = plan_sites(&j)) == -ENOMEM)
@@ -458,7 +448,7 @@ int offline_rewrite(const uint8_t *in, size_t len, uint8_t **out, size_t *out_le
 	put_note(&j);
 	put_phdrs(&j, seg_size);
 	eh.e_phoff = j.seg_off;
-	eh.e_phnum = (Elf64_Half)(j.e.phnum + 2 + j.add_hdr);
+	eh.e_phnum = (Elf64_Half)(j.e.phnum + 1 + j.add_hdr);
 	j.out_len = put_sections(&j, j.seg_off + seg_size, &eh);
 	memcpy(j.out, &eh, sizeof(eh));
 	if (res) {

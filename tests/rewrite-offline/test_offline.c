@@ -7,6 +7,7 @@
 #include <check_run.h>
 #include <elf.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,51 @@ START_TEST(test_note_find_plain_busybox_enoent)
 }
 END_TEST
 
+/* The note is right after the program header table, no PT_NOTE was added (elflint knows
+ * no such note), and a note of another format or cut short is -EINVAL. */
+START_TEST(test_note_find_after_phdrs_einval_when_bad)
+{
+	uint8_t *out;
+	size_t len;
+	const struct offline_note_hdr *h;
+	const char *why = NULL;
+	Elf64_Ehdr ei, eo;
+	unsigned notes_in = 0, notes_out = 0;
+
+	ck_assert_int_eq(offline_rewrite(g_in, g_len, &out, &len, NULL, &why), 0);
+	ck_assert_int_eq(offline_note_find(out, len, &h, NULL), 0);
+	memcpy(&ei, g_in, sizeof(ei));
+	memcpy(&eo, out, sizeof(eo));
+	ck_assert_ptr_eq(h, out + eo.e_phoff + eo.e_phnum * sizeof(Elf64_Phdr));
+	ck_assert_mem_eq(h->magic, OFFLINE_NOTE_MAGIC, 8);
+	for (unsigned i = 0; i < ei.e_phnum; i++) {
+		Elf64_Phdr p;
+		memcpy(&p, g_in + ei.e_phoff + i * sizeof(p), sizeof(p));
+		notes_in += p.p_type == PT_NOTE;
+	}
+	for (unsigned i = 0; i < eo.e_phnum; i++) {
+		Elf64_Phdr p;
+		memcpy(&p, out + eo.e_phoff + i * sizeof(p), sizeof(p));
+		notes_out += p.p_type == PT_NOTE;
+		/* no type of our own: elflint reports those */
+		ck_assert(p.p_type < PT_NUM || (p.p_type >= PT_GNU_EH_FRAME &&
+						p.p_type <= PT_GNU_PROPERTY));
+	}
+	ck_assert_uint_eq(notes_out, notes_in);
+	/* cut short: the sites no longer fit the file */
+	size_t hoff = (const uint8_t *)h - out;
+	ck_assert_int_eq(offline_note_find(out, hoff + sizeof(*h) + 8, NULL, NULL), -EINVAL);
+	/* another format */
+	uint32_t f = OFFLINE_NOTE_FORMAT + 1;
+	memcpy(out + hoff + offsetof(struct offline_note_hdr, format), &f, 4);
+	ck_assert_int_eq(offline_note_find(out, len, NULL, NULL), -EINVAL);
+	/* not ours */
+	out[hoff] ^= 1;
+	ck_assert_int_eq(offline_note_find(out, len, NULL, NULL), -ENOENT);
+	free(out);
+}
+END_TEST
+
 static Elf64_Phdr phdr_get(const uint8_t *img, unsigned i)
 {
 	Elf64_Ehdr eh;
@@ -244,7 +290,7 @@ START_TEST(test_rewrite_libc_layout_for_ldso)
 	ck_assert_uint_gt(res.nsites, 100);
 	memcpy(&ei, g_libc, sizeof(ei));
 	memcpy(&eo, out, sizeof(eo));
-	ck_assert_uint_eq(eo.e_phnum, ei.e_phnum + 2);
+	ck_assert_uint_eq(eo.e_phnum, ei.e_phnum + 1);	/* the new PT_LOAD, no PT_NOTE */
 	/* the PT_LOADs: the input's, then the new one, highest, holding the table at the
 	 * first PT_LOAD's offset-to-address distance (ld.so: __ehdr_start + e_phoff) */
 	unsigned at = 0, n = 0;
@@ -388,6 +434,7 @@ int main(void)
 	tcase_add_test(tc, test_rewrite_twice_enoexec);
 	tcase_add_test(tc, test_rewrite_bad_inputs_enoexec);
 	tcase_add_test(tc, test_note_find_plain_busybox_enoent);
+	tcase_add_test(tc, test_note_find_after_phdrs_einval_when_bad);
 	for (size_t i = 0; !g_libc && i < sizeof(libcs) / sizeof(libcs[0]); i++)
 		g_libc = slurp(libcs[i], &g_libc_len);
 	if (g_libc) {

@@ -2,9 +2,9 @@
 /* offline: write a patched copy of an ELF executable or shared library (bypass-rewrite).
  * The sites are planned by rewrite_region_scan and patched by tramp_site_install into an
  * IMAGE arena, which goes into an added PT_LOAD together with the moved program header
- * table, a note listing the sites, and a rebuilt .eh_frame/.eh_frame_hdr that also
- * describes the stubs.  The copy runs natively (its stubs issue the syscall) and under a
- * LibOS that reads the note instead of scanning. */
+ * table, a record of the sites ("the note"), and a rebuilt .eh_frame/.eh_frame_hdr that
+ * also describes the stubs.  The copy runs natively (its stubs issue the syscall) and
+ * under a LibOS that reads the note instead of scanning. */
 #ifndef OFFLINE_OFFLINE_H
 #define OFFLINE_OFFLINE_H
 
@@ -12,17 +12,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The note: owner "bypass", type OFFLINE_NOTE_TYPE, in a PT_NOTE (and a .note.bypass
- * section when the file has section headers).  Its descriptor is a struct
- * offline_note_hdr followed by nsites struct offline_note_site, little-endian, sorted by
- * address.  Addresses are link-time: add the load bias of an ET_DYN file. */
-#define OFFLINE_NOTE_NAME	"bypass"
-#define OFFLINE_NOTE_TYPE	0x42590001u	/* "BY", sites, format 1 */
-#define OFFLINE_NOTE_FORMAT	1
-#define OFFLINE_SECTION_NOTE	".note.bypass"
+/* The note (the sites record; not an ELF note): struct offline_note_hdr, then nsites
+ * struct offline_note_site, little-endian, sorted by address; addresses are link-time
+ * (add the load bias of an ET_DYN file).  It sits right after the program header table,
+ * which bypass-rewrite puts at the start of the added PT_LOAD: at e_phoff + e_phnum *
+ * sizeof(Elf64_Phdr) in the file, at AT_PHDR + phnum * sizeof(Elf64_Phdr) in memory, so a
+ * LibOS finds it from the program headers alone, and it starts with OFFLINE_NOTE_MAGIC.
+ * Section headers, when the file has them, name it OFFLINE_SECTION_SITES (SHT_PROGBITS,
+ * SHF_ALLOC).  Why not an ELF note or a type of our own: eu-elflint (0.188) reports every
+ * note type but the GNU, "GA", FDO and vDSO "Linux" ones (in a PT_NOTE and again in an
+ * SHT_NOTE section), every program header type above PT_TLS it has no name for (it names
+ * the PT_GNU_* ones, not PT_LOOS + n), and every section type it has no name for
+ * (SHT_LOOS + n, SHT_LOUSER + n): the output must not add complaints to the input's. */
+#define OFFLINE_NOTE_MAGIC	"\177BYPASS"	/* 8 bytes with the NUL */
+#define OFFLINE_NOTE_FORMAT	2	/* 1: in a PT_NOTE (owner "bypass", type 0x42590001) */
+#define OFFLINE_SECTION_SITES	".bypass.sites"
 #define OFFLINE_SECTION_TRAMP	".bypass.tramp"
 
 struct offline_note_hdr {
+	char magic[8];		/* OFFLINE_NOTE_MAGIC */
 	uint32_t format;	/* OFFLINE_NOTE_FORMAT */
 	uint32_t nsites;
 	uint64_t arena;		/* the IMAGE arena (its slot at +0: tramp.h) */
@@ -76,9 +84,10 @@ int offline_rewrite(const uint8_t *in, size_t len, uint8_t **out, size_t *out_le
 /* Free what @res holds and zero it.  @res may be NULL. */
 void offline_result_fini(struct offline_result *res);
 
-/* Find the bypass note of the ELF image @img (@len bytes) through its PT_NOTE segments:
- * *hdr and *sites point into @img (either may be NULL).  Returns 0, -ENOENT (no note),
- * or -EINVAL (not an ELF64 image, or the note is truncated or of another format). */
+/* Find the bypass note of the ELF image @img (@len bytes): after its program header table
+ * (see above), inside the PT_LOAD that holds the table.  *hdr and *sites point into @img
+ * (either may be NULL).  Returns 0, -ENOENT (no note), or -EINVAL (not an ELF64 image,
+ * or a note that is truncated, not loaded, or of another format). */
 int offline_note_find(const uint8_t *img, size_t len, const struct offline_note_hdr **hdr,
 		      const struct offline_note_site **sites);
 
