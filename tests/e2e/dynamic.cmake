@@ -47,7 +47,8 @@ endforeach()
 # diffutils, util-linux, libc-bin, zlib1g), as COMMAND=DEBIAN_PACKAGE. A line that uses one starts
 # with "[COMMAND ...] " and SKIPs (77) naming the package where it is missing; CI installs them
 # (.ci/deps). A bracketed command not listed here is a configure error.
-set(E2E_DYN_OPTIONAL_PROGRAMS python3=python3 sqlite3=sqlite3 xz=xz-utils bzip2=bzip2)
+set(E2E_DYN_OPTIONAL_PROGRAMS python3=python3 sqlite3=sqlite3 xz=xz-utils bzip2=bzip2
+  node=nodejs)
 
 set(E2E_DYN_MISSING "")
 foreach(pair IN LISTS E2E_DYN_OPTIONAL_PROGRAMS)
