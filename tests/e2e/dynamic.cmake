@@ -122,3 +122,20 @@ set_tests_properties(e2e.harness.dyn_missing_program_fails PROPERTIES LABELS e2e
   TIMEOUT ${E2E_TIMEOUT} PASS_REGULAR_EXPRESSION
   "FAIL missing-program: the native run's stderr shows a missing program, library or module")
 
+
+# Bad input for dynamic programs (ld.so reports it): a missing library and an ELFCLASS32 one
+# give the same message and status natively and under the runner.  No RUNPATH in either file.
+add_library(e2e_needlib SHARED libs/needlib.c)
+set_target_properties(e2e_needlib PROPERTIES OUTPUT_NAME e2eneed SKIP_BUILD_RPATH ON)
+target_compile_options(e2e_needlib PRIVATE -O2 -Wall -Wextra -Werror)
+add_executable(e2e_needlib_dyn progs-dyn/needlib.c)
+target_compile_options(e2e_needlib_dyn PRIVATE -O2 -Wall -Wextra -Werror)
+target_link_libraries(e2e_needlib_dyn PRIVATE e2e_needlib)
+set_target_properties(e2e_needlib_dyn PROPERTIES SKIP_BUILD_RPATH ON)
+list(APPEND E2E_TARGETS e2e_needlib e2e_needlib_dyn)
+foreach(case ok missing wrong_class)
+  add_test(NAME e2e.dynlib.${case}
+    COMMAND ${E2E_DIR}/dynlib-errors.sh ${E2E_RUNNER} $<TARGET_FILE:e2e_needlib_dyn>
+            $<TARGET_FILE:e2e_needlib> ${case})
+  set_tests_properties(e2e.dynlib.${case} PROPERTIES LABELS e2e TIMEOUT ${E2E_TIMEOUT})
+endforeach()
