@@ -260,6 +260,20 @@ static int bnet_tcp_info(const struct bnet_tcb *t, struct bnet_tcp_info *info)
     return 0;
 }
 
+/* The events pass through unchanged: both sets are the EPOLL* values. */
+_Static_assert(DNET_EV_IN == BNET_IN && DNET_EV_OUT == BNET_OUT && DNET_EV_ERR == BNET_ERR &&
+               DNET_EV_HUP == BNET_HUP && DNET_EV_RDHUP == BNET_RDHUP, "readiness bits differ");
+
+static uint32_t bnet_tcp_events(const struct bnet_tcb *t, uint32_t *rcv_avail)
+{
+    return dnet_tcp_events((const struct dnet_tcb *)t, rcv_avail);
+}
+
+static uint64_t bnet_ready_gen(void)
+{
+    return g_bnet.ctx ? dnet_ctx_gen(g_bnet.ctx) : 0;
+}
+
 static int bnet_tcp_take_error(struct bnet_tcb *t)
 {
     return dnet_tcp_take_error(tcb(t));
@@ -359,4 +373,6 @@ const struct bypass_net_backend bypass_net_backend = {
     .udp_close = bnet_udp_close,
     .local_ip = bnet_local_ip,
     .stats_json = bnet_stats,
+    .tcp_events = bnet_tcp_events,
+    .ready_gen = bnet_ready_gen,
 };

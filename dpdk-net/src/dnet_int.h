@@ -88,6 +88,7 @@ struct dnet_ctx {
     int virt;                       /* virtual clock */
     uint64_t now_us, tsc_hz, tsc0;
     struct dnet_wheel wheel;
+    uint64_t gen;                   /* readiness generation (dnet_ctx_gen) */
 
     struct rte_mbuf *tx[DNET_TX_MAX];
     uint16_t ntx;

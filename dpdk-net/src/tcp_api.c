@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The TCP half of the internal socket API (dpdk-net/socket.h): listen, accept, connect,
-// send, recv, shutdown, close, abort, info.  Runs on the context's own thread.
+// send, recv, shutdown, close, abort, events, info.  Runs on the context's own thread.
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -55,6 +55,7 @@ int dnet_tcp_listen(struct dnet_ctx *ctx, rte_be16_t port, int backlog, struct d
     int rc;
 
     *out = NULL;
+    ctx->gen++;
     if (!port) {
         rc = tcp_pick_listen_port(ctx, &port);
         if (rc < 0)
@@ -80,6 +81,7 @@ int dnet_tcp_accept(struct dnet_ctx *ctx, struct dnet_tcb *lsn, struct dnet_tcb 
     struct dnet_tcb *c = lsn->aq_head;
 
     *out = NULL;
+    ctx->gen++;
     if (lsn->state != DNET_TCP_LISTEN)
         return -EINVAL;
     if (!c)
@@ -116,6 +118,7 @@ int dnet_tcp_connect(struct dnet_ctx *ctx, rte_be32_t dip, rte_be16_t dport, rte
     int rc;
 
     *out = NULL;
+    ctx->gen++;
     if (!sport) {
         rc = tcp_pick_port(ctx, dip, dport, &sport);
         if (rc < 0)
@@ -162,6 +165,7 @@ ssize_t dnet_tcp_send(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const void *bu
     struct dnet_bytebuf *b = &tcb->snd;
     uint32_t k, pos, first;
 
+    ctx->gen++;
     if (tcb->err)
         return tcp_take_error(tcb);
     if (tcb->shut_wr)
@@ -187,6 +191,7 @@ ssize_t dnet_tcp_recv(struct dnet_ctx *ctx, struct dnet_tcb *tcb, void *buf, siz
     struct dnet_bytebuf *b = &tcb->rcv;
     uint32_t k, first, before, after;
 
+    ctx->gen++;
     if (tcb->state == DNET_TCP_LISTEN)
         return -ENOTCONN;
     if (!b->len || tcb->shut_rd) {
@@ -229,6 +234,7 @@ static void tcp_queue_fin(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 
 int dnet_tcp_shutdown(struct dnet_ctx *ctx, struct dnet_tcb *tcb, int how)
 {
+    ctx->gen++;
     if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
         return -EINVAL;
     if (tcb->state == DNET_TCP_LISTEN || tcb->state == DNET_TCP_CLOSED ||
@@ -243,6 +249,7 @@ int dnet_tcp_shutdown(struct dnet_ctx *ctx, struct dnet_tcb *tcb, int how)
 
 int dnet_tcp_abort(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
+    ctx->gen++;
     if (tcb->state == DNET_TCP_LISTEN) {
         dnet_tcb_listener_free(ctx, tcb);
         return 0;
@@ -257,6 +264,7 @@ int dnet_tcp_abort(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 
 int dnet_tcp_close(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
+    ctx->gen++;
     switch (tcb->state) {
     case DNET_TCP_LISTEN:
         dnet_tcb_listener_free(ctx, tcb);
@@ -295,6 +303,7 @@ int dnet_tcp_set_nodelay(struct dnet_tcb *tcb, int on)
 int dnet_tcp_set_keepalive(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t idle_s,
                            uint32_t intvl_s, uint32_t cnt)
 {
+    ctx->gen++;
     if (idle_s && (!intvl_s || !cnt))
         return -EINVAL;
     tcb->ka_idle_us = idle_s * 1000000ull;
@@ -314,31 +323,42 @@ int dnet_tcp_take_error(struct dnet_tcb *tcb)
     return -tcp_take_error(tcb);
 }
 
-int dnet_tcp_info(const struct dnet_tcb *tcb, struct dnet_tcp_info *info)
+uint32_t dnet_tcp_events(const struct dnet_tcb *tcb, uint32_t *rcv_avail)
 {
     uint32_t ev = 0;
+
+    if (tcb->state == DNET_TCP_LISTEN) {
+        if (rcv_avail)
+            *rcv_avail = 0;
+        return tcb->aq_len ? DNET_EV_IN : 0;
+    }
+    if (rcv_avail)
+        *rcv_avail = tcb->rcv.len;
+    if (tcb->rcv.len || tcb->rcv_fin || tcb->shut_rd || tcb->err || tcb->state == DNET_TCP_CLOSED)
+        ev |= DNET_EV_IN;
+    if ((tcb->state == DNET_TCP_ESTABLISHED || tcb->state == DNET_TCP_CLOSE_WAIT) &&
+        !tcb->shut_wr && tcb->snd.cap != tcb->snd.len)
+        ev |= DNET_EV_OUT;
+    if (tcb->err)
+        ev |= DNET_EV_ERR;
+    if (tcb->rcv_fin)
+        ev |= DNET_EV_RDHUP;
+    if ((tcb->rcv_fin && tcb->shut_wr) || tcb->state == DNET_TCP_CLOSED)
+        ev |= DNET_EV_HUP;
+    return ev;
+}
+
+int dnet_tcp_info(const struct dnet_tcb *tcb, struct dnet_tcp_info *info)
+{
     int conn = tcb->state == DNET_TCP_ESTABLISHED || tcb->state == DNET_TCP_CLOSE_WAIT;
 
     memset(info, 0, sizeof(*info));
     info->state = tcb->state;
     info->error = tcb->err;
-    if (tcb->state == DNET_TCP_LISTEN) {
-        ev = tcb->aq_len ? DNET_EV_IN : 0;
-    } else {
-        info->rcv_avail = tcb->rcv.len;
+    /* One definition of readiness: the same function epoll's fast path calls. */
+    info->events = dnet_tcp_events(tcb, &info->rcv_avail);
+    if (tcb->state != DNET_TCP_LISTEN)
         info->snd_space = conn && !tcb->shut_wr ? tcb->snd.cap - tcb->snd.len : 0;
-        if (tcb->rcv.len || tcb->rcv_fin || tcb->shut_rd || info->error || tcb->state == DNET_TCP_CLOSED)
-            ev |= DNET_EV_IN;
-        if (info->snd_space)
-            ev |= DNET_EV_OUT;
-        if (info->error)
-            ev |= DNET_EV_ERR;
-        if (tcb->rcv_fin)
-            ev |= DNET_EV_RDHUP;
-        if ((tcb->rcv_fin && tcb->shut_wr) || tcb->state == DNET_TCP_CLOSED)
-            ev |= DNET_EV_HUP;
-    }
-    info->events = ev;
     info->snd_mss = tcb->mss;
     info->rto_ms = tcb->rto_us / 1000;
     info->srtt_us = tcb->srtt_us;

@@ -38,6 +38,7 @@ int dnet_udp_bind(struct dnet_ctx *ctx, rte_be16_t port, uint32_t qlen, struct d
     struct dnet_udp_sock **b;
 
     *out = NULL;
+    ctx->gen++;
     if (!port) {
         for (unsigned tries = 0; tries < 28232 && !port; tries++) {
             rte_be16_t p = rte_cpu_to_be_16(ctx->eph_next);
@@ -67,6 +68,7 @@ int dnet_udp_bind(struct dnet_ctx *ctx, rte_be16_t port, uint32_t qlen, struct d
 
 void dnet_udp_close(struct dnet_ctx *ctx, struct dnet_udp_sock *us)
 {
+    ctx->gen++;
     for (struct dnet_udp_sock **pp = udp_bucket(ctx, us->port); *pp; pp = &(*pp)->next) {
         if (*pp == us) {
             *pp = us->next;
@@ -146,6 +148,7 @@ ssize_t dnet_udp_recvfrom(struct dnet_ctx *ctx, struct dnet_udp_sock *us, void *
     const struct rte_udp_hdr *uh;
     unsigned off, dlen;
 
+    ctx->gen++;
     if (!us->count)
         return -EAGAIN;
     m = us->q[us->head];
@@ -185,6 +188,7 @@ ssize_t dnet_udp_sendto(struct dnet_ctx *ctx, struct dnet_udp_sock *us, const vo
     struct rte_udp_hdr *uh;
     int rc;
 
+    ctx->gen++;
     if (len > UDP_MAX_PAYLOAD)
         return -EMSGSIZE;
     m = dnet_pkt_alloc(ctx);

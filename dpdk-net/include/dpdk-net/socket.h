@@ -22,7 +22,7 @@ enum dnet_tcp_state {
     DNET_TCP_CLOSING, DNET_TCP_LAST_ACK, DNET_TCP_TIME_WAIT,
 };
 
-/** Readiness bits returned by dnet_tcp_info() (same meaning as EPOLLIN etc.). */
+/** Readiness bits returned by dnet_tcp_events() and dnet_tcp_info() (the EPOLLIN etc. values). */
 #define DNET_EV_IN    0x001u  /**< data, EOF, an error, or (listener) a connection to accept */
 #define DNET_EV_OUT   0x004u  /**< connected and send buffer has room */
 #define DNET_EV_ERR   0x008u  /**< a pending error (read it with dnet_tcp_info().error) */
@@ -94,6 +94,13 @@ int dnet_tcp_close(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 
 /** Abort: send RST (if synchronized) and release the handle.  @return 0. */
 int dnet_tcp_abort(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+
+/**
+ * Readiness only, without the rest of the snapshot: the DNET_EV_* bits dnet_tcp_info() would
+ * report, and the bytes readable now in *@p rcv_avail when it is not NULL (0 for a
+ * listener).  Cheap enough to call for every interest item at every wait.
+ */
+uint32_t dnet_tcp_events(const struct dnet_tcb *tcb, uint32_t *rcv_avail);
 
 /** Fill @p info (a snapshot; the pending error stays).  @return 0. */
 int dnet_tcp_info(const struct dnet_tcb *tcb, struct dnet_tcp_info *info);

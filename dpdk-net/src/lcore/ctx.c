@@ -148,10 +148,17 @@ int dnet_ctx_poll(struct dnet_ctx *ctx)
     }
     if (n)
         dnet_classify(ctx, pkts, n);
-    dnet_wheel_run(ctx, ctx->now_us / DNET_TICK_US);
+    /* Any packet handled or timer run may have changed some endpoint's readiness. */
+    if (dnet_wheel_run(ctx, ctx->now_us / DNET_TICK_US) > 0 || n)
+        ctx->gen++;
     rte_ip_frag_free_death_row(&ctx->frag_dr, 0);
     dnet_ctx_tx_flush(ctx);
     return n;
+}
+
+uint64_t dnet_ctx_gen(const struct dnet_ctx *ctx)
+{
+    return ctx->gen;
 }
 
 uint64_t dnet_ctx_now_us(const struct dnet_ctx *ctx)
@@ -166,6 +173,7 @@ int dnet_ctx_clock_advance(struct dnet_ctx *ctx, uint64_t us)
     if (!ctx->virt)
         return -EINVAL;
     target = ctx->now_us + us;
+    ctx->gen++;
     /* Step tick by tick so each timer sees the time it was due at. */
     for (;;) {
         uint64_t next = (ctx->wheel.cur_tick + 1) * DNET_TICK_US;

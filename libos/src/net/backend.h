@@ -15,7 +15,7 @@
 #include <sys/types.h>
 
 #define BYPASS_NET_BACKEND_SYM	"bypass_net_backend"
-#define BYPASS_NET_BACKEND_ABI	1
+#define BYPASS_NET_BACKEND_ABI	2
 
 /* What --dpdk/--ip/--gw (or BYPASS_DPDK, BYPASS_IP, BYPASS_GW) asked for. */
 struct bypass_net_conf {
@@ -83,6 +83,14 @@ struct bypass_net_backend {
 	/* The local address and the context's counters as one JSON object (for --stats). */
 	uint32_t (*local_ip)(void);
 	int (*stats_json)(char *buf, size_t len);
+	/* Readiness for poll/select/epoll (appended: older fields keep their places).
+	 * tcp_events: what tcp_info's events would say, plus rcv_avail when @rcv_avail is
+	 * not NULL, without the rest of the snapshot.  ready_gen: a counter that moves
+	 * whenever any endpoint's readiness may have changed (packets or timers in poll, and
+	 * every call above that takes an endpoint, except tcp_take_error/tcp_set_nodelay,
+	 * which the caller knows it made); it may move without a change. */
+	uint32_t (*tcp_events)(const struct bnet_tcb *t, uint32_t *rcv_avail);
+	uint64_t (*ready_gen)(void);
 };
 
 #endif

@@ -187,6 +187,22 @@ static int collect(struct net_epoll *ep, struct epoll_event *out, int max)
 	return n;
 }
 
+/* collect(), unless nothing changed since a scan that found nothing (lock held): no
+ * LibOS call since (g_net.gen) and nothing new from the backend (ready_gen). */
+static int scan(struct net_epoll *ep, struct epoll_event *out, int max)
+{
+	uint64_t bgen = g_net.be ? g_net.be->ready_gen() : 0;
+	int n;
+
+	if (ep->idle && ep->idle_gen == g_net.gen && ep->idle_bgen == bgen)
+		return 0;
+	n = collect(ep, out, max);
+	ep->idle = n == 0;
+	ep->idle_gen = g_net.gen;
+	ep->idle_bgen = bgen;
+	return n;
+}
+
 static long ep_wait(struct libos_args *a, int epfd, struct epoll_event *uev, int max,
 		    int64_t timeout_us, const uint64_t *mask)
 {
@@ -198,7 +214,7 @@ static long ep_wait(struct libos_args *a, int epfd, struct epoll_event *uev, int
 		return -EINVAL;
 	if (max > 1024)
 		max = 1024;
-	net_lock();
+	net_lock_ro();
 	struct net_fd *f = net_fd_get(epfd);
 	bool mine = f && f->kind == NET_FD_EPOLL && f->ep->n && !g_net.child &&
 		    !a->self->vfork_child;
@@ -212,7 +228,7 @@ static long ep_wait(struct libos_args *a, int epfd, struct epoll_event *uev, int
 			a->self->deferred;
 	for (;;) {
 		int n = 0;
-		net_lock();
+		net_lock_ro();
 		f = net_fd_get(epfd);
 		if (!f || f->kind != NET_FD_EPOLL) {
 			net_unlock();
@@ -221,7 +237,7 @@ static long ep_wait(struct libos_args *a, int epfd, struct epoll_event *uev, int
 		}
 		if (g_net.be && g_net.be->poll() > 0)
 			busy = net_now_us();
-		n = collect(f->ep, ev, max);
+		n = scan(f->ep, ev, max);
 		net_unlock();
 		uint64_t now = net_now_us();
 		int sleep_us = n ? 0 : net_idle_sleep_us(now - busy);

@@ -95,6 +95,10 @@ struct net_epoll {
 	struct net_epoll *next;		/* g_net.epolls */
 	int n, cap;
 	struct net_epitem *items;
+	/* The last scan found nothing to report, at these g_net.gen and ready_gen: until
+	 * either moves, another scan would find nothing either. */
+	bool idle;
+	uint64_t idle_gen, idle_bgen;
 };
 
 enum net_fd_kind { NET_FD_NONE, NET_FD_SOCK, NET_FD_EPOLL };
@@ -119,12 +123,24 @@ struct net_state {
 	struct net_fd *fds;		/* NET_FD_MAX entries */
 	struct net_sock *socks;
 	struct net_epoll *epolls;
+	uint64_t gen;			/* bumped by net_lock(): see net_lock_ro() */
 	uint8_t bounce[64 << 10];	/* guest data passes through here, under the lock */
 };
 
 extern struct net_state g_net;
 
+/* Every call that may change what a wait would see (a socket's state, data, error, gen,
+ * an interest list) takes the lock with net_lock(), which moves g_net.gen; epoll_wait
+ * compares it (with the backend's ready_gen) to skip rescans that cannot find anything. */
 static inline void net_lock(void)
+{
+	pthread_mutex_lock(&g_net.lock);
+	g_net.gen++;
+}
+
+/* The lock for code that only reads readiness and polls the backend (poll, select and
+ * epoll waits): g_net.gen stays, the backend's ready_gen tells what the poll changed. */
+static inline void net_lock_ro(void)
 {
 	pthread_mutex_lock(&g_net.lock);
 }

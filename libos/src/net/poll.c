@@ -38,7 +38,7 @@ static long poll_round(struct pollfd *p, struct pollfd *k, long n, const bool *o
 {
 	long count = 0;
 
-	net_lock();
+	net_lock_ro();
 	if (g_net.be && !g_net.child)
 		g_net.be->poll();
 	for (long i = 0; i < n; i++) {
@@ -84,7 +84,7 @@ static long poll_wait(struct libos_args *a, struct pollfd *p, long n, int64_t ti
 		kmask = (*mask & ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP) | SIGBIT(SIGSYS))) |
 			a->self->deferred;
 	}
-	net_lock();
+	net_lock_ro();
 	for (long i = 0; i < n; i++) {
 		k[i] = p[i];
 		k[i].revents = 0;
@@ -123,7 +123,7 @@ static bool any_ours(const struct pollfd *p, long n)
 {
 	bool yes = false;
 
-	net_lock();
+	net_lock_ro();
 	for (long i = 0; i < n && !yes; i++)
 		yes = net_fd_get(p[i].fd) != NULL;
 	net_unlock();
@@ -216,7 +216,7 @@ static long do_select(struct libos_args *a, int nfds, fd_set *ur, fd_set *uw, fd
 	    (ue && libos_from_guest(&e, ue, bytes)))
 		return -EFAULT;
 	bool mine = false;
-	net_lock();
+	net_lock_ro();
 	for (int fd = 0; fd < nfds; fd++)
 		if ((FD_ISSET(fd, &r) || FD_ISSET(fd, &w) || FD_ISSET(fd, &e)) && net_fd_get(fd))
 			mine = true;

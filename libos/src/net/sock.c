@@ -101,8 +101,7 @@ int net_fd_close(int fd)
 
 uint32_t net_sock_events(struct net_sock *s, uint32_t *avail)
 {
-	struct bnet_tcp_info info;
-	uint32_t ev;
+	uint32_t ev, rcv;
 
 	*avail = s->peek_len;
 	if (s->state == NET_DEAD)
@@ -114,9 +113,8 @@ uint32_t net_sock_events(struct net_sock *s, uint32_t *avail)
 	}
 	if (!s->tcb || !g_net.be)
 		return s->error ? BNET_ERR | BNET_HUP | BNET_OUT : BNET_OUT | BNET_HUP;
-	g_net.be->tcp_info(s->tcb, &info);
-	ev = info.events;
-	*avail += info.rcv_avail;
+	ev = g_net.be->tcp_events(s->tcb, &rcv);
+	*avail += rcv;
 	if (s->peek_len)
 		ev |= BNET_IN;
 	return ev;
