@@ -86,6 +86,15 @@ struct libos_image {
 	struct tramp_arena arena;
 	bool own_arena;		/* mapped by us near a library: unmapped with it */
 	bool host_too;		/* host code runs it too (the vDSO): see vdso_entry_write */
+	/* Its stubs by the address their gate call returns to, ascending (the arena is
+	 * filled upwards), with the site each stands in for: libos_image_stub_site. */
+	struct image_stub *stubs;
+	size_t nstubs, stubs_cap;
+};
+
+struct image_stub {
+	uint64_t ret;		/* behind the stub's `call *slot(%rip)` */
+	uint64_t site;		/* the program's `syscall` it replaces */
 };
 
 static struct libos_image *g_images;
@@ -260,6 +269,38 @@ static size_t arena_size(const struct libos_image *im)
 
 static int image_register(struct libos_image *im);
 
+/* Room for one stub per site of the plan (lazy patches included), allocated before
+ * anything is installed: libos_image_trap records in a signal handler. */
+static void stubs_alloc(struct libos_image *im)
+{
+	if (im->stubs || !im->plan.n)
+		return;
+	if ((im->stubs = calloc(im->plan.n, sizeof(*im->stubs))))
+		im->stubs_cap = im->plan.n;
+}
+
+/* Install @site's stub into @im's arena, and note it (under g_images_lock, or before
+ * @im is listed).  Returns what tramp_site_install does. */
+static int stub_install(struct libos_image *im, const struct rewrite_site *site,
+			const struct loader_segment *seg)
+{
+	struct tramp_stub_map m;
+	int err = tramp_site_install_map(&im->arena, site, (uint8_t *)seg->start, seg->start,
+					 seg->end - seg->start, &m);
+
+	if (err || site->tactic == REWRITE_TRAP || im->nstubs == im->stubs_cap)
+		return err;
+	/* The row that starts at the call (%rsp TRAMP_RED_ZONE lower) ends at its return
+	 * address: the call is 6 bytes (ff 15 rel32). */
+	for (unsigned i = 0; i < m.n; i++)
+		if (m.row[i].below == TRAMP_RED_ZONE) {
+			im->stubs[im->nstubs++] = (struct image_stub){ m.addr + m.row[i].off + 6,
+								       site->addr };
+			break;
+		}
+	return 0;
+}
+
 /* The vDSO is shared with host code: the LibOS's own threads (GS base 0, SUD never
  * armed) and guest threads while they run host code (selector ALLOW) call
  * clock_gettime too, and a fallback `syscall` of theirs must stay a plain syscall: the
@@ -311,14 +352,14 @@ static void arena_entry_set(struct libos_image *im)
 static int image_apply(struct libos_image *im, bool live)
 {
 	arena_entry_set(im);
+	stubs_alloc(im);
 	for (size_t s = 0; live && s < im->nsegs; s++)
 		pages_protect(im->segs[s].start, im->segs[s].end - im->segs[s].start,
 			      im->segs[s].prot | PROT_WRITE);
 	for (size_t i = 0; i < im->plan.n; i++) {
 		struct rewrite_site *site = &im->plan.sites[i];
 		const struct loader_segment *seg = segment_of(im, site->addr, 2);
-		int e = seg ? tramp_site_install(&im->arena, site, (uint8_t *)seg->start,
-						 seg->start, seg->end - seg->start) : -EINVAL;
+		int e = seg ? stub_install(im, site, seg) : -EINVAL;
 		if (e && site->tactic != REWRITE_TRAP) {
 			/* Unpatched: the trap serves it.  Count it as such. */
 			im->plan.count[site->tactic]--;
@@ -338,6 +379,7 @@ static int image_register(struct libos_image *im)
 	int err;
 
 	arena_entry_set(im);	/* lazy patches land here too */
+	stubs_alloc(im);
 	if ((err = tramp_arena_seal(&im->arena)))
 		return err;
 	pthread_mutex_lock(&g_proc.lock);
@@ -361,6 +403,7 @@ static void image_free(struct libos_image *im)
 		tramp_arena_destroy(&im->arena);
 	}
 	rewrite_plan_fini(&im->plan);
+	free(im->stubs);
 	free(im);
 }
 
@@ -641,8 +684,7 @@ void libos_image_trap(uint64_t addr)
 	if (pages_protect((uint64_t)a->base, a->size, PROT_READ | PROT_WRITE | PROT_EXEC) ||
 	    pages_protect(lo, hi - lo, seg->prot | PROT_WRITE))
 		goto out;
-	if (tramp_site_install(a, site, (uint8_t *)seg->start, seg->start,
-			       seg->end - seg->start) == 0) {
+	if (stub_install(im, site, seg) == 0) {
 		g_proc.sites_trap--;
 		g_proc.sites_island++;
 	}
@@ -650,4 +692,31 @@ void libos_image_trap(uint64_t addr)
 	pages_protect((uint64_t)a->base, a->size, PROT_READ | PROT_EXEC);
 out:
 	pthread_mutex_unlock(&g_images_lock);
+}
+
+int libos_image_stub_site(uint64_t ret, uint64_t *site)
+{
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&g_images_lock);
+	for (struct libos_image *im = g_images; im; im = im->next) {
+		if (im->arena.kind != TRAMP_ARENA_LIVE || ret < im->arena.addr ||
+		    ret >= im->arena.addr + im->arena.used)
+			continue;
+		size_t lo = 0, hi = im->nstubs;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (im->stubs[mid].ret < ret)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < im->nstubs && im->stubs[lo].ret == ret) {
+			*site = im->stubs[lo].site;
+			err = 0;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&g_images_lock);
+	return err;
 }

@@ -42,4 +42,10 @@ void libos_image_unmapped(uint64_t addr, size_t len);
  * Called from the SIGSYS handler. */
 void libos_image_trap(uint64_t addr);
 
+/* @ret is where a LIVE stub's gate call returns to: *@site = the address of the
+ * program's `syscall` that stub stands in for.  For signal delivery (the interrupted
+ * thread runs guest code, so it holds no LibOS lock).  Returns 0 or -ENOENT (not a stub
+ * we installed, or one installed after its image's table was full). */
+int libos_image_stub_site(uint64_t ret, uint64_t *site);
+
 #endif

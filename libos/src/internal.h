@@ -34,6 +34,10 @@ struct libos_args {
 
 typedef long libos_handler_fn(struct libos_args *a);
 
+#define LIBOS_RESTARTS	8	/* nested restartable frames remembered per thread */
+#define LIBOS_RECOUNT_FAST	1	/* the gate's stats entry counts it (nfast) */
+#define LIBOS_RECOUNT_TRAP	2	/* the trap counts it (ntrap) */
+
 /* One guest thread (its host twin).  The block also holds the thread's XSAVE area,
  * alternate signal stack and world-switch stack. */
 struct libos_thread {
@@ -54,6 +58,16 @@ struct libos_thread {
 	int trace_fd, trace_pid;	/* --trace output of this thread (0: not open) */
 	void *map;			/* the block mapping */
 	size_t map_size;
+	/* Signal frames whose context shows a pending restart at the program's own
+	 * `syscall` instead of in its stub (signal.c, restart_present). */
+	struct libos_restart {
+		uint64_t uc;		/* the frame's ucontext: the key; 0 = free */
+		uint64_t show_ip, show_sp;	/* what the frame shows */
+		uint64_t ip, sp;	/* where the restart really is */
+		uint64_t nr;		/* the call, and which counter */
+		int recount;		/* counts it again under --stats: LIBOS_RECOUNT_* */
+	} restart[LIBOS_RESTARTS];
+	unsigned restart_next;		/* the entry to reuse when all are taken */
 };
 
 /* A guest signal action (kernel layout of struct sigaction for rt_sigaction). */

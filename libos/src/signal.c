@@ -140,8 +140,8 @@ static void requeue(struct libos_thread *t, int sig, siginfo_t *info, ucontext_t
  * window that ends at the syscall) or tramp_trap_resume's `pop %rcx; lea; jmp *%rcx`.
  * None of it touches the flags, so run it here and show the program its own position:
  * the same state, one the unwinder can walk (backtrace() in the handler).  A pending
- * restart (rip on the `syscall`) and stubs with work after the syscall stay as they
- * are. */
+ * restart (rip on the `syscall`) is restart_present's; stubs with work after the
+ * syscall stay as they are. */
 static void gate_unwind(greg_t *gr)
 {
 	static const uint8_t lea_up[8] = { 0x48, 0x8d, 0xa4, 0x24, 0x80, 0, 0, 0 };
@@ -173,6 +173,94 @@ static void gate_unwind(greg_t *gr)
 	gr[REG_RIP] = (greg_t)(ret + at + 5 + (int64_t)rel);	/* [jmp +2;] jmp rel32 */
 }
 
+/* A restart is pending in a stub: the kernel rewound rip onto the gate's fast-path
+ * `syscall` (SA_RESTART), or net_reissue rewound the program onto its stub's call.  The
+ * gate and LIVE stubs have no unwind info the program can see, so a forced unwind
+ * (pthread_cancel) or backtrace() from the handler would stop there.  Show the handler
+ * the state as the kernel would natively: rip on the program's own `syscall`, its own
+ * %rsp, every other register as it is (rax is the call's number again), which the
+ * original .eh_frame row there describes.  That address may now hold the patch's jump
+ * or int3 fill, so *@r keeps where the restart really is (the stub's call, %rsp
+ * TRAMP_RED_ZONE lower: re-entering the gate issues the same call) for
+ * libos_sigreturn to put back.  The trap path shows the program's own `syscall` too
+ * (running it again traps again, or takes the island patched meanwhile), and a stub
+ * that is not in the table (an IMAGE stub of bypass-rewrite, whose unwind info is in
+ * the file) is shown its own call, a valid restart point as well.  Either way the
+ * restart passes a counter again, which *@r->recount says.  Returns 1 when *@r must
+ * be kept, 0 otherwise (anything else stays as it is). */
+static int restart_present(greg_t *gr, struct libos_restart *r)
+{
+	/* 48 8d 64 24 80  lea -0x80(%rsp),%rsp;  ff 15 rel32  call *slot(%rip) */
+	static const uint8_t call_seq[7] = { 0x48, 0x8d, 0x64, 0x24, 0x80, 0xff, 0x15 };
+	uint64_t ip = (uint64_t)gr[REG_RIP], sp = (uint64_t)gr[REG_RSP], ret, guest, site;
+	uint8_t code[7];
+	int gate = ip == (uint64_t)tramp_fast_ret - 2 || ip == (uint64_t)tramp_stats_ret - 2;
+	int stats = ip == (uint64_t)tramp_stats_ret - 2;
+
+	*r = (struct libos_restart){ .nr = (uint64_t)gr[REG_RAX] };
+	if (gate) {
+		/* [sp] = the stub's return address, sp = the site's %rsp - 136 */
+		if (libos_from_guest(&ret, (void *)sp, 8))
+			return 0;
+		if (ret == (uint64_t)tramp_trap_resume_ret) {
+			if (libos_from_guest(&guest, (void *)(sp + 8), 8))
+				return 0;
+			r->show_ip = r->ip = guest - 2;
+			r->show_sp = r->sp = sp + 16 + TRAMP_RED_ZONE;
+			r->recount = stats ? LIBOS_RECOUNT_TRAP : 0;
+			goto show;
+		}
+		sp += 8;	/* at the call: the site's %rsp - TRAMP_RED_ZONE */
+	} else {
+		ret = ip + 6;
+	}
+	/* Our own table first: no guest memory is read for an arbitrary rip (a fault here,
+	 * with every signal blocked, would kill the process). */
+	r->ip = ret - 6;
+	r->sp = sp;
+	r->recount = stats ? LIBOS_RECOUNT_FAST : 0;
+	if (libos_image_stub_site(ret, &site) == 0) {
+		r->show_ip = site;
+		r->show_sp = sp + TRAMP_RED_ZONE;
+		goto show;
+	}
+	/* The gate was called from code: a stub that is not in the table, whose call
+	 * sequence is behind @ret. */
+	if (!gate || ret < 11 || libos_from_guest(code, (void *)(ret - 11), sizeof(code)) ||
+	    memcmp(code, call_seq, sizeof(code)))
+		return 0;
+	r->show_ip = r->ip;
+	r->show_sp = r->sp;
+show:
+	gr[REG_RIP] = (greg_t)r->show_ip;
+	gr[REG_RSP] = (greg_t)r->show_sp;
+	return r->show_ip != r->ip || r->recount;
+}
+
+/* Remember (@keep) or forget what the frame whose ucontext is at @uc shows: a frame
+ * the handler left by siglongjmp or cancellation never comes back, so its entry is
+ * overwritten by the next frame at the same place, or the oldest is reused. */
+static void restart_note(struct libos_thread *t, uint64_t uc, int keep,
+			 const struct libos_restart *r)
+{
+	struct libos_restart *free_e = NULL;
+
+	for (unsigned i = 0; i < LIBOS_RESTARTS; i++) {
+		if (t->restart[i].uc == uc)
+			t->restart[i].uc = 0;
+		if (!t->restart[i].uc && !free_e)
+			free_e = &t->restart[i];
+	}
+	if (!keep)
+		return;
+	if (!free_e) {
+		free_e = &t->restart[t->restart_next];
+		t->restart_next = (t->restart_next + 1) % LIBOS_RESTARTS;
+	}
+	*free_e = *r;
+	free_e->uc = uc;
+}
+
 /* Deliver @sig to the guest's handler now: the signal interrupted guest code. */
 static void deliver(struct libos_thread *t, int sig, siginfo_t *info, ucontext_t *uc)
 {
@@ -197,6 +285,8 @@ static void deliver(struct libos_thread *t, int sig, siginfo_t *info, ucontext_t
 		return;
 	}
 
+	struct libos_restart rs = { 0 };
+	int keep = restart_present(gr, &rs);
 	gate_unwind(gr);
 	uint64_t isp = gr[REG_RSP], sp = isp;
 	int was_on = on_stack(&t->guest_alt, isp);
@@ -246,6 +336,7 @@ static void deliver(struct libos_thread *t, int sig, siginfo_t *info, ucontext_t
 		uc->uc_sigmask.__val[0] &= ~SIGBIT(SIGSEGV);
 		return;
 	}
+	restart_note(t, (uint64_t)&f->uc, keep, &rs);
 
 	gr[REG_RIP] = (greg_t)act->handler;
 	gr[REG_RSP] = (greg_t)sp;
@@ -438,6 +529,27 @@ void libos_sigreturn(struct libos_thread *t, uint64_t rsp, uint64_t fs)
 			t->guest_alt.ss_size = ss->ss_size;
 			t->guest_alt.ss_flags = 0;
 		}
+	}
+	for (unsigned i = 0; i < LIBOS_RESTARTS; i++) {
+		struct libos_restart *r = &t->restart[i];
+		if (r->uc != rsp)
+			continue;
+		/* restart_present showed this frame another place to restart: unless the
+		 * handler moved it on, resume where the restart really is. */
+		greg_t *gr = uc->uc_mcontext.gregs;
+		if ((uint64_t)gr[REG_RIP] == r->show_ip && (uint64_t)gr[REG_RSP] == r->show_sp) {
+			gr[REG_RIP] = (greg_t)r->ip;
+			gr[REG_RSP] = (greg_t)r->sp;
+			/* The kernel's restart is not a call of the program's: the gate or the
+			 * trap counts it once more, so take one off (trap() does the same). */
+			if (r->recount == LIBOS_RECOUNT_FAST)
+				t->tls.nfast--;
+			if (r->recount == LIBOS_RECOUNT_TRAP)
+				t->tls.ntrap--;
+			if (r->recount && t->tls.counts && r->nr < TRAMP_ROUTES)
+				t->tls.counts[r->nr]--;
+		}
+		r->uc = 0;
 	}
 	uc->uc_stack = t->host_alt;
 	uc->uc_sigmask &= ~LIBOS_UNBLOCKABLE;
