@@ -127,10 +127,13 @@ void libos_signal_init(void)
 }
 
 /* Keep @sig for later: re-raise it to this thread and leave it blocked when the handler
- * returns.  The kernel keeps it queued with its siginfo. */
-static void requeue(struct libos_thread *t, int sig, siginfo_t *info, ucontext_t *uc)
+ * returns.  The kernel keeps it queued with its siginfo.  The tid is the kernel's, not
+ * t->tid: a fork child runs host code (glibc's fork) before do_fork updates that, and
+ * a signal sent to it meanwhile went to its parent's tid, i.e. nowhere (-ESRCH). */
+static void requeue(int sig, siginfo_t *info, ucontext_t *uc)
 {
-	libos_raw(SYS_rt_tgsigqueueinfo, getpid(), t->tid, sig, (long)info, 0, 0);
+	libos_raw(SYS_rt_tgsigqueueinfo, getpid(), libos_raw(SYS_gettid, 0, 0, 0, 0, 0, 0), sig,
+		  (long)info, 0, 0);
 	uc->uc_sigmask.__val[0] |= SIGBIT(sig);
 }
 
@@ -280,7 +283,7 @@ static void deliver(struct libos_thread *t, int sig, siginfo_t *info, ucontext_t
 			return;		/* SIG_IGN; a fault cannot be ignored */
 		libos_raw(SYS_rt_sigaction, sig, (long)&dfl, 0, 8, 0, 0);
 		if (!sync)
-			requeue(t, sig, info, uc);
+			requeue(sig, info, uc);
 		uc->uc_sigmask.__val[0] &= ~SIGBIT(sig);
 		return;
 	}
@@ -453,8 +456,11 @@ void libos_signal_handle(int sig, void *infov, void *ucv, uint64_t fs)
 		if (info->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
 					  sig == SIGFPE || sig == SIGTRAP))
 			host_fault(sig, info, uc);
-		requeue(t, sig, info, uc);
-		if (in_range(ip, (const char *)tramp_sigreturn, tramp_host_end) &&
+		requeue(sig, info, uc);
+		/* tramp_sigreturn only (tramp_signal_entry follows it in the gate): the uaccess
+		 * helpers after them are plain LibOS code, whose signals must be deferred or
+		 * they stay blocked with nothing left to flush them. */
+		if (in_range(ip, (const char *)tramp_sigreturn, (const char *)tramp_signal_entry) &&
 		    !in_range(ip, tramp_exit_begin, tramp_exit_end))
 			return;	/* rt_sigreturn is about to set the mask: it will deliver */
 		t->deferred |= SIGBIT(sig);

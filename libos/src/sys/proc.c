@@ -76,7 +76,16 @@ static long do_vfork(struct libos_args *a, unsigned long flags, uint64_t stack, 
 	unsigned long kflags = flags & (CSIGNAL | CLONE_VM | CLONE_VFORK | CLONE_FS |
 					CLONE_FILES | CLONE_SIGHAND | CLONE_PARENT |
 					CLONE_NEWNS | CLONE_UNTRACED);
+	/* The child inherits the real mask, which also blocks what the parent deferred (its
+	 * own block has nothing to flush): it starts with everything blocked and takes the
+	 * guest's mask once set up, as a twin does (thread.c). */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	memcpy(&c->start_mask, &old, sizeof(c->start_mask));
+	c->start_mask &= ~a->self->deferred;
 	long pid = tramp_clone_vm(kflags, (void *)c->tls.host_rsp, &c->tls);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid > 0 && (flags & CLONE_PARENT_SETTID))
 		libos_to_guest(ptid, &(int){ (int)pid }, 4);
 	/* With CLONE_VFORK the child has exec'd or exited: its block is ours to free. */
@@ -96,6 +105,7 @@ void libos_vfork_child(struct tramp_tls *tls)
 	libos_stats_reset_child(c);
 	if (libos_sud_arm(c))
 		syscall(SYS_exit_group, 126);
+	libos_raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&c->start_mask, 0, 8, 0, 0);
 	tramp_resume(tls);
 }
 

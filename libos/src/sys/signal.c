@@ -62,8 +62,14 @@ long libos_sys_rt_sigprocmask(struct libos_args *a)
 	guest = cur & ~t->deferred;
 	if (set) {
 		next = how == SIG_BLOCK ? guest | want : how == SIG_UNBLOCK ? guest & ~want : want;
-		next = (next & ~UNBLOCKABLE) | t->deferred;
+		uint64_t blocked = next & ~UNBLOCKABLE;
+		next = blocked | t->deferred;
 		libos_raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&next, 0, 8, 0, 0);
+		/* A signal deferred during this call that the new mask blocks stays queued
+		 * and blocked: the exit must not unblock what the guest just blocked.  (One
+		 * deferred from now on was unblocked by this mask.)  A single `lock and`:
+		 * the handler's `|=` cannot tear it. */
+		__atomic_fetch_and(&t->deferred, ~blocked, __ATOMIC_RELAXED);
 	}
 	return oset ? libos_to_guest(oset, &guest, 8) : 0;
 }
