@@ -324,24 +324,6 @@ static long sock_send(struct libos_args *a, struct net_sock *s, struct xfer *x)
 
 /* ---- the calls ---- */
 
-/* Take a reference on the LibOS socket @fd for the duration of a call, or NULL. */
-static struct net_sock *sock_hold(long fd)
-{
-	net_lock();
-	struct net_sock *s = net_sock_get(fd);
-	if (s)
-		s->refs++;
-	net_unlock();
-	return s;
-}
-
-static void sock_release_hold(struct net_sock *s)
-{
-	net_lock();
-	net_sock_put(s);
-	net_unlock();
-}
-
 /* A UDP destination from the guest: 1 (in @to), 0 (none given), 2 (the kernel's:
  * loopback or IPv6 proper), or -errno. */
 static long dest_get(struct net_sock *s, struct sockaddr_in *to, const void *uaddr, long len)
@@ -372,7 +354,7 @@ static long dgram_to_kernel(struct libos_args *a, struct net_sock *s)
 
 long libos_sys_read(struct libos_args *a)
 {
-	struct net_sock *s = sock_hold(a->a[0]);
+	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct net_iov io;
 	struct xfer x = { .io = &io, .in_fd = -1 };
 
@@ -380,13 +362,13 @@ long libos_sys_read(struct libos_args *a)
 		return net_passthrough(a);
 	iov_one(&io, (void *)a->a[1], a->a[2]);
 	long r = sock_recv(a, s, &x);
-	sock_release_hold(s);
+	net_sock_release(s);
 	return net_ret(a, r);
 }
 
 long libos_sys_write(struct libos_args *a)
 {
-	struct net_sock *s = sock_hold(a->a[0]);
+	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct net_iov io;
 	struct xfer x = { .io = &io, .in_fd = -1 };
 
@@ -394,13 +376,13 @@ long libos_sys_write(struct libos_args *a)
 		return net_passthrough(a);
 	iov_one(&io, (void *)a->a[1], a->a[2]);
 	long r = sock_send(a, s, &x);
-	sock_release_hold(s);
+	net_sock_release(s);
 	return net_ret(a, r);
 }
 
 static long vec_io(struct libos_args *a, bool out)
 {
-	struct net_sock *s = sock_hold(a->a[0]);
+	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct net_iov io = { 0 };
 	struct xfer x = { .io = &io, .in_fd = -1 };
 	long r;
@@ -410,7 +392,7 @@ static long vec_io(struct libos_args *a, bool out)
 	if (!(r = iov_get(&io, (const struct iovec *)a->a[1], a->a[2])))
 		r = out ? sock_send(a, s, &x) : sock_recv(a, s, &x);
 	iov_put(&io);
-	sock_release_hold(s);
+	net_sock_release(s);
 	return net_ret(a, r);
 }
 
@@ -426,7 +408,7 @@ long libos_sys_writev(struct libos_args *a)
 
 long libos_sys_sendto(struct libos_args *a)
 {
-	struct net_sock *s = sock_hold(a->a[0]);
+	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct net_iov io;
 	struct sockaddr_in to;
 	struct xfer x = { .io = &io, .in_fd = -1, .flags = (int)a->a[3] };
@@ -442,13 +424,13 @@ long libos_sys_sendto(struct libos_args *a)
 		x.addr = r == 1 ? &to : NULL;
 		r = sock_send(a, s, &x);
 	}
-	sock_release_hold(s);
+	net_sock_release(s);
 	return net_ret(a, r);
 }
 
 long libos_sys_recvfrom(struct libos_args *a)
 {
-	struct net_sock *s = sock_hold(a->a[0]);
+	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct net_iov io;
 	struct sockaddr_in from = { 0 };
 	struct xfer x = { .io = &io, .in_fd = -1, .flags = (int)a->a[3], .addr = &from };
@@ -467,13 +449,13 @@ long libos_sys_recvfrom(struct libos_args *a)
 		if (e)
 			r = e;
 	}
-	sock_release_hold(s);
+	net_sock_release(s);
 	return net_ret(a, r);
 }
 
 long libos_sys_sendmsg(struct libos_args *a)
 {
-	struct net_sock *s = sock_hold(a->a[0]);
+	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct net_iov io = { 0 };
 	struct msghdr m;
 	struct sockaddr_in to;
@@ -495,13 +477,13 @@ long libos_sys_sendmsg(struct libos_args *a)
 	}
 out:
 	iov_put(&io);
-	sock_release_hold(s);
+	net_sock_release(s);
 	return net_ret(a, r);
 }
 
 long libos_sys_recvmsg(struct libos_args *a)
 {
-	struct net_sock *s = sock_hold(a->a[0]);
+	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct net_iov io = { 0 };
 	struct msghdr m;
 	struct sockaddr_in from = { 0 };
@@ -543,7 +525,7 @@ long libos_sys_recvmsg(struct libos_args *a)
 		r = -EFAULT;
 out:
 	iov_put(&io);
-	sock_release_hold(s);
+	net_sock_release(s);
 	return net_ret(a, r);
 }
 
@@ -551,7 +533,7 @@ out:
  * and AAAA queries with one sendmmsg).  The count done, or the first call's error. */
 static long mmsg(struct libos_args *a, bool out)
 {
-	struct net_sock *s = sock_hold(a->a[0]);
+	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct mmsghdr *uv = (struct mmsghdr *)a->a[1];
 	unsigned vlen = (unsigned)a->a[2];
 	int flags = (int)a->a[3];
@@ -606,7 +588,7 @@ static long mmsg(struct libos_args *a, bool out)
 		}
 		done++;
 	}
-	sock_release_hold(s);
+	net_sock_release(s);
 	if (done)
 		return done;
 	return net_ret(a, r);	/* the error, or a restart */
@@ -624,7 +606,7 @@ long libos_sys_recvmmsg(struct libos_args *a)
 
 long libos_sys_sendfile(struct libos_args *a)
 {
-	struct net_sock *s = sock_hold(a->a[0]);
+	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct net_iov io;
 	long long off = 0;
 	long long *uoff = (long long *)a->a[2];
@@ -654,6 +636,6 @@ long libos_sys_sendfile(struct libos_args *a)
 			r = -EFAULT;
 	}
 out:
-	sock_release_hold(s);
+	net_sock_release(s);
 	return net_ret(a, r);
 }

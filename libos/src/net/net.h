@@ -164,6 +164,28 @@ static inline struct net_sock *net_sock_get(long fd)
 	return f && f->kind == NET_FD_SOCK ? f->s : NULL;
 }
 
+/* The LibOS socket @fd with the lock taken, or NULL (lock released): the kernel's. */
+static inline struct net_sock *net_sock_lock(long fd)
+{
+	net_lock();
+	struct net_sock *s = net_sock_get(fd);
+	if (!s)
+		net_unlock();
+	return s;
+}
+
+/* The LibOS socket @fd with a reference for a call that waits (another thread may close
+ * it meanwhile), or NULL; net_sock_release() drops it. */
+static inline struct net_sock *net_sock_hold(long fd)
+{
+	net_lock();
+	struct net_sock *s = net_sock_get(fd);
+	if (s)
+		s->refs++;
+	net_unlock();
+	return s;
+}
+
 static inline long net_passthrough(struct libos_args *a)
 {
 	return libos_raw(a->nr, a->a[0], a->a[1], a->a[2], a->a[3], a->a[4], a->a[5]);
@@ -222,6 +244,15 @@ long net_dup_common(struct libos_args *a, int oldfd);
 /* epoll.c */
 void net_epoll_forget(int fd, struct net_sock *s);	/* lock held: @fd is closing */
 void net_epoll_free(struct net_epoll *ep);
+
+/* Drop the reference net_sock_hold() took. */
+static inline void net_sock_release(struct net_sock *s)
+{
+	net_lock();
+	net_sock_put(s);
+	net_unlock();
+}
+
 
 /* Handlers (table.c routes them; each passes kernel fds through). */
 libos_handler_fn libos_sys_socket, libos_sys_bind, libos_sys_listen, libos_sys_accept;

@@ -123,12 +123,9 @@ long libos_sys_setsockopt(struct libos_args *a)
 	uint8_t val[64] = { 0 };
 	long r = 0;
 
-	net_lock();
-	struct net_sock *s = net_sock_get(fd);
-	if (!s) {
-		net_unlock();
+	struct net_sock *s = net_sock_lock(fd);
+	if (!s)
 		return net_passthrough(a);
-	}
 	if ((int32_t)len < 0) {
 		r = -EINVAL;
 		goto out;
@@ -202,12 +199,9 @@ long libos_sys_getsockopt(struct libos_args *a)
 	int iv = 0;
 	long r = 0;
 
-	net_lock();
-	struct net_sock *s = net_sock_get(fd);
-	if (!s) {
-		net_unlock();
+	struct net_sock *s = net_sock_lock(fd);
+	if (!s)
 		return net_passthrough(a);
-	}
 	if (libos_from_guest(&len, ulen, sizeof(len))) {
 		r = -EFAULT;
 		goto out;
@@ -303,12 +297,9 @@ long libos_sys_ioctl(struct libos_args *a)
 	unsigned long req = (unsigned long)a->a[1];
 	long r = 0;
 
-	net_lock();
-	struct net_sock *s = net_sock_get(fd);
-	if (!s) {
-		net_unlock();
+	struct net_sock *s = net_sock_lock(fd);
+	if (!s)
 		return net_passthrough(a);
-	}
 	if (req == FIONBIO) {
 		int on;
 		if (libos_from_guest(&on, (const void *)a->a[2], sizeof(on))) {

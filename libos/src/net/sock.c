@@ -310,12 +310,9 @@ long libos_sys_bind(struct libos_args *a)
 	struct sockaddr_in sin;
 	long r;
 
-	net_lock();
-	struct net_sock *s = net_sock_get(fd);
-	if (!s) {
-		net_unlock();
+	struct net_sock *s = net_sock_lock(fd);
+	if (!s)
 		return net_passthrough(a);
-	}
 	if (s->state == NET_DEAD) {
 		r = -ENETDOWN;
 		goto out;
@@ -361,12 +358,9 @@ long libos_sys_listen(struct libos_args *a)
 	int fd = (int)a->a[0], backlog = (int)a->a[1];
 	long r;
 
-	net_lock();
-	struct net_sock *s = net_sock_get(fd);
-	if (!s) {
-		net_unlock();
+	struct net_sock *s = net_sock_lock(fd);
+	if (!s)
 		return net_passthrough(a);
-	}
 	if (s->state == NET_DEAD) {
 		r = -ENETDOWN;
 	} else if (s->type != SOCK_STREAM) {
@@ -453,11 +447,7 @@ static long do_accept(struct libos_args *a, int flags)
 	int fd = (int)a->a[0];
 	struct accept_arg x = { .flags = flags };
 
-	net_lock();
-	struct net_sock *s = net_sock_get(fd);
-	if (s)
-		s->refs++;	/* another thread may close it while we wait */
-	net_unlock();
+	struct net_sock *s = net_sock_hold(fd);
 	if (!s)
 		return net_passthrough(a);
 	long r = -EINVAL;
@@ -476,9 +466,7 @@ static long do_accept(struct libos_args *a, int flags)
 		net_unlock();
 	}
 out:
-	net_lock();
-	net_sock_put(s);
-	net_unlock();
+	net_sock_release(s);
 	return r;
 }
 
@@ -538,12 +526,9 @@ long libos_sys_connect(struct libos_args *a)
 	struct sockaddr_in sin;
 	long r;
 
-	net_lock();
-	struct net_sock *s = net_sock_get(fd);
-	if (!s) {
-		net_unlock();
+	struct net_sock *s = net_sock_lock(fd);
+	if (!s)
 		return net_passthrough(a);
-	}
 	if (s->state == NET_DEAD) {
 		r = -ENETDOWN;
 		goto out;
@@ -631,12 +616,9 @@ long libos_sys_shutdown(struct libos_args *a)
 	int fd = (int)a->a[0], how = (int)a->a[1];
 	long r = 0;
 
-	net_lock();
-	struct net_sock *s = net_sock_get(fd);
-	if (!s) {
-		net_unlock();
+	struct net_sock *s = net_sock_lock(fd);
+	if (!s)
 		return net_passthrough(a);
-	}
 	if (how < SHUT_RD || how > SHUT_RDWR)
 		r = -EINVAL;
 	else if (s->state == NET_DEAD)
@@ -729,12 +711,9 @@ static long get_name(struct libos_args *a, bool peer)
 	struct sockaddr_in sin;
 	long r;
 
-	net_lock();
-	struct net_sock *s = net_sock_get(fd);
-	if (!s) {
-		net_unlock();
+	struct net_sock *s = net_sock_lock(fd);
+	if (!s)
 		return net_passthrough(a);
-	}
 	if (s->state == NET_DEAD) {
 		r = -ENETDOWN;
 		goto out;
