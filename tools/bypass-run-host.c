@@ -79,6 +79,15 @@ int main(int argc, char **argv, char **envp)
 			ip = a + 5;
 		} else if (!strncmp(a, "--gw=", 5)) {
 			gw = a + 5;
+		} else if (!strncmp(a, "--sigmask=", 10)) {
+			/* internal: set by the LibOS when it re-enters bypass-run at execve */
+			char *end;
+			cfg.sigmask = strtoull(a + 10, &end, 16);
+			if (end == a + 10 || *end) {
+				fprintf(stderr, "bypass-run: %s: bad signal mask\n", a);
+				return EXIT_USAGE;
+			}
+			cfg.sigmask_set = true;
 		} else if (!strcmp(a, "--argv0") && i + 1 < argc) {
 			cfg.argv0 = argv[++i];
 		} else {

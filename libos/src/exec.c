@@ -157,7 +157,7 @@ long libos_exec(const char *guest_path, char *const *argv, char *const *envp,
 {
 	const struct libos_config *cfg = g_proc.cfg;
 	char stats_opt[4096 + 16], trace_opt[4096 + 16], filter_opt[4096 + 32];
-	char buf[4096], real[4096], net_opts[4096];
+	char buf[4096], real[4096], net_opts[4096], mask_opt[32];
 	const char *path = buf;
 	long argc = 0, err;
 
@@ -200,6 +200,15 @@ long libos_exec(const char *guest_path, char *const *argv, char *const *envp,
 		}
 	}
 	k += libos_net_exec_args(nv + k, net_opts, sizeof(net_opts));
+	/* The guest's mask, as rt_sigprocmask shows it: the kernel's also blocks what the
+	 * LibOS deferred (now and until the execve), which the new image must not inherit
+	 * blocked.  Natively such a signal arrives during execve and meets the new image's
+	 * actions; the new host unblocks it the same way. */
+	uint64_t cur;
+	libos_raw(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&cur, 8, 0, 0);
+	snprintf(mask_opt, sizeof(mask_opt), "--sigmask=%llx",
+		 (unsigned long long)(cur & ~libos_self()->deferred));
+	nv[k++] = mask_opt;
 	nv[k++] = "--argv0";
 	nv[k++] = argc ? argv[0] : "";	/* pointers checked above; the kernel reads them */
 	nv[k++] = "--";

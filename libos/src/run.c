@@ -13,6 +13,7 @@
 #include <linux/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <loader/loader.h>
@@ -135,6 +136,14 @@ int libos_run(const struct libos_config *cfg, const char *prog, int argc, char *
 	int err;
 
 	g_proc.cfg = cfg;
+	if (cfg->sigmask_set) {
+		/* execve re-entry: what the old image deferred is pending and blocked.  Every
+		 * action is the kernel's default or SIG_IGN at this point, as after a native
+		 * execve, so unblocking applies them now (SIGWINCH is discarded, SIGTERM ends
+		 * us); what the guest itself blocked stays pending for the new image. */
+		uint64_t m = cfg->sigmask;
+		libos_raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&m, 0, 8, 0, 0);
+	}
 	libos_hostmap_init();	/* before anything of the program's is mapped */
 	if ((err = tramp_init(&why)))
 		return fail(LIBOS_EXIT_NOEXEC, "cannot run", why);

@@ -28,6 +28,11 @@ struct libos_config {
 	uint8_t net_prefix;
 	uint32_t net_gw;	/* network byte order; 0 = none */
 	const char *net_fault;	/* dpdk-net fault injection, NULL = off */
+	/* execve re-entry (--sigmask=HEX, internal): the guest's signal mask at its execve.
+	 * Signals the old image's LibOS deferred are still blocked in the inherited mask;
+	 * this mask unblocks them, under the new image's (default) actions. */
+	bool sigmask_set;
+	uint64_t sigmask;
 };
 
 /* Exit statuses of a program that could not be started, as shells use them. */

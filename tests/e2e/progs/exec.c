@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* execve: of itself through /proc/self/exe and through argv[0] (with arguments, environment and
  * fd inheritance/close-on-exec checked in the new image), of /bin/busybox, of a #! script, and
- * failures (ENOENT, EACCES) returning to the caller. Ends by exec'ing itself in place: the exit
+ * failures (ENOENT, EACCES) returning to the caller, and the signal mask a new image starts with
+ * under a signal storm. Ends by exec'ing itself in place: the exit
  * status seen by our parent comes from that final image. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,6 +33,68 @@ static int final_main(char **argv)
 {
 	printf("final image: argv[0] basename ok=%d\n", strstr(argv[0], "e2e_exec") != NULL);
 	return atoi(argv[2]);
+}
+
+/* "maskcheck": the mask and pending set a new image starts with, as bits of 40 + n: 1 SIGWINCH
+ * (unblocked before execve) is blocked, 2 SIGUSR2 (blocked) is not, 4 SIGUSR2 (raised while
+ * blocked) is not pending any more. */
+static int maskcheck_main(void)
+{
+	sigset_t m, p;
+	sigprocmask(SIG_BLOCK, NULL, &m);
+	sigpending(&p);
+	return 40 + (sigismember(&m, SIGWINCH) ? 1 : 0) + (sigismember(&m, SIGUSR2) ? 0 : 2) +
+	       (sigismember(&p, SIGUSR2) ? 0 : 4);
+}
+
+static void on_winch(int sig)
+{
+	(void)sig;
+}
+
+/* A child that catches SIGWINCH execs while its parent sends it SIGWINCH without pause: a
+ * signal that arrives during execve meets the new image's actions (SIGWINCH: ignore) and must
+ * never leave it blocked there; what the program blocked itself stays blocked and pending. */
+static void test_exec_mask_storm(const char *self, int iters)
+{
+	int bad = 0, last = 0;
+	for (int i = 0; i < iters; i++) {
+		int p[2];
+		if (pipe(p))
+			break;
+		pid_t c = fork();
+		if (c == 0) {
+			struct sigaction sa = { .sa_handler = on_winch };
+			sigset_t u2;
+			sigemptyset(&u2);
+			sigaddset(&u2, SIGUSR2);
+			sigprocmask(SIG_BLOCK, &u2, NULL);
+			raise(SIGUSR2);
+			sigaction(SIGWINCH, &sa, NULL);
+			close(p[0]);
+			(void)!write(p[1], "x", 1);
+			close(p[1]);
+			for (volatile int k = 0; k < 20000; k++)
+				;
+			char *av[] = { (char *)self, "maskcheck", NULL }, *ev[] = { NULL };
+			execve("/proc/self/exe", av, ev);
+			_exit(99);
+		}
+		close(p[1]);
+		char x;
+		(void)!read(p[0], &x, 1);
+		close(p[0]);
+		int st = 0;
+		pid_t w;
+		while ((w = waitpid(c, &st, WNOHANG)) == 0)
+			kill(c, SIGWINCH);
+		if (w != c || !WIFEXITED(st) || WEXITSTATUS(st) != 40) {
+			bad++;
+			last = w != c ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		}
+	}
+	e2e_check(bad == 0, "execve_mask_storm", "%d of %d new images wrong, last status %d", bad,
+		  iters, last);
 }
 
 static int run_child(const char *path, char *const argv[], char *const envp[])
@@ -73,9 +137,13 @@ int main(int argc, char **argv)
 		return child_main(argc, argv);
 	if (argc >= 3 && strcmp(argv[1], "final") == 0)
 		return final_main(argv);
+	if (argc == 2 && strcmp(argv[1], "maskcheck") == 0)
+		return maskcheck_main();
 
 	test_self_exec("/proc/self/exe", "proc_self_exe", argv[0]);
 	test_self_exec(argv[0], "argv0", argv[0]);
+
+	test_exec_mask_storm(argv[0], 150);
 
 	char *bb_argv[] = { "busybox", "sh", "-c", "echo busybox says $0 $1; exit 9", "a", "b", NULL };
 	char *envp[] = { "PATH=/bin:/usr/bin", NULL };
