@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 
+#include "image.h"
 #include "internal.h"
 #include "trace.h"
 #include "net/net.h"
@@ -27,6 +28,7 @@ void libos_dispatch_init(void)
 	g_tramp_route[SYS_readlinkat] = TRAMP_ROUTE_PATH_RSI;
 	g_tramp_route[SYS_openat2] = TRAMP_ROUTE_PATH_RSI;
 	libos_net_routes_init();	/* socket calls: fast unless --net=dpdk */
+	libos_jit_routes_init();	/* mprotect, mremap: fast until JIT code is patched */
 }
 
 /* The gate's decision for @nr with these arguments: does it take the fast path? */

@@ -653,19 +653,22 @@ void libos_image_unmapped(uint64_t addr, size_t len)
 		image_free(im);
 	}
 	pthread_mutex_unlock(&g_images_lock);
+	libos_jit_forget(addr, len, true);
 }
 
-void libos_image_trap(uint64_t addr)
+int libos_image_trap(uint64_t addr)
 {
-	/* One 16-bit store must switch the site: keep it inside a cache line. */
-	if ((addr & 63) == 63)
-		return;
 	pthread_mutex_lock(&g_images_lock);
 	struct libos_image *im = g_images;
 	const struct loader_segment *seg = NULL;
 	for (; im && !(seg = segment_of(im, addr, 2)); im = im->next)
 		;
-	if (!im)
+	if (!im) {
+		pthread_mutex_unlock(&g_images_lock);
+		return 0;
+	}
+	/* One 16-bit store must switch the site: keep it inside a cache line. */
+	if ((addr & 63) == 63)
 		goto out;
 	struct rewrite_region r = {
 		.bytes = (const uint8_t *)seg->start,
@@ -692,6 +695,7 @@ void libos_image_trap(uint64_t addr)
 	pages_protect((uint64_t)a->base, a->size, PROT_READ | PROT_EXEC);
 out:
 	pthread_mutex_unlock(&g_images_lock);
+	return 1;
 }
 
 int libos_image_stub_site(uint64_t ret, uint64_t *site)
@@ -718,5 +722,5 @@ int libos_image_stub_site(uint64_t ret, uint64_t *site)
 		break;
 	}
 	pthread_mutex_unlock(&g_images_lock);
-	return err;
+	return err ? libos_jit_stub_site(ret, site) : 0;
 }

@@ -3,6 +3,7 @@
 #ifndef LIBOS_IMAGE_H
 #define LIBOS_IMAGE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/mman.h>
 
@@ -39,8 +40,22 @@ void libos_image_unmapped(uint64_t addr, size_t len);
 
 /* SUD caught a syscall at @addr (the instruction's address): if the image's plan has it
  * as a TRAP site and an island is free, patch it now, safely while other threads run.
- * Called from the SIGSYS handler. */
-void libos_image_trap(uint64_t addr);
+ * Called from the SIGSYS handler.  Returns 1 if @addr is in an image we know (patched
+ * or not), 0 if not (code written at run time: libos_jit_trap's). */
+int libos_image_trap(uint64_t addr);
+
+/* JIT code (jit.c).  SUD caught a syscall at @addr outside every image: patch it with a
+ * punned jump if its memory allows (private anonymous, not writable).  From the SIGSYS
+ * handler. */
+void libos_jit_trap(uint64_t addr);
+/* [addr, addr + len) changes protection or place (@gone false: mprotect, mremap) or is
+ * unmapped or replaced (@gone true): put back the syscalls patched there first.  Light
+ * path: integer code and raw syscalls only. */
+void libos_jit_forget(uint64_t addr, uint64_t len, bool gone);
+/* libos_image_stub_site for the stubs of JIT sites. */
+int libos_jit_stub_site(uint64_t ret, uint64_t *site);
+/* mprotect, pkey_mprotect and mremap stay on the fast path until a JIT site is patched. */
+void libos_jit_routes_init(void);
 
 /* @ret is where a LIVE stub's gate call returns to: *@site = the address of the
  * program's `syscall` that stub stands in for.  For signal delivery (the interrupted

@@ -92,6 +92,7 @@ struct libos_proc {
 	bool stats;
 	bool human;			/* this process prints the human summary */
 	uint64_t sites_found, sites_displaced, sites_island, sites_trap;
+	uint64_t sites_jit;		/* JIT code patched lazily (jit.c) */
 	uint64_t nfast, nlibos, ntrap;	/* folded from exited threads */
 	uint64_t *counts;		/* TRAMP_ROUTES, folded from exited threads */
 	uint64_t big_nr[16], big_count[16];	/* numbers >= TRAMP_ROUTES */

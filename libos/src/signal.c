@@ -384,7 +384,9 @@ static void trap(struct libos_thread *t, siginfo_t *info, ucontext_t *uc, uint64
 		}
 		libos_sigreturn(t, gr[REG_RSP], fs);
 	}
-	libos_image_trap((uint64_t)gr[REG_RIP] - 2);	/* lazily, if it can be done safely */
+	/* lazily, if it can be done safely */
+	if (!libos_image_trap((uint64_t)gr[REG_RIP] - 2))
+		libos_jit_trap((uint64_t)gr[REG_RIP] - 2);
 	uint64_t sp = gr[REG_RSP] - 136;
 	*(uint64_t *)sp = gr[REG_RIP];
 	gr[REG_RSP] = (greg_t)sp;

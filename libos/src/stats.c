@@ -202,11 +202,12 @@ void libos_stats_write(bool human)
 			out_printf(&o, "{\"pid\": %d, \"exe\": ", getpid());
 			out_json_string(&o, g_proc.exe);
 			out_printf(&o, ", \"sites\": {\"found\": %llu, \"displaced\": %llu, "
-				   "\"island\": %llu, \"trap\": %llu}",
+				   "\"island\": %llu, \"trap\": %llu, \"jit\": %llu}",
 				   (unsigned long long)g_proc.sites_found,
 				   (unsigned long long)g_proc.sites_displaced,
 				   (unsigned long long)g_proc.sites_island,
-				   (unsigned long long)g_proc.sites_trap);
+				   (unsigned long long)g_proc.sites_trap,
+				   (unsigned long long)g_proc.sites_jit);
 			out_printf(&o, ", \"calls\": {\"total\": %llu, \"fast\": %llu, "
 				   "\"libos\": %llu, \"trap\": %llu}, \"syscalls\": {",
 				   (unsigned long long)total, (unsigned long long)tot.nfast,
@@ -245,7 +246,7 @@ void libos_stats_write(bool human)
 		double pct = total ? 100.0 / (double)total : 0;
 		out_printf(&o, "bypass-run: %s: %llu syscalls: %llu fast (%.1f%%), %llu libos "
 			   "(%.1f%%), %llu trap (%.1f%%); sites: %llu found, %llu displaced, "
-			   "%llu island, %llu trap\n",
+			   "%llu island, %llu trap, %llu jit\n",
 			   g_proc.exe, (unsigned long long)total,
 			   (unsigned long long)tot.nfast, tot.nfast * pct,
 			   (unsigned long long)tot.nlibos, tot.nlibos * pct,
@@ -253,7 +254,8 @@ void libos_stats_write(bool human)
 			   (unsigned long long)g_proc.sites_found,
 			   (unsigned long long)g_proc.sites_displaced,
 			   (unsigned long long)g_proc.sites_island,
-			   (unsigned long long)g_proc.sites_trap);
+			   (unsigned long long)g_proc.sites_trap,
+			   (unsigned long long)g_proc.sites_jit);
 		out_flush(&o);
 	}
 	if (snap)

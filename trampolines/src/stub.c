@@ -235,3 +235,43 @@ int tramp_site_install_map(struct tramp_arena *a, const struct rewrite_site *s,
 	}
 	return 0;
 }
+
+uint64_t tramp_pun_base(uint64_t site, const uint8_t next[3])
+{
+	uint32_t hi = (uint32_t)next[0] << 8 | (uint32_t)next[1] << 16 | (uint32_t)next[2] << 24;
+
+	return site + 5 + (uint64_t)(int64_t)(int32_t)hi;
+}
+
+int tramp_site_install_pun(struct tramp_arena *a, uint64_t site, uint8_t *code,
+			   struct tramp_stub_map *map)
+{
+	struct tramp_stub_map m = { .addr = a->addr + a->used };
+	struct image_hold h = { 0 };
+	uint8_t buf[STUB_MAX];
+	size_t n = 0;
+	uint64_t stub = a->addr + a->used, base = tramp_pun_base(site, code + 2);
+	int err;
+
+	if (code[0] != 0x0f || code[1] != 0x05)
+		return -EINVAL;
+	if (stub < base || stub - base > 255)
+		return -ERANGE;
+	if (a->used + TRAMP_PUN_STUB > a->size)
+		return -ENOSPC;
+	if ((err = emit_call(buf, &n, stub, a->addr, TRAMP_ARENA_LIVE, site, &m, &h)))
+		return err;
+	map_row(&m, n, site + 2, 0);
+	if ((err = emit_jmp(buf, &n, stub, site + 2)))
+		return err;
+	memcpy(a->base + a->used, buf, n);
+	a->used += n;
+	m.size = (uint32_t)n;
+	*map = m;
+
+	uint8_t jmp[2] = { 0xe9, (uint8_t)(stub - base) };	/* e9 XX [next 3 bytes] */
+	uint16_t v;
+	memcpy(&v, jmp, 2);
+	__atomic_store_n((uint16_t *)code, v, __ATOMIC_RELEASE);
+	return 0;
+}

@@ -67,3 +67,26 @@ long libos_sys_munmap(struct libos_args *a)
 	libos_image_unmapped((uint64_t)a->a[0], (size_t)a->a[1]);
 	return libos_raw(SYS_munmap, a->a[0], a->a[1], 0, 0, 0, 0);
 }
+
+/* mprotect, pkey_mprotect and mremap are routed here only once JIT code is patched
+ * (jit.c): the syscalls patched in the range go back first, as the program may make
+ * that code writable or move it. */
+long libos_sys_mprotect(struct libos_args *a)
+{
+	libos_jit_forget((uint64_t)a->a[0], (uint64_t)a->a[1], false);
+	return libos_raw(SYS_mprotect, a->a[0], a->a[1], a->a[2], 0, 0, 0);
+}
+
+long libos_sys_pkey_mprotect(struct libos_args *a)
+{
+	libos_jit_forget((uint64_t)a->a[0], (uint64_t)a->a[1], false);
+	return libos_raw(SYS_pkey_mprotect, a->a[0], a->a[1], a->a[2], a->a[3], 0, 0);
+}
+
+long libos_sys_mremap(struct libos_args *a)
+{
+	libos_jit_forget((uint64_t)a->a[0], (uint64_t)a->a[1], false);
+	if (a->a[3] & MREMAP_FIXED)
+		libos_jit_forget((uint64_t)a->a[4], (uint64_t)a->a[2], true);
+	return libos_raw(SYS_mremap, a->a[0], a->a[1], a->a[2], a->a[3], a->a[4], 0);
+}

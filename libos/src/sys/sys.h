@@ -10,6 +10,7 @@ libos_handler_fn libos_sys_open, libos_sys_openat, libos_sys_openat2;
 libos_handler_fn libos_sys_readlink, libos_sys_readlinkat;
 /* mm.c */
 libos_handler_fn libos_sys_brk, libos_sys_mmap, libos_sys_munmap;
+libos_handler_fn libos_sys_mprotect, libos_sys_pkey_mprotect, libos_sys_mremap;
 /* signal.c */
 libos_handler_fn libos_sys_rt_sigaction, libos_sys_rt_sigprocmask, libos_sys_rt_sigreturn;
 libos_handler_fn libos_sys_sigaltstack;

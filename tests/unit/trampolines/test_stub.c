@@ -3,9 +3,12 @@
  * around a `syscall` is copied next to an arena, planned by the rewriter, patched by
  * tramp_site_install and called.  Everything but rax, rcx and r11 must come back as it
  * went in: on the fast path, through the counting entry, and through the world switch
- * whose C side (below) clobbers the vector registers on purpose. */
+ * whose C side (below) clobbers the vector registers on purpose; also with the punned
+ * jump that patches JIT code lazily (tramp_site_install_pun). */
 #include <check.h>
 #include <check_run.h>
+#include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -78,13 +81,47 @@ void libos_vfork_child(struct tramp_tls *tls)
 static struct tramp_tls g_tls __attribute__((aligned(64)));
 static uint8_t *g_code;
 
-/* Map [arena | code], copy the probe, plan and patch it, and point GS at a tls. */
-static void setup(void (*entry)(void), struct rewrite_plan *plan)
+/* Patch the probe's syscall at @site with a punned jump (as the LibOS does for JIT
+ * code): a page for the stub where the jump's window falls, the jump's low byte chosen so
+ * that the stub sits 100 bytes into the window.  Only the syscall's 2 bytes change. */
+static void setup_pun(void (*entry)(void), uint64_t site, size_t len)
+{
+	uint8_t before[4096];
+	uint64_t base = tramp_pun_base(site, g_code + (site - (uint64_t)g_code) + 2);
+	uint64_t pg = (base + 100) & ~4095ull;
+	uint8_t *p = mmap((void *)pg, 8192, PROT_READ | PROT_WRITE | PROT_EXEC,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	struct tramp_stub_map m;
+
+	ck_assert_ptr_eq(p, (void *)pg);	/* the probe's next bytes aim into free space */
+	struct tramp_arena a = { .base = p, .addr = pg, .size = 8192, .used = base + 100 - pg,
+				 .kind = TRAMP_ARENA_LIVE };
+	tramp_arena_set_entry(&a, entry);
+	ck_assert_uint_le(len, sizeof(before));
+	memcpy(before, g_code, len);
+	uint8_t *at = g_code + (site - (uint64_t)g_code);
+	ck_assert_int_eq(tramp_site_install_pun(&a, site, at, &m), 0);
+	ck_assert_uint_eq(at[0], 0xe9);
+	ck_assert_uint_eq(at[1], 100);
+	ck_assert_uint_eq(m.addr, base + 100);
+	ck_assert_uint_eq(m.size, TRAMP_PUN_STUB);
+	at[0] = 0x0f, at[1] = 0x05;
+	ck_assert_msg(!memcmp(before, g_code, len), "a byte other than the syscall's changed");
+	at[0] = 0xe9, at[1] = 100;
+	/* not a syscall any more: refused */
+	a.used += TRAMP_PUN_STUB;
+	ck_assert_int_eq(tramp_site_install_pun(&a, site, at, &m), -EINVAL);
+}
+
+/* Map [arena | code], copy the probe, plan and patch it (@pun: with a punned jump over
+ * the syscall alone), and point GS at a tls. */
+static void setup(void (*entry)(void), struct rewrite_plan *plan, bool pun)
 {
 	const char *why;
 	size_t len = (size_t)(probe_end - probe_begin);
-	uint8_t *m = mmap(NULL, (1 << 20) + 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* A fixed place (far from libraries and heaps) when the punned jump needs room. */
+	uint8_t *m = mmap(pun ? (void *)0x300000000ull : NULL, (1 << 20) + 4096,
+			  PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct tramp_arena a;
 
 	ck_assert_int_eq(tramp_init(&why), 0);
@@ -97,11 +134,17 @@ static void setup(void (*entry)(void), struct rewrite_plan *plan)
 	ck_assert_int_eq(rewrite_region_scan(&r, plan), 1);
 	ck_assert_int_eq(plan->sites[0].tactic, REWRITE_DISPLACE);
 
-	ck_assert_int_eq(tramp_arena_create(&a, (uintptr_t)m, (uintptr_t)g_code, 1 << 16), 0);
-	tramp_arena_set_entry(&a, entry);
-	ck_assert_int_eq(tramp_site_install(&a, &plan->sites[0], g_code, (uint64_t)g_code, len), 0);
-	ck_assert_int_eq(tramp_arena_seal(&a), 0);
-	ck_assert_uint_eq(g_code[plan->sites[0].start - (uint64_t)g_code], 0xe9);
+	if (pun) {
+		setup_pun(entry, plan->sites[0].addr, len);
+	} else {
+		ck_assert_int_eq(tramp_arena_create(&a, (uintptr_t)m, (uintptr_t)g_code, 1 << 16),
+				 0);
+		tramp_arena_set_entry(&a, entry);
+		ck_assert_int_eq(tramp_site_install(&a, &plan->sites[0], g_code, (uint64_t)g_code,
+						    len), 0);
+		ck_assert_int_eq(tramp_arena_seal(&a), 0);
+		ck_assert_uint_eq(g_code[plan->sites[0].start - (uint64_t)g_code], 0xe9);
+	}
 
 	uint64_t fs;
 	uint8_t *host_stack = aligned_alloc(64, 1 << 16);
@@ -157,7 +200,7 @@ START_TEST(test_stub_fast_path_preserves_registers_flags_xmm_red_zone)
 	struct rewrite_plan plan = { 0 };
 	struct probe_state s;
 
-	setup(tramp_entry, &plan);
+	setup(tramp_entry, &plan, false);
 	memset(g_tramp_route, 0, sizeof(g_tramp_route));
 	for (uint64_t seed = 0; seed < 4; seed++) {
 		fill(&s, seed * 0x1111);
@@ -173,7 +216,7 @@ START_TEST(test_stub_world_switch_preserves_registers_flags_xmm_red_zone)
 	struct rewrite_plan plan = { 0 };
 	struct probe_state s;
 
-	setup(tramp_entry, &plan);
+	setup(tramp_entry, &plan, false);
 	memset(g_tramp_route, 0, sizeof(g_tramp_route));
 	g_tramp_route[SYS_getpid] = 1;
 	fill(&s, 0x5a5a);
@@ -189,7 +232,7 @@ START_TEST(test_stub_stats_entry_counts_and_preserves)
 	struct rewrite_plan plan = { 0 };
 	struct probe_state s;
 
-	setup(tramp_entry_stats, &plan);
+	setup(tramp_entry_stats, &plan, false);
 	memset(g_tramp_route, 0, sizeof(g_tramp_route));
 	fill(&s, 0x77);
 	run_probe(&s);
@@ -206,6 +249,24 @@ START_TEST(test_stub_stats_entry_counts_and_preserves)
 }
 END_TEST
 
+START_TEST(test_stub_punned_jump_preserves_registers_flags_xmm_red_zone)
+{
+	struct rewrite_plan plan = { 0 };
+	struct probe_state s;
+
+	setup(tramp_entry, &plan, true);
+	memset(g_tramp_route, 0, sizeof(g_tramp_route));
+	fill(&s, 0x3c3c);
+	run_probe(&s);		/* fast path */
+	check_preserved(&s);
+	g_tramp_route[SYS_getpid] = 1;
+	fill(&s, 0x4d4d);
+	run_probe(&s);		/* world switch */
+	check_preserved(&s);
+	ck_assert_int_eq(g_dispatched, 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("trampolines.stub");
@@ -213,6 +274,7 @@ int main(void)
 	tcase_add_test(tc, test_stub_fast_path_preserves_registers_flags_xmm_red_zone);
 	tcase_add_test(tc, test_stub_world_switch_preserves_registers_flags_xmm_red_zone);
 	tcase_add_test(tc, test_stub_stats_entry_counts_and_preserves);
+	tcase_add_test(tc, test_stub_punned_jump_preserves_registers_flags_xmm_red_zone);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

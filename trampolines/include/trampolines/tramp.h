@@ -246,6 +246,25 @@ int tramp_site_install_map(struct tramp_arena *a, const struct rewrite_site *sit
 			   uint8_t *code, uint64_t code_addr, size_t code_len,
 			   struct tramp_stub_map *map);
 
+/* A punned jump (lazy patching of code nobody can plan: JIT code).  The 2-byte `syscall`
+ * at @site becomes `e9 XX`: a jmp rel32 whose low displacement byte XX is ours and whose
+ * other three are the next instruction's bytes, left as they are.  Nothing but the
+ * syscall's own bytes changes, so a branch to the next instruction, or code reading it,
+ * sees what it saw; the jump lands somewhere in a 256-byte window fixed by those bytes
+ * (tramp_pun_base), where the caller has room for the stub.  @a->addr + @a->used is that
+ * place; the stub calls through the slot at @a->addr and returns to @site + 2.  @code is
+ * the writable view of @site (2 bytes; the next 3 are read), switched by one 16-bit
+ * store, so other threads run either the old syscall (which traps) or the jump.
+ * Returns 0, -ERANGE (the place is not in the window, or the slot out of reach),
+ * -ENOSPC or -EINVAL (@code does not hold 0f 05). */
+int tramp_site_install_pun(struct tramp_arena *a, uint64_t site, uint8_t *code,
+			   struct tramp_stub_map *map);
+/* The first of the 256 places a punned jump at @site can reach, given @next, the 3 bytes
+ * after the syscall. */
+uint64_t tramp_pun_base(uint64_t site, const uint8_t next[3]);
+/* Bytes a punned stub takes. */
+#define TRAMP_PUN_STUB		24
+
 /* Image arenas (offline rewriting).  The 64-byte header of an IMAGE arena is int3 in the
  * file; its first 16 bytes are the slot (TRAMP_IMAGE_SLOT), which every stub reads:
  *   +2  TRAMP_IMAGE_SLOT_FLAG, a dword: nonzero (int3s) in the file;
