@@ -165,6 +165,9 @@ __attribute__((noreturn)) void libos_thread_exit(struct libos_thread *t, int cod
 /* signal.c */
 void libos_signal_init(void);
 void libos_signal_install(int sig);
+/* A guest thread leaves for good (every signal blocked): hand what was deferred on it to
+ * the process, as the kernel would a process-directed signal. */
+void libos_signal_hand_over(struct libos_thread *t);
 /* sys/proc.c */
 __attribute__((noreturn)) void libos_exit_group(int code);
 /* hostmap.c: the host's ranges, which the program may not map over or unmap */

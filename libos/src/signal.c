@@ -486,6 +486,29 @@ static uint64_t cur_selectors(void)
 	return (cs & 0xffff) | ((ss & 0xffff) << 48);
 }
 
+/* Deferred signals were re-raised to this thread (requeue).  One that was meant for
+ * the process (kill, sigqueue, SIGCHLD: anything but tgkill's SI_TKILL) would natively
+ * wait in the shared queue for another thread: take each back from this one and send
+ * it to the process; a thread-directed one dies with the thread, as natively. */
+void libos_signal_hand_over(struct libos_thread *t)
+{
+	uint64_t set = __atomic_exchange_n(&t->deferred, 0, __ATOMIC_RELAXED);
+	struct timespec now = { 0, 0 };
+	siginfo_t info;
+
+	t->tls.pending = 0;
+	while (set) {
+		long sig = libos_raw(SYS_rt_sigtimedwait, (long)&set, (long)&info, (long)&now, 8,
+				     0, 0);
+		if (sig <= 0)
+			break;
+		if (info.si_code != SI_TKILL)
+			libos_raw(SYS_rt_sigqueueinfo, getpid(), sig, (long)&info, 0, 0, 0);
+		if (sig < 32)
+			set &= ~SIGBIT(sig);	/* a standard signal: one instance at most */
+	}
+}
+
 /* Called by the world switch's exit when signals were deferred: return to the guest
  * through rt_sigreturn with them unblocked, so the kernel delivers them there. */
 void libos_signal_flush(struct tramp_regs *r)

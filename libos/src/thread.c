@@ -304,14 +304,14 @@ void libos_thread_exit(struct libos_thread *t, int code)
 	libos_stats_fold(t);
 	libos_thread_unlink_locked(t);
 	pthread_mutex_unlock(&g_proc.lock);
-	if (t->twin) {
-		/* Leave the guest for good: signals for this thread now would find no guest. */
-		sigset_t all;
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, NULL);
-		t->tls.in_host = 1;
+	/* Leave the guest for good: signals for this thread now would find no guest. */
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	t->tls.in_host = 1;
+	libos_signal_hand_over(t);
+	if (t->twin)
 		longjmp(t->exit_jmp, 1);
-	}
 	/* The main thread: the process lives on while other threads do. */
 	for (;;)
 		syscall(SYS_exit, code);
