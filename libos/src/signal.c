@@ -148,10 +148,8 @@ static void requeue(int sig, siginfo_t *info, ucontext_t *uc)
 static void gate_unwind(greg_t *gr)
 {
 	static const uint8_t lea_up[8] = { 0x48, 0x8d, 0xa4, 0x24, 0x80, 0, 0, 0 };
-	/* an IMAGE stub (bypass-rewrite) jumps over its own raw syscall: eb 02 0f 05 */
-	static const uint8_t skip_raw[4] = { 0xeb, 0x02, 0x0f, 0x05 };
 	uint64_t ip = (uint64_t)gr[REG_RIP], sp = (uint64_t)gr[REG_RSP], ret, guest;
-	uint8_t code[17];
+	uint8_t code[13];
 	int32_t rel;
 
 	if (ip != (uint64_t)tramp_fast_ret && ip != (uint64_t)tramp_stats_ret)
@@ -168,12 +166,11 @@ static void gate_unwind(greg_t *gr)
 	}
 	if (libos_from_guest(code, (void *)ret, sizeof(code)) || memcmp(code, lea_up, 8))
 		return;
-	size_t at = memcmp(code + 8, skip_raw, 4) ? 8 : 12;
-	if (code[at] != 0xe9)
+	if (code[8] != 0xe9)
 		return;
-	memcpy(&rel, code + at + 1, 4);
+	memcpy(&rel, code + 9, 4);
 	gr[REG_RSP] = (greg_t)(sp + 8 + TRAMP_RED_ZONE);	/* ret; lea 0x80(%rsp),%rsp */
-	gr[REG_RIP] = (greg_t)(ret + at + 5 + (int64_t)rel);	/* [jmp +2;] jmp rel32 */
+	gr[REG_RIP] = (greg_t)(ret + 13 + (int64_t)rel);	/* jmp rel32 */
 }
 
 /* A restart is pending in a stub: the kernel rewound rip onto the gate's fast-path

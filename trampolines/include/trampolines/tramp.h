@@ -217,7 +217,7 @@ void tramp_arena_set_entry(struct tramp_arena *a, void (*entry)(void));
 
 /* Emit the stub for @site into @a and write the patch into @code, the writable view of
  * the code at run-time address @code_addr (length @code_len).  TRAP sites are skipped.
- * Stubs of an IMAGE arena are 20 bytes longer: they choose between their own inline
+ * Stubs of an IMAGE arena are 15 bytes longer: they choose between their own inline
  * `syscall` and the LibOS's entry (see TRAMP_IMAGE_SLOT).
  * Returns 0, -ENOSPC (arena full), -ERANGE (stub out of reach) or -EINVAL. */
 int tramp_site_install(struct tramp_arena *a, const struct rewrite_site *site,
