@@ -10,6 +10,7 @@
 
 #include <rte_eal.h>
 #include <rte_ethdev.h>
+#include <rte_lcore.h>
 
 #include "backend.h"
 #include "bnet_int.h"
@@ -170,8 +171,22 @@ static int bnet_init(const struct bypass_net_conf *conf, char *err, size_t errle
     return g_bnet.rc;
 }
 
+/* Every thread that calls in takes the main lcore's identity (rte_lcore_id() == the
+ * lcore rte_eal_init ran on).  The LibOS serialises every call (backend.h), so no two
+ * threads are ever inside DPDK at once, and the mempool's per-lcore cache of that lcore
+ * serves them all: a thread other than the one that started EAL (wrk connects once from
+ * its main thread, then works in another) would otherwise get LCORE_ID_ANY and take
+ * every mbuf from and back to the pool's ring (a CAS per burst: 9% of wrk's time over
+ * net_memif).  Only the calls that can allocate or free mbufs need it. */
+static inline void bnet_adopt(void)
+{
+    if (unlikely(rte_lcore_id() == LCORE_ID_ANY) && g_bnet.ctx)
+        RTE_PER_LCORE(_lcore_id) = rte_get_main_lcore();
+}
+
 static int bnet_poll(void)
 {
+    bnet_adopt();
     return g_bnet.ctx ? dnet_ctx_poll(g_bnet.ctx) : 0;
 }
 
@@ -198,6 +213,7 @@ static int bnet_tcp_listen(uint16_t port, int backlog, struct bnet_tcb **out)
 
 static int bnet_tcp_accept(struct bnet_tcb *lsn, struct bnet_tcb **out)
 {
+    bnet_adopt();
     struct dnet_tcb *t = NULL;
     int rc = dnet_tcp_accept(g_bnet.ctx, tcb(lsn), &t);
 
@@ -207,6 +223,7 @@ static int bnet_tcp_accept(struct bnet_tcb *lsn, struct bnet_tcb **out)
 
 static int bnet_tcp_connect(uint32_t dip, uint16_t dport, uint16_t sport, struct bnet_tcb **out)
 {
+    bnet_adopt();
     struct dnet_tcb *t = NULL;
     int rc = g_bnet.ctx ? dnet_tcp_connect(g_bnet.ctx, dip, dport, sport, &t) : -ENETDOWN;
 
@@ -216,26 +233,31 @@ static int bnet_tcp_connect(uint32_t dip, uint16_t dport, uint16_t sport, struct
 
 static ssize_t bnet_tcp_send(struct bnet_tcb *t, const void *buf, size_t len)
 {
+    bnet_adopt();
     return dnet_tcp_send(g_bnet.ctx, tcb(t), buf, len);
 }
 
 static ssize_t bnet_tcp_recv(struct bnet_tcb *t, void *buf, size_t len)
 {
+    bnet_adopt();
     return dnet_tcp_recv(g_bnet.ctx, tcb(t), buf, len);
 }
 
 static int bnet_tcp_shutdown(struct bnet_tcb *t, int how)
 {
+    bnet_adopt();
     return dnet_tcp_shutdown(g_bnet.ctx, tcb(t), how);
 }
 
 static int bnet_tcp_close(struct bnet_tcb *t)
 {
+    bnet_adopt();
     return dnet_tcp_close(g_bnet.ctx, tcb(t));
 }
 
 static int bnet_tcp_abort(struct bnet_tcb *t)
 {
+    bnet_adopt();
     return dnet_tcp_abort(g_bnet.ctx, tcb(t));
 }
 
@@ -281,6 +303,7 @@ static int bnet_tcp_take_error(struct bnet_tcb *t)
 
 static int bnet_tcp_set_nodelay(struct bnet_tcb *t, int on)
 {
+    bnet_adopt();
     return dnet_tcp_set_nodelay(tcb(t), on);
 }
 
@@ -309,12 +332,14 @@ static int bnet_udp_bind(uint16_t port, uint32_t qlen, struct bnet_udp **out)
 static ssize_t bnet_udp_sendto(struct bnet_udp *u, const void *buf, size_t len, uint32_t dip,
                                uint16_t dport)
 {
+    bnet_adopt();
     return dnet_udp_sendto(g_bnet.ctx, usock(u), buf, len, dip, dport);
 }
 
 static ssize_t bnet_udp_recvfrom(struct bnet_udp *u, void *buf, size_t len, uint32_t *sip,
                                  uint16_t *sport)
 {
+    bnet_adopt();
     return dnet_udp_recvfrom(g_bnet.ctx, usock(u), buf, len, sip, sport);
 }
 
@@ -330,6 +355,7 @@ static uint16_t bnet_udp_port(const struct bnet_udp *u)
 
 static void bnet_udp_close(struct bnet_udp *u)
 {
+    bnet_adopt();
     dnet_udp_close(g_bnet.ctx, usock(u));
 }
 

@@ -71,9 +71,15 @@ void libos_dispatch(struct tramp_regs *r)
 		.self = t,
 	};
 
+	bool traced = __builtin_expect(g_trace_on, 0) && libos_trace_selects(nr);
+
 	/* First thing: nothing before this may touch a vector register (this file is built
 	 * with -mgeneral-regs-only). */
-	if (nr < 0 || nr >= LIBOS_NR_MAX || !g_libos_light[nr] || g_trace_on)
+	if (nr < 0 || nr >= LIBOS_NR_MAX || traced)
+		tramp_vectors_save();
+	else if (g_libos_vregs[nr])
+		tramp_vectors_save_regs();
+	else if (!g_libos_light[nr])
 		tramp_vectors_save();
 	if (g_proc.stats) {
 		t->tls.nlibos++;
@@ -81,7 +87,7 @@ void libos_dispatch(struct tramp_regs *r)
 			count_big(nr);
 	}
 	libos_handler_fn *h = nr >= 0 && nr < LIBOS_NR_MAX ? g_libos_table[nr] : NULL;
-	if (__builtin_expect(g_trace_on, 0)) {
+	if (traced) {
 		/* Calls that do not come back are written first; execve writes its own line
 		 * just before it succeeds and returns here only on failure. */
 		bool gone = nr == SYS_exit || nr == SYS_exit_group || nr == SYS_rt_sigreturn;

@@ -16,6 +16,8 @@
 #include <libos/libos.h>
 #include <trampolines/tramp.h>
 
+#include "trace.h"
+
 #define LIBOS_NR_MAX		512
 /* ld.so's variables travel to the host under this prefix (see tools/launch.c). */
 #define LIBOS_GUEST_PREFIX	"BYPASS_GUEST_"	/* table size: highest x86-64 syscall is < 512 */
@@ -101,6 +103,9 @@ struct libos_proc {
 extern struct libos_proc g_proc;
 extern libos_handler_fn *const g_libos_table[LIBOS_NR_MAX];
 extern const bool g_libos_light[LIBOS_NR_MAX];
+/* Handlers whose paths change only vector registers and MXCSR (no x87): dispatch saves
+ * the guest's with tramp_vectors_save_regs() instead of XSAVE (see table.c). */
+extern const bool g_libos_vregs[LIBOS_NR_MAX];
 
 static inline struct libos_thread *libos_self(void)
 {
@@ -178,6 +183,13 @@ bool libos_hostmap_overlaps(uint64_t lo, uint64_t len);
 
 /* tracing.c */
 extern bool g_trace_on;
+extern uint8_t g_trace_filter[LIBOS_TRACE_FILTER_BYTES];
+/* Whether --trace writes a line for @nr.  Only those numbers are routed to the LibOS
+ * for the trace's sake; the others keep their own routes and cost. */
+static inline bool libos_trace_selects(long nr)
+{
+	return g_trace_on && libos_trace_filter_has(g_trace_filter, nr);
+}
 int libos_trace_init(const char **bad);
 void libos_trace_call(struct libos_args *a, long result, int flags);
 /* stats.c */

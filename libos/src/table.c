@@ -97,3 +97,51 @@ const bool g_libos_light[LIBOS_NR_MAX] = {
 	[SYS_set_tid_address]	= true,
 	[SYS_rseq]		= true,
 };
+
+/* The socket layer (net/): its handlers reach only our own code (no x87 instruction in
+ * bypass-run-host or libbypass-net.so's packet path), DPDK's rx/tx (SSE) and glibc's
+ * string, thread and clock functions (up to AVX-512 registers), so the guest's vector
+ * registers and MXCSR are all they can change: a register-only save (~15 ns) replaces
+ * XSAVEOPT + XRSTOR (~150 ns), a third of a socket call's switch cost.  What may run
+ * anything else calls tramp_vectors_save() first (the backend's start: dlopen, EAL).
+ * Under --net=kernel these are not routed here except for the ones above.
+ * e2e.prog.vecsave and net.sockapi.vecsave check registers, masks and MXCSR across them. */
+const bool g_libos_vregs[LIBOS_NR_MAX] = {
+	[SYS_read]		= true,
+	[SYS_write]		= true,
+	[SYS_close]		= true,
+	[SYS_poll]		= true,
+	[SYS_ioctl]		= true,
+	[SYS_readv]		= true,
+	[SYS_writev]		= true,
+	[SYS_select]		= true,
+	[SYS_dup]		= true,
+	[SYS_dup2]		= true,
+	[SYS_sendfile]		= true,
+	[SYS_socket]		= true,
+	[SYS_connect]		= true,
+	[SYS_accept]		= true,
+	[SYS_sendto]		= true,
+	[SYS_recvfrom]		= true,
+	[SYS_sendmsg]		= true,
+	[SYS_recvmsg]		= true,
+	[SYS_shutdown]		= true,
+	[SYS_bind]		= true,
+	[SYS_listen]		= true,
+	[SYS_getsockname]	= true,
+	[SYS_getpeername]	= true,
+	[SYS_setsockopt]	= true,
+	[SYS_getsockopt]	= true,
+	[SYS_fcntl]		= true,
+	[SYS_epoll_wait]	= true,
+	[SYS_epoll_ctl]		= true,
+	[SYS_pselect6]		= true,
+	[SYS_ppoll]		= true,
+	[SYS_epoll_pwait]	= true,
+	[SYS_accept4]		= true,
+	[SYS_dup3]		= true,
+	[SYS_recvmmsg]		= true,
+	[SYS_sendmmsg]		= true,
+	[SYS_close_range]	= true,
+	[SYS_epoll_pwait2]	= true,
+};

@@ -58,7 +58,9 @@ static void xsave_area_init(uint8_t *x)
 struct libos_thread *libos_thread_create(void)
 {
 	size_t head = page_up(sizeof(struct libos_thread));
-	size_t xs = page_up(g_tramp_xsize + 64);
+	/* The XSAVE area, then (64-byte aligned) the register-only save area. */
+	size_t xs_regs = (g_tramp_xsize + 64 + 63) & ~(size_t)63;
+	size_t xs = page_up(xs_regs + TRAMP_VSAVE_SIZE);
 	size_t size = head + xs + 4096 + LIBOS_ALT_STACK + 4096 + LIBOS_HOST_STACK;
 	uint8_t *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
@@ -75,7 +77,8 @@ struct libos_thread *libos_thread_create(void)
 	t->tls.self = &t->tls;
 	t->tls.xsave = (uint64_t)(m + head);
 	xsave_area_init(m + head);
-	t->tls.xsaved = 1;	/* its first entry into the guest loads this state */
+	t->tls.vsave = (uint64_t)(m + head + xs_regs);
+	t->tls.xsaved = TRAMP_XS_XSAVE;	/* its first entry into the guest loads this state */
 	t->host_alt.ss_sp = m + head + xs + 4096;
 	t->host_alt.ss_size = LIBOS_ALT_STACK;
 	t->tls.host_rsp = (uint64_t)(m + size) & ~15ull;

@@ -5,6 +5,25 @@
  * and the raw syscall helpers.  Offsets come from trampolines/tramp.h. */
 #include <trampolines/tramp.h>
 
+/* VREGS_LOAD: put back what tramp_vectors_save_regs stored (TRAMP_XS_REGS): the vector
+ * registers the CPU has, then MXCSR.  Clobbers rcx.  Labels 71/72 are its own. */
+	.macro	VREGS_LOAD
+	mov	%gs:TRAMP_TLS_VSAVE, %rcx
+	cmpl	$TRAMP_VK_ZMM, g_tramp_vkind(%rip)
+	jne	71f
+	.irp	i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	vmovdqu64 \i*64(%rcx), %zmm\i
+	.endr
+	.irp	i, 0,1,2,3,4,5,6,7
+	kmovq	TRAMP_VSAVE_K+\i*8(%rcx), %k\i
+	.endr
+	jmp	72f
+71:	.irp	i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vmovdqu	\i*32(%rcx), %ymm\i
+	.endr
+72:	ldmxcsr	TRAMP_VSAVE_MXCSR(%rcx)
+	.endm
+
 	.section .text.bypass_gate, "ax", @progbits
 	.balign 4096
 	.globl	tramp_gate_begin
@@ -183,8 +202,8 @@ tramp_slow:
 	wrfsbase %rdx				/* host TLS from here */
 	movb	$TRAMP_SEL_ALLOW, %gs:TRAMP_TLS_SELECTOR
 	mov	%rsp, %gs:TRAMP_TLS_FRAME
-	movb	$0, %gs:TRAMP_TLS_XSAVED	/* vector state: saved by the C side if it
-					 * needs to touch it (tramp_vectors_save) */
+	movb	$TRAMP_XS_LIVE, %gs:TRAMP_TLS_XSAVED	/* vector state: saved by the C
+					 * side if it needs to touch it (tramp_vectors_save*) */
 	cld
 	mov	%rsp, %rdi
 	call	libos_dispatch
@@ -203,13 +222,16 @@ tramp_exit_begin:
 	movb	$1, %gs:TRAMP_TLS_IN_HOST
 	cmpb	$0, %gs:TRAMP_TLS_PENDING
 	jne	tramp_exit_flush
-	cmpb	$0, %gs:TRAMP_TLS_XSAVED
-	je	1f				/* untouched: the registers still hold it */
+	cmpb	$TRAMP_XS_XSAVE, %gs:TRAMP_TLS_XSAVED
+	jb	1f				/* untouched: the registers still hold it */
+	ja	2f				/* registers only: plain loads */
 	mov	%gs:TRAMP_TLS_XSAVE, %rcx
 	mov	g_tramp_xmask(%rip), %rax
 	mov	%rax, %rdx
 	shr	$32, %rdx
 	xrstor64 (%rcx)
+	jmp	1f
+2:	VREGS_LOAD				/* idempotent, like the rest of the window */
 1:	mov	TRAMP_REGS_FS(%rsp), %rdx
 	wrfsbase %rdx				/* guest TLS from here */
 	mov	TRAMP_REGS_RIP(%rsp), %rdx
@@ -248,20 +270,53 @@ tramp_exit_flush:
 
 /* void tramp_vectors_save(void): save the guest's extended state, once per world
  * switch, before host code may touch a vector register (the exit restores it then).
- * XSAVEOPT: the area is the one the last XRSTOR used, so only what changed is written. */
+ * XSAVEOPT: the area is the one the last XRSTOR used, so only what changed is written.
+ * After tramp_vectors_save_regs, host code may have changed the registers since: load
+ * the guest's back first (a function call: every vector register is the caller's to
+ * lose, and MXCSR's control bits are the guest's, which host code runs with anyway). */
 	.globl	tramp_vectors_save
 	.type	tramp_vectors_save, @function
 tramp_vectors_save:
-	cmpb	$0, %gs:TRAMP_TLS_XSAVED
-	jne	1f
-	mov	%gs:TRAMP_TLS_XSAVE, %rcx
+	cmpb	$TRAMP_XS_XSAVE, %gs:TRAMP_TLS_XSAVED
+	je	1f				/* done already */
+	jb	2f
+	VREGS_LOAD				/* TRAMP_XS_REGS: the guest's registers back */
+2:	mov	%gs:TRAMP_TLS_XSAVE, %rcx
 	mov	g_tramp_xmask(%rip), %rax
 	mov	%rax, %rdx
 	shr	$32, %rdx
 	xsaveopt64 (%rcx)
-	movb	$1, %gs:TRAMP_TLS_XSAVED
+	movb	$TRAMP_XS_XSAVE, %gs:TRAMP_TLS_XSAVED
 1:	ret
 	.size	tramp_vectors_save, .-tramp_vectors_save
+
+/* void tramp_vectors_save_regs(void): the guest's vector registers and MXCSR to
+ * tls->vsave with plain stores (see tramp.h for when that is enough).  No CPU
+ * support: the full save. */
+	.globl	tramp_vectors_save_regs
+	.type	tramp_vectors_save_regs, @function
+tramp_vectors_save_regs:
+	cmpb	$TRAMP_XS_LIVE, %gs:TRAMP_TLS_XSAVED
+	jne	9f				/* saved already, one way or the other */
+	mov	%gs:TRAMP_TLS_VSAVE, %rcx
+	cmpl	$TRAMP_VK_ZMM, g_tramp_vkind(%rip)
+	jne	1f
+	.irp	i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	vmovdqu64 %zmm\i, \i*64(%rcx)
+	.endr
+	.irp	i, 0,1,2,3,4,5,6,7
+	kmovq	%k\i, TRAMP_VSAVE_K+\i*8(%rcx)
+	.endr
+	jmp	2f
+1:	cmpl	$TRAMP_VK_YMM, g_tramp_vkind(%rip)
+	jne	tramp_vectors_save		/* TRAMP_VK_NONE */
+	.irp	i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vmovdqu	%ymm\i, \i*32(%rcx)
+	.endr
+2:	stmxcsr	TRAMP_VSAVE_MXCSR(%rcx)
+	movb	$TRAMP_XS_REGS, %gs:TRAMP_TLS_XSAVED
+9:	ret
+	.size	tramp_vectors_save_regs, .-tramp_vectors_save_regs
 
 /* void tramp_resume(struct tramp_tls *tls): enter the guest from tls->frame. */
 	.globl	tramp_resume

@@ -61,12 +61,11 @@ void net_routes_activate(void)
 	if (g_net.active)
 		return;
 	g_net.active = true;
-	if (g_trace_on)
-		return;		/* everything is the LibOS's already */
 	for (size_t i = 0; i < sizeof(libos_calls) / sizeof(libos_calls[0]); i++)
 		g_tramp_route[libos_calls[i]] = TRAMP_ROUTE_LIBOS;
 	for (size_t i = 0; i < sizeof(fd_calls) / sizeof(fd_calls[0]); i++)
-		g_tramp_route[fd_calls[i]] = TRAMP_ROUTE_FD_RDI;
+		if (!libos_trace_selects(fd_calls[i]))	/* traced: the LibOS's already */
+			g_tramp_route[fd_calls[i]] = TRAMP_ROUTE_FD_RDI;
 }
 
 void net_fd_set(int fd, int kind, void *obj)
@@ -120,6 +119,9 @@ int net_backend_up(void)
 
 	if (g_net.status)
 		return g_net.status > 0 ? 0 : g_net.status;
+	/* dlopen, EAL and DPDK's start-up are not the packet path the socket calls' cheap
+	 * register save covers (table.c, g_libos_vregs): take the full one. */
+	tramp_vectors_save();
 	module_path(path, sizeof(path));
 	g_net.dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!g_net.dl)
@@ -246,7 +248,8 @@ void libos_net_fork_child(void)
 	pthread_mutex_init(&g_net.lock, NULL);
 	g_net.child = true;
 	g_net.be = NULL;
-	g_tramp_route[SYS_socket] = g_trace_on ? TRAMP_ROUTE_LIBOS : TRAMP_ROUTE_FAST;
+	g_tramp_route[SYS_socket] = libos_trace_selects(SYS_socket) ? TRAMP_ROUTE_LIBOS
+								      : TRAMP_ROUTE_FAST;
 	for (struct net_sock *s = g_net.socks; s; s = s->next) {
 		s->state = NET_DEAD;
 		s->tcb = NULL;

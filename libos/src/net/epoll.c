@@ -4,6 +4,8 @@
  * interest list attached to its fd number (struct net_epoll), which also marks the fd in
  * the gate's map so its epoll_wait comes here.  An epoll fd with no LibOS member is the
  * kernel's alone.  LT, ET, ONESHOT, RDHUP; EXCLUSIVE is accepted (one process). */
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -12,6 +14,26 @@
 #include "net.h"
 
 #define EP_MAX_EVENTS	((int)(INT32_MAX / sizeof(struct epoll_event)))
+/* A wait on an epoll with no known kernel member asks the kernel at least this often. */
+#define EP_KCHECK_EVERY	64
+
+/* Does the kernel epoll @epfd hold anything?  Its fdinfo lists one "tfd:" line per
+ * member after a short header; when it cannot be read, assume so. */
+static bool kernel_members(int epfd)
+{
+	char path[48], buf[512];
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", epfd);
+	long fd = libos_raw(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0, 0, 0);
+	if (fd < 0)
+		return true;
+	long n = libos_raw(SYS_read, fd, (long)buf, sizeof(buf) - 1, 0, 0, 0);
+	libos_raw(SYS_close, fd, 0, 0, 0, 0, 0);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	return strstr(buf, "tfd:") != NULL;
+}
 
 static struct net_epitem *item_find(struct net_epoll *ep, int fd)
 {
@@ -59,6 +81,9 @@ long libos_sys_epoll_ctl(struct libos_args *a)
 	net_lock();
 	struct net_sock *s = net_sock_get(fd);
 	if (!s) {
+		struct net_fd *kf = op == EPOLL_CTL_ADD ? net_fd_get(epfd) : NULL;
+		if (kf && kf->kind == NET_FD_EPOLL)
+			kf->ep->kfds = true;	/* a kernel fd joins one of ours */
 		net_unlock();
 		return net_passthrough(a);
 	}
@@ -99,6 +124,7 @@ long libos_sys_epoll_ctl(struct libos_args *a)
 				r = -ENOMEM;
 				break;
 			}
+			ep->kfds = kernel_members(epfd);
 			net_fd_set(epfd, NET_FD_EPOLL, ep);
 			ep->next = g_net.epolls;
 			g_net.epolls = ep;
@@ -207,7 +233,7 @@ static long ep_wait(struct libos_args *a, int epfd, struct epoll_event *uev, int
 		    int64_t timeout_us, const uint64_t *mask)
 {
 	struct epoll_event *ev;
-	uint64_t start = net_now_us(), busy = start, kmask = 0;
+	uint64_t start = 0, busy = 0, now = 0, kmask = 0;
 	long r;
 
 	if (max <= 0 || max > EP_MAX_EVENTS)
@@ -226,8 +252,12 @@ static long ep_wait(struct libos_args *a, int epfd, struct epoll_event *uev, int
 	if (mask)
 		kmask = (*mask & ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP) | SIGBIT(SIGSYS))) |
 			a->self->deferred;
+	/* The clock is read only once nothing is ready: a wait that finds events at once
+	 * (a busy server's every call) costs no clock_gettime, and its timeout starts
+	 * counting at the first empty round, a few hundred ns late at most. */
 	for (;;) {
-		int n = 0;
+		int n = 0, sleep_us = 0;
+		bool moved, kcheck;
 		net_lock_ro();
 		f = net_fd_get(epfd);
 		if (!f || f->kind != NET_FD_EPOLL) {
@@ -235,18 +265,30 @@ static long ep_wait(struct libos_args *a, int epfd, struct epoll_event *uev, int
 			r = -EBADF;
 			break;
 		}
-		if (g_net.be && g_net.be->poll() > 0)
-			busy = net_now_us();
+		moved = g_net.be && g_net.be->poll() > 0;
 		n = scan(f->ep, ev, max);
+		/* The kernel's side (kernel fds in the same epoll, the signal mask): always when
+		 * it may matter, else every EP_KCHECK_EVERY rounds (struct net_epoll). */
+		kcheck = n < max && (mask || f->ep->kfds || ++f->ep->kskip >= EP_KCHECK_EVERY);
+		if (kcheck)
+			f->ep->kskip = 0;
 		net_unlock();
-		uint64_t now = net_now_us();
-		int sleep_us = n ? 0 : net_idle_sleep_us(now - busy);
-		if (timeout_us >= 0 && (int64_t)(now - start) + sleep_us > timeout_us)
-			sleep_us = 0;
-		struct timespec ts = { 0, sleep_us * 1000L };
-		long k = n == max ? 0 :
-			 libos_raw(SYS_epoll_pwait2, epfd, (long)(ev + n), max - n, (long)&ts,
-				   mask ? (long)&kmask : 0, 8);
+		if (n == 0) {
+			now = net_now_us();
+			if (!start)
+				start = busy = now;
+			if (moved)
+				busy = now;
+			sleep_us = net_idle_sleep_us(now - busy);
+			if (timeout_us >= 0 && (int64_t)(now - start) + sleep_us > timeout_us)
+				sleep_us = 0;
+		}
+		long k = 0;
+		if (kcheck || sleep_us) {	/* a sleep is a wait in the kernel's epoll */
+			struct timespec ts = { 0, sleep_us * 1000L };
+			k = libos_raw(SYS_epoll_pwait2, epfd, (long)(ev + n), max - n, (long)&ts,
+				      mask ? (long)&kmask : 0, 8);
+		}
 		if (k < 0 && n == 0) {
 			r = k;
 			break;
@@ -261,7 +303,8 @@ static long ep_wait(struct libos_args *a, int epfd, struct epoll_event *uev, int
 			r = -EINTR;
 			break;
 		}
-		now = net_now_us();
+		if (sleep_us)
+			now = net_now_us();
 		if (timeout_us >= 0 && (int64_t)(now - start) >= timeout_us) {
 			r = 0;
 			break;

@@ -99,6 +99,13 @@ struct net_epoll {
 	 * either moves, another scan would find nothing either. */
 	bool idle;
 	uint64_t idle_gen, idle_bgen;
+	/* The kernel epoll may hold kernel fds: it held some when this became ours, or one
+	 * was added through a number we know since.  Without, a wait that found LibOS
+	 * events or is still spinning asks the kernel's side only every EP_KCHECK_EVERY
+	 * rounds (kskip counts them): a member added behind our back (an older dup, a fork
+	 * child) is still seen. */
+	bool kfds;
+	unsigned kskip;
 };
 
 enum net_fd_kind { NET_FD_NONE, NET_FD_SOCK, NET_FD_EPOLL };

@@ -14,6 +14,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -709,6 +712,180 @@ static void case_threads(void)
 	close(slow);
 }
 
+/* A kernel fd that joined the epoll before any LibOS socket did is reported together
+ * with the sockets' events, in the same call, as the kernel would. */
+static void case_epoll_kfirst(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN }, got[8];
+	int pfd[2], ep = epoll_create1(0);
+	char buf[8];
+
+	CHECK(ep >= 0 && pipe(pfd) == 0, "epoll_create1/pipe");
+	ev.data.fd = pfd[0];
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, pfd[0], &ev) == 0, "ADD pipe");
+	int fd = tcp_to(7000, 0);
+	ev.data.fd = fd;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0, "ADD socket");
+	write_all(fd, "ping", 4);
+	CHECK(pollone(fd, POLLIN, 5000) & POLLIN, "echo not readable");
+	CHECK(write(pfd[1], "x", 1) == 1, "pipe write");
+	for (int round = 0; round < 100; round++) {	/* both, every time: LT */
+		int n = epoll_wait(ep, got, 8, 1000), seen = 0;
+		CHECK(n == 2, "round %d: %d events, not the socket and the pipe", round, n);
+		for (int i = 0; i < n; i++)
+			seen |= got[i].data.fd == fd ? 1 : got[i].data.fd == pfd[0] ? 2 : 4;
+		CHECK(seen == 3, "round %d: events %#x", round, seen);
+	}
+	CHECK(read(pfd[0], buf, 1) == 1 && read_full(fd, buf, 4) == 4, "drain");
+	close(fd);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(ep);
+}
+
+/* ---- vecsave: the program's vector registers, mask registers and MXCSR come back
+ * unchanged from socket calls the LibOS serves (it saves them with plain moves there,
+ * not XSAVE, while the stack's packet path and glibc's string functions run). */
+
+struct vstate {
+	uint8_t v[32 * 64];	/* zmm0-31, or ymm0-15 in the first 512 bytes */
+	uint64_t k[8];
+	uint32_t mxcsr;
+} __attribute__((aligned(64)));
+
+#define VLD_Z(i) "vmovdqu64 " #i "*64(%[in]), %%zmm" #i "\n\t"
+#define VST_Z(i) "vmovdqu64 %%zmm" #i ", " #i "*64(%[out])\n\t"
+#define VLD_Y(i) "vmovdqu " #i "*32(%[in]), %%ymm" #i "\n\t"
+#define VST_Y(i) "vmovdqu %%ymm" #i ", " #i "*32(%[out])\n\t"
+#define VLD_K(i) "kmovq 2048+" #i "*8(%[in]), %%k" #i "\n\t"
+#define VST_K(i) "kmovq %%k" #i ", 2048+" #i "*8(%[out])\n\t"
+#define V8(m) m(0) m(1) m(2) m(3) m(4) m(5) m(6) m(7)
+#define V16(m) m(0) m(1) m(2) m(3) m(4) m(5) m(6) m(7) m(8) m(9) m(10) m(11) m(12) m(13) \
+	m(14) m(15)
+#define V32(m) V16(m) m(16) m(17) m(18) m(19) m(20) m(21) m(22) m(23) m(24) m(25) m(26) \
+	m(27) m(28) m(29) m(30) m(31)
+#define VCLOB_Y "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", \
+	"xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15"
+#define VCLOB_Z VCLOB_Y, "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", \
+	"xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", \
+	"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"
+
+static __attribute__((target("avx512f,avx512bw"))) long
+vsys_zmm(long nr, long a0, long a1, long a2, long a3, long a4, const struct vstate *in,
+	 struct vstate *out)
+{
+	register long r10 __asm__("r10") = a3;
+	register long r8 __asm__("r8") = a4;
+	__asm__ volatile("ldmxcsr 2112(%[in])\n\t" V32(VLD_Z) V8(VLD_K)
+			 "syscall\n\t"
+			 V32(VST_Z) V8(VST_K) "stmxcsr 2112(%[out])\n\t"
+			 "movl $0x1f80, 2116(%[out])\n\t"
+			 "ldmxcsr 2116(%[out])\n\t"
+			 : "+a"(nr), "+r"(r10), "+r"(r8)
+			 : [in] "r"(in), [out] "r"(out), "D"(a0), "S"(a1), "d"(a2)
+			 : "rcx", "r11", "memory", VCLOB_Z);
+	return nr;
+}
+
+static __attribute__((target("avx2"))) long
+vsys_ymm(long nr, long a0, long a1, long a2, long a3, long a4, const struct vstate *in,
+	 struct vstate *out)
+{
+	register long r10 __asm__("r10") = a3;
+	register long r8 __asm__("r8") = a4;
+	__asm__ volatile("ldmxcsr 2112(%[in])\n\t" V16(VLD_Y)
+			 "syscall\n\t"
+			 V16(VST_Y) "stmxcsr 2112(%[out])\n\t"
+			 "movl $0x1f80, 2116(%[out])\n\t"
+			 "ldmxcsr 2116(%[out])\n\t"
+			 : "+a"(nr), "+r"(r10), "+r"(r8)
+			 : [in] "r"(in), [out] "r"(out), "D"(a0), "S"(a1), "d"(a2)
+			 : "rcx", "r11", "memory", VCLOB_Y);
+	return nr;
+}
+
+/* The raw syscall @nr with every vector register, mask register and MXCSR (round toward
+ * zero, the precision flag set) loaded with a pattern; fails unless all come back. */
+static long vsys(const char *what, long nr, long a0, long a1, long a2, long a3, long a4)
+{
+	static struct vstate in, out;
+	static unsigned seq;
+	bool zmm = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+	size_t vbytes = zmm ? 32 * 64 : 16 * 32;
+	long r;
+
+	seq++;
+	for (size_t i = 0; i < sizeof(in.v); i++)
+		in.v[i] = (uint8_t)(i * 11 + seq);
+	for (int i = 0; i < 8; i++)
+		in.k[i] = 0x0123456789abcdefull * (uint64_t)(i + seq);
+	in.mxcsr = 0x1f80 | 0x6000 | 0x20;
+	memset(&out, 0, sizeof(out));
+	if (zmm)
+		r = vsys_zmm(nr, a0, a1, a2, a3, a4, &in, &out);
+	else
+		r = vsys_ymm(nr, a0, a1, a2, a3, a4, &in, &out);
+	for (size_t i = 0; i < vbytes; i++)
+		if (in.v[i] != out.v[i])
+			fail("%s: vector byte %zu (register %zu) changed", what, i,
+			     i / (zmm ? 64 : 32));
+	for (int i = 0; zmm && i < 8; i++)
+		if (in.k[i] != out.k[i])
+			fail("%s: k%d changed", what, i);
+	if (in.mxcsr != out.mxcsr)
+		fail("%s: MXCSR %#x became %#x", what, in.mxcsr, out.mxcsr);
+	errno = r < 0 ? (int)-r : 0;
+	return r;
+}
+
+static void case_vecsave(void)
+{
+	static char msg[3000], back[3000];
+	struct sockaddr_in a = peer_at(7000), me;
+	socklen_t l = sizeof(me);
+	int one = 1;
+
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx2")) {
+		printf("SKIP: vecsave: no AVX2\n");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (char)(i * 5 + 1);
+	int fd = (int)vsys("socket", SYS_socket, AF_INET, SOCK_STREAM, 0, 0, 0);
+	CHECK(fd >= 0, "socket");
+	CHECK(vsys("connect", SYS_connect, fd, (long)&a, sizeof(a), 0, 0) == 0, "connect");
+	CHECK(vsys("setsockopt", SYS_setsockopt, fd, IPPROTO_TCP, TCP_NODELAY, (long)&one,
+		   sizeof(one)) == 0,
+	      "setsockopt");
+	CHECK(vsys("getsockname", SYS_getsockname, fd, (long)&me, (long)&l, 0, 0) == 0,
+	      "getsockname");
+	int ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN }, got;
+	CHECK(ep >= 0, "epoll_create1");
+	CHECK(vsys("epoll_ctl", SYS_epoll_ctl, ep, EPOLL_CTL_ADD, fd, (long)&ev, 0) == 0, "epoll_ctl");
+	for (int round = 0; round < 20; round++) {
+		size_t n = 100 + (size_t)round * 140, done = 0;
+		CHECK(vsys("write", SYS_write, fd, (long)msg, (long)n, 0, 0) == (long)n, "write");
+		CHECK(vsys("epoll_wait", SYS_epoll_wait, ep, (long)&got, 1, 5000, 0) == 1,
+		      "epoll_wait");
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		CHECK(vsys("poll", SYS_poll, (long)&p, 1, 5000, 0, 0) == 1, "poll");
+		while (done < n) {	/* blocking reads: the wait polls the stack */
+			long r = vsys("read", SYS_read, fd, (long)back + (long)done,
+				      (long)(n - done), 0, 0);
+			CHECK(r > 0, "read");
+			done += (size_t)r;
+		}
+		CHECK(!memcmp(msg, back, n), "echo differs in round %d", round);
+	}
+	CHECK(vsys("fcntl", SYS_fcntl, fd, F_GETFL, 0, 0, 0) >= 0, "fcntl");
+	CHECK(vsys("shutdown", SYS_shutdown, fd, SHUT_WR, 0, 0, 0) == 0, "shutdown");
+	CHECK(vsys("read_eof", SYS_read, fd, (long)back, 1, 0, 0) == 0, "EOF");
+	CHECK(vsys("close", SYS_close, fd, 0, 0, 0, 0) == 0, "close");
+	close(ep);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -720,7 +897,8 @@ static const struct {
 	{ "rst", case_rst }, { "shutdown", case_shutdown }, { "udp", case_udp },
 	{ "loopback", case_loopback }, { "fork", case_fork }, { "ipv6_dual", case_ipv6_dual },
 	{ "refused", case_refused }, { "badptr", case_badptr },
-	{ "threads", case_threads },
+	{ "threads", case_threads }, { "vecsave", case_vecsave },
+	{ "epoll_kfirst", case_epoll_kfirst },
 };
 
 int main(int argc, char **argv)
