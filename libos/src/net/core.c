@@ -66,6 +66,11 @@ void net_routes_activate(void)
 	for (size_t i = 0; i < sizeof(fd_calls) / sizeof(fd_calls[0]); i++)
 		if (!libos_trace_selects(fd_calls[i]))	/* traced: the LibOS's already */
 			g_tramp_route[fd_calls[i]] = TRAMP_ROUTE_FD_RDI;
+	/* Every epoll wait: one on an epoll with no LibOS member yet must be woken when a
+	 * socket joins it (epoll.c, the kick). */
+	g_tramp_route[SYS_epoll_wait] = TRAMP_ROUTE_LIBOS;
+	g_tramp_route[SYS_epoll_pwait] = TRAMP_ROUTE_LIBOS;
+	g_tramp_route[SYS_epoll_pwait2] = TRAMP_ROUTE_LIBOS;
 }
 
 void net_fd_set(int fd, int kind, void *obj)

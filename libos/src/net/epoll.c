@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 
 #include "net.h"
@@ -17,8 +18,55 @@
 /* A wait on an epoll with no known kernel member asks the kernel at least this often. */
 #define EP_KCHECK_EVERY	64
 
-/* Does the kernel epoll @epfd hold anything?  Its fdinfo lists one "tfd:" line per
- * member after a short header; when it cannot be read, assume so. */
+/* A thread that waits on an epoll with no LibOS member waits in the kernel, and natively
+ * a socket another thread adds meanwhile would wake it.  So it waits with our kick
+ * eventfd in that epoll (edge-triggered, this data), and the epoll_ctl that gives an
+ * epoll its first LibOS member writes the kick: the waiter comes back and waits our way.
+ * Kick events never reach the program. */
+#define EP_KICK_DATA	0xb1a55c1c4b1a55c1ull
+
+/* The kick eventfd (lock held): made once, kept at a high number out of the program's
+ * way.  Returns it, or a negative errno. */
+static int kick_fd(void)
+{
+	if (g_net.kick > 0)
+		return g_net.kick;
+	long fd = libos_raw(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK, 0, 0, 0, 0);
+	if (fd < 0)
+		return (int)fd;
+	long high = libos_raw(SYS_fcntl, fd, F_DUPFD_CLOEXEC, NET_FD_MAX, 0, 0, 0);
+	if (high >= 0) {
+		libos_raw(SYS_close, fd, 0, 0, 0, 0, 0);
+		fd = high;
+	}
+	g_net.kick = (int)fd;
+	return g_net.kick;
+}
+
+static void kick(void)
+{
+	uint64_t one = 1;
+
+	if (g_net.kick > 0)
+		libos_raw(SYS_write, g_net.kick, (long)&one, sizeof(one), 0, 0, 0);
+}
+
+/* Drop kick events from the @n kernel events at @ev; returns how many are left. */
+static int kick_drop(struct epoll_event *ev, int n, bool *kicked)
+{
+	int k = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (ev[i].data.u64 == EP_KICK_DATA)
+			*kicked = true;
+		else
+			ev[k++] = ev[i];
+	}
+	return k;
+}
+
+/* Does the kernel epoll @epfd hold anything but our kick?  Its fdinfo lists one "tfd:"
+ * line per member after a short header; when it cannot be read, assume so. */
 static bool kernel_members(int epfd)
 {
 	char path[48], buf[512];
@@ -32,7 +80,10 @@ static bool kernel_members(int epfd)
 	if (n <= 0)
 		return true;
 	buf[n] = '\0';
-	return strstr(buf, "tfd:") != NULL;
+	for (char *t = buf; (t = strstr(t, "tfd:")); t += 4)
+		if (atoi(t + 4) != g_net.kick)
+			return true;
+	return false;
 }
 
 static struct net_epitem *item_find(struct net_epoll *ep, int fd)
@@ -139,6 +190,8 @@ long libos_sys_epoll_ctl(struct libos_args *a)
 			ep->items = ni;
 			ep->cap = cap;
 		}
+		if (!ep->n)
+			kick();		/* waiters in the kernel: come back, wait our way */
 		it = &ep->items[ep->n++];
 		*it = (struct net_epitem){ .fd = fd, .s = s, .events = ev.events,
 					   .data = ev.data.u64, .gen = s->gen };
@@ -229,29 +282,58 @@ static int scan(struct net_epoll *ep, struct epoll_event *out, int max)
 	return n;
 }
 
-static long ep_wait(struct libos_args *a, int epfd, struct epoll_event *uev, int max,
-		    int64_t timeout_us, const uint64_t *mask)
+/* The mask a kernel wait takes for the program's @mask: what the LibOS deferred stays
+ * blocked (it is flushed on the way out). */
+static uint64_t kernel_mask(struct libos_args *a, const uint64_t *mask)
 {
-	struct epoll_event *ev;
-	uint64_t start = 0, busy = 0, now = 0, kmask = 0;
+	return mask ? (*mask & ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP) | SIGBIT(SIGSYS))) |
+		      a->self->deferred : 0;
+}
+
+/* A wait on an epoll with no LibOS member: the kernel's, with the kick in it (*@kicked
+ * says it fired).  A fork child only filters (the epoll may be its parent's too). */
+static long ep_wait_kernel(struct libos_args *a, int epfd, struct epoll_event *uev, int max,
+			   int64_t timeout_us, const uint64_t *mask, bool *kicked)
+{
+	struct epoll_event *ev, kev = { .events = EPOLLIN | EPOLLET, .data.u64 = EP_KICK_DATA };
+	struct timespec ts = { timeout_us / 1000000, timeout_us % 1000000 * 1000 };
+	uint64_t kmask = kernel_mask(a, mask);
 	long r;
 
-	if (max <= 0 || max > EP_MAX_EVENTS)
-		return -EINVAL;
-	if (max > 1024)
-		max = 1024;
-	net_lock_ro();
-	struct net_fd *f = net_fd_get(epfd);
-	bool mine = f && f->kind == NET_FD_EPOLL && f->ep->n && !g_net.child &&
-		    !a->self->vfork_child;
-	net_unlock();
-	if (!mine)
-		return net_passthrough(a);
+	if (!g_net.child) {
+		net_lock_ro();
+		int k = kick_fd();
+		net_unlock();
+		if (k < 0)
+			return net_passthrough(a);
+		r = libos_raw(SYS_epoll_ctl, epfd, EPOLL_CTL_ADD, k, (long)&kev, 0, 0);
+		if (r < 0 && r != -EEXIST)
+			return net_passthrough(a);	/* not an epoll: the kernel says so */
+	}
 	if (!(ev = malloc((size_t)max * sizeof(*ev))))
 		return -ENOMEM;
-	if (mask)
-		kmask = (*mask & ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP) | SIGBIT(SIGSYS))) |
-			a->self->deferred;
+	r = libos_raw(SYS_epoll_pwait2, epfd, (long)ev, max, timeout_us < 0 ? 0 : (long)&ts,
+		      mask ? (long)&kmask : 0, 8);
+	if (r > 0 && (r = kick_drop(ev, (int)r, kicked)) > 0 &&
+	    libos_to_guest(uev, ev, (size_t)r * sizeof(*ev)))
+		r = -EFAULT;
+	free(ev);
+	return r;
+}
+
+/* A wait on an epoll with LibOS members: poll the backend run-to-completion and check
+ * the kernel's side in the same loop.  Returns the events, 0 or -errno. */
+static long ep_wait_ours(struct libos_args *a, int epfd, struct epoll_event *uev, int max,
+			 int64_t timeout_us, const uint64_t *mask)
+{
+	struct epoll_event *ev;
+	struct net_fd *f;
+	uint64_t start = 0, busy = 0, now = 0, kmask = kernel_mask(a, mask);
+	long r;
+	bool kicked = false;
+
+	if (!(ev = malloc((size_t)max * sizeof(*ev))))
+		return -ENOMEM;
 	/* The clock is read only once nothing is ready: a wait that finds events at once
 	 * (a busy server's every call) costs no clock_gettime, and its timeout starts
 	 * counting at the first empty round, a few hundred ns late at most. */
@@ -294,7 +376,7 @@ static long ep_wait(struct libos_args *a, int epfd, struct epoll_event *uev, int
 			break;
 		}
 		if (k > 0)
-			n += (int)k;
+			n += kick_drop(ev + n, (int)k, &kicked);
 		if (n > 0) {
 			r = libos_to_guest(uev, ev, (size_t)n * sizeof(*ev)) ? -EFAULT : n;
 			break;
@@ -314,6 +396,39 @@ static long ep_wait(struct libos_args *a, int epfd, struct epoll_event *uev, int
 	}
 	free(ev);
 	return r;
+}
+
+static long ep_wait(struct libos_args *a, int epfd, struct epoll_event *uev, int max,
+		    int64_t timeout_us, const uint64_t *mask)
+{
+	uint64_t deadline = timeout_us > 0 ? net_now_us() + (uint64_t)timeout_us : 0;
+
+	if (max <= 0 || max > EP_MAX_EVENTS)
+		return -EINVAL;
+	if (max > 1024)
+		max = 1024;
+	for (;;) {
+		net_lock_ro();
+		struct net_fd *f = net_fd_get(epfd);
+		bool mine = f && f->kind == NET_FD_EPOLL && f->ep->n && !g_net.child &&
+			    !a->self->vfork_child;
+		net_unlock();
+		if (mine)
+			return ep_wait_ours(a, epfd, uev, max, timeout_us, mask);
+		if (!g_net.on || a->self->vfork_child || timeout_us == 0)
+			return net_passthrough(a);
+		bool kicked = false;
+		long r = ep_wait_kernel(a, epfd, uev, max, timeout_us, mask, &kicked);
+		if (r || !kicked)
+			return r;
+		/* Woken by the kick alone: a LibOS socket joined.  Decide again. */
+		if (timeout_us > 0) {
+			uint64_t now = net_now_us();
+			if (now >= deadline)
+				return 0;
+			timeout_us = (int64_t)(deadline - now);
+		}
+	}
 }
 
 long libos_sys_epoll_wait(struct libos_args *a)

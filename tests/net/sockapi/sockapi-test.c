@@ -743,6 +743,49 @@ static void case_epoll_kfirst(void)
 	close(ep);
 }
 
+/* A thread waiting in epoll_wait on an epoll that holds only a pipe sees a connected
+ * socket another thread adds meanwhile (writable at once), as the kernel would wake it. */
+struct late_add {
+	int ep, fd;
+};
+
+static void *late_add_main(void *p)
+{
+	struct late_add *l = p;
+	struct epoll_event ev = { .events = EPOLLOUT, .data.fd = l->fd };
+
+	usleep(200 * 1000);
+	return (void *)(long)epoll_ctl(l->ep, EPOLL_CTL_ADD, l->fd, &ev);
+}
+
+static void case_epoll_late(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN }, got[4];
+	struct timespec t0, t1;
+	int pfd[2], ep = epoll_create1(0);
+	pthread_t th;
+	void *ret;
+
+	CHECK(ep >= 0 && pipe(pfd) == 0, "epoll_create1/pipe");
+	ev.data.fd = pfd[0];
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, pfd[0], &ev) == 0, "ADD pipe");
+	struct late_add l = { ep, tcp_to(7000, 0) };
+	CHECK(pthread_create(&th, NULL, late_add_main, &l) == 0, "pthread_create");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int n = epoll_wait(ep, got, 4, 10000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	CHECK(pthread_join(th, &ret) == 0 && ret == NULL, "the late epoll_ctl failed");
+	CHECK(n == 1 && got[0].data.fd == l.fd && (got[0].events & EPOLLOUT),
+	      "epoll_wait gave %d events (first fd %d events %#x) after %ld ms", n,
+	      n > 0 ? got[0].data.fd : -1, n > 0 ? got[0].events : 0, ms);
+	CHECK(ms < 5000, "woken only after %ld ms", ms);
+	close(l.fd);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(ep);
+}
+
 /* ---- vecsave: the program's vector registers, mask registers and MXCSR come back
  * unchanged from socket calls the LibOS serves (it saves them with plain moves there,
  * not XSAVE, while the stack's packet path and glibc's string functions run). */
@@ -898,7 +941,7 @@ static const struct {
 	{ "loopback", case_loopback }, { "fork", case_fork }, { "ipv6_dual", case_ipv6_dual },
 	{ "refused", case_refused }, { "badptr", case_badptr },
 	{ "threads", case_threads }, { "vecsave", case_vecsave },
-	{ "epoll_kfirst", case_epoll_kfirst },
+	{ "epoll_kfirst", case_epoll_kfirst }, { "epoll_late", case_epoll_late },
 };
 
 int main(int argc, char **argv)
