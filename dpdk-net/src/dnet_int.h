@@ -101,7 +101,8 @@ struct dnet_ctx {
 
     struct dnet_tcb *tcp_hash[DNET_TCP_HASH];  /* connections by 4-tuple */
     struct dnet_tcb *tcp_listen;               /* listeners, a short list */
-    uint32_t tcp_count;
+    uint32_t tcp_count;                        /* control blocks, TIME_WAIT ones excepted */
+    uint32_t tcp_tw_count;                     /* control blocks in TIME_WAIT */
     uint16_t eph_next;                         /* next ephemeral port to try (host order) */
     uint64_t isn_secret[2];
 

@@ -286,6 +286,8 @@ int dnet_tcp_close(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
         return 0;
     default:
         tcb->user_ref = 0;   /* already closing; the stack finishes and frees it */
+        if (tcb->state == DNET_TCP_TIME_WAIT)
+            dnet_tcp_time_wait_orphan(tcb);
         if (tcb->state == DNET_TCP_FIN_WAIT_2 && !dnet_timer_armed(&tcb->rtx_timer)) {
             tcb->rtx_kind = TCP_RTX_TIMEWAIT;  /* orphan FIN_WAIT_2 timeout */
             dnet_timer_arm(ctx, &tcb->rtx_timer, ctx->conf.time_wait_ms * 1000ull);

@@ -118,7 +118,7 @@ static void tcp_listen_input(struct dnet_ctx *ctx, struct dnet_tcb *lsn, const s
     }
     c = dnet_tcb_alloc(ctx);
     if (!c || dnet_tcb_buffers(ctx, c) < 0) {
-        ctx->st.tcp_drop++;
+        ctx->st.tcp_nomem_drop++;
         if (c)
             dnet_tcp_set_closed(ctx, c, 0);
         return;

@@ -85,6 +85,7 @@ struct dnet_tcb {
     uint8_t ts_ok, ws_ok, sack_ok, ack_now, delack_segs, rtx_kind;
     uint8_t snd_wscale, rcv_wscale, backoff, retries, dupacks, in_recovery, rtt_active;
     uint8_t tlp_out;               /* a loss probe went out; none again until snd_una moves */
+    uint8_t tw;                    /* counted in ctx->tcp_tw_count, not ctx->tcp_count */
     int err;                       /* pending error, positive errno */
 
     /* listener */
@@ -128,7 +129,12 @@ uint32_t dnet_tcp_isn(struct dnet_ctx *ctx, const struct dnet_tcb *tcb);
 void dnet_tcp_set_closed(struct dnet_ctx *ctx, struct dnet_tcb *tcb, int err);
 /* A passive child reached ESTABLISHED: move it to the listener's accept queue. */
 void dnet_tcp_child_established(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+/* Enter (or restart) TIME_WAIT.  The block leaves max_conns for max_time_wait and gives its
+ * buffers back (the receive buffer only once nobody can read it); past max_time_wait it stays
+ * only until the next tick, so the ACK already queued goes out (Linux tcp_max_tw_buckets). */
 void dnet_tcp_enter_time_wait(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+/* The user let go of a TIME_WAIT block: the receive buffer goes too. */
+void dnet_tcp_time_wait_orphan(struct dnet_tcb *tcb);
 uint32_t dnet_tcp_rcv_window(const struct dnet_tcb *tcb);
 
 /* tcp_in.c / tcp_ack.c */

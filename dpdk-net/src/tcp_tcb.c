@@ -51,8 +51,11 @@ static void tcb_free(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
     dnet_tcp_timers_stop(tcb);
     rte_free(tcb->snd.data);
     rte_free(tcb->rcv.data);
+    if (tcb->tw)
+        ctx->tcp_tw_count--;
+    else
+        ctx->tcp_count--;
     rte_free(tcb);
-    ctx->tcp_count--;
 }
 
 void dnet_tcb_hash(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
@@ -189,12 +192,51 @@ void dnet_tcp_child_established(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
     p->aq_len++;
 }
 
+/* TIME_WAIT keeps only what answers the peer's old segments: sequence numbers, timestamps,
+ * the window it was offered.  Our FIN is acknowledged, so the send buffer is empty; the
+ * receive buffer goes once nobody can read it.  Capacities stay: the window field of the
+ * ACKs sent from here is computed from them, and nothing copies in or out any more (no
+ * data is accepted in TIME_WAIT, and recv on an empty buffer reads nothing). */
+static void tcb_time_wait_trim(struct dnet_tcb *tcb)
+{
+    rte_free(tcb->snd.data);
+    tcb->snd.data = NULL;
+    if (!tcb->user_ref || !tcb->rcv.len) {
+        rte_free(tcb->rcv.data);
+        tcb->rcv.data = NULL;
+        tcb->rcv.len = 0;
+    }
+}
+
 void dnet_tcp_enter_time_wait(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
-    tcb->state = DNET_TCP_TIME_WAIT;
+    uint64_t wait_us = ctx->conf.time_wait_ms * 1000ull;
+
+    if (tcb->state != DNET_TCP_TIME_WAIT) {
+        /* TIME_WAIT blocks are not connections: without a limit of their own, an active
+         * closer serving short connections (nginx after keepalive_requests) would fill
+         * max_conns with them in seconds and refuse every SYN after. */
+        if (ctx->tcp_tw_count < ctx->conf.max_time_wait) {
+            tcb->tw = 1;
+            ctx->tcp_count--;
+            ctx->tcp_tw_count++;
+        } else {
+            ctx->st.tcp_tw_overflow++;
+        }
+        tcb->state = DNET_TCP_TIME_WAIT;
+        tcb_time_wait_trim(tcb);
+    }
+    /* Over the limit: gone at the next tick, once the ACK of the peer's FIN has left. */
+    if (!tcb->tw)
+        wait_us = 0;
     dnet_timer_cancel(&tcb->delack_timer);
     tcb->rtx_kind = TCP_RTX_TIMEWAIT;
-    dnet_timer_arm(ctx, &tcb->rtx_timer, ctx->conf.time_wait_ms * 1000ull);
+    dnet_timer_arm(ctx, &tcb->rtx_timer, wait_us);
+}
+
+void dnet_tcp_time_wait_orphan(struct dnet_tcb *tcb)
+{
+    tcb_time_wait_trim(tcb);
 }
 
 /* Free a listener and every connection it still parents (RST to the established ones). */

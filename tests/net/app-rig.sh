@@ -11,16 +11,17 @@
 #
 # usage: app-rig.sh BYPASS_RUN UDP_ECHO_SERVER UDP_ECHO_CHECK CASE
 #   CASE: nginx_curl nginx_wrk nc_in nc_out wget udp_echo redis nc_in_loss nc_out_loss memif_wrk
+#         memif_churn
 # Environment:
 #   BYPASS_NET_DUT=dpdk|native  how the program under test runs (default dpdk): native runs it
 #                               on the kernel in bnd-$$ (its veth end then has 10.78.0.2), to
 #                               check the rig itself without bypass-run
-#   BYPASS_NET_WRK_SECS=S       wrk duration of nginx_wrk and memif_wrk (default 20)
+#   BYPASS_NET_WRK_SECS=S       wrk duration of nginx_wrk, memif_wrk and memif_churn (default 20)
 # Exit 0 pass, 1 fail, 77 skip (not root, no netns/veth/ethtool/nft, a program missing, or a
 # DPDK PMD that cannot start here).
 set -u
 
-CASES="nginx_curl nginx_wrk nc_in nc_out wget udp_echo redis nc_in_loss nc_out_loss memif_wrk"
+CASES="nginx_curl nginx_wrk nc_in nc_out wget udp_echo redis nc_in_loss nc_out_loss memif_wrk memif_churn"
 if [ $# != 4 ] || ! echo " $CASES " | grep -q " $4 "; then
 	echo "usage: app-rig.sh BYPASS_RUN UDP_ECHO_SERVER UDP_ECHO_CHECK CASE"
 	echo "  CASE: $CASES"
@@ -192,7 +193,7 @@ command -v ip >/dev/null 2>&1 && ip -V 2>&1 | grep -q iproute2 ||
 need ethtool busybox sha256sum ss
 case $CASE in
 nginx_curl) need nginx curl ;;
-nginx_wrk | memif_wrk) need nginx wrk ;;
+nginx_wrk | memif_wrk | memif_churn) need nginx wrk ;;
 redis) need redis-server redis-benchmark redis-cli ;;
 *_loss) need nft ;;
 esac
@@ -237,7 +238,7 @@ ndx ip link set "$VD" up || fail "ip link set $VD up"
 # Can DPDK drive the veth here?  A UDP server under bypass-run that gives up after 1 s idle
 # brings the stack up at its socket(): an EAL that cannot start (no AF_PACKET, no memory) is a
 # SKIP; any other failure of this first program is the layer's and fails the case.
-if [ $DUT = dpdk ] && [ $CASE != memif_wrk ]; then
+if [ $DUT = dpdk ] && [ $CASE != memif_wrk ] && [ $CASE != memif_churn ]; then
 	dut af_packet preflight "$UDPSRV" 9 1 1
 	finish $LAST 30
 	rc=$?
@@ -255,7 +256,9 @@ make_files() { # the 1 KiB and 100 MiB files the servers serve and nc sends
 	head -c $BIG /dev/urandom >"$TMP/www/100m" || fail "head"
 }
 
-# start_nginx ROLE IP: nginx (one process: master_process off, daemon off) on IP:8080.
+# start_nginx ROLE IP: nginx (one process: master_process off, daemon off) on IP:8080; it
+# closes a connection after $KA_REQS requests (nginx's own default: 1000).
+KA_REQS=1000
 start_nginx() {
 	cat >"$TMP/nginx.conf" <<-EOF
 	master_process off;
@@ -267,6 +270,7 @@ start_nginx() {
 	http {
 	    access_log off;
 	    sendfile on;
+	    keepalive_requests $KA_REQS;
 	    client_body_temp_path $TMP/body;
 	    proxy_temp_path $TMP/proxy;
 	    fastcgi_temp_path $TMP/fastcgi;
@@ -502,6 +506,32 @@ case_memif_wrk() { # wrk under test against nginx under test, over net_memif
 	stop_dut $NGINX nginx
 }
 
+# Short connections that nginx closes first: each leaves a TIME_WAIT in nginx's stack, far
+# more of them than a connection table or the memory of a stack that kept their buffers
+# could hold (a stall after ~490 connections once did that); wrk must never stall.
+case_memif_churn() {
+	KA_REQS=20
+	head -c 1024 /dev/urandom >"$TMP/www/1k"
+	if [ $DUT = native ]; then
+		start_nginx af_packet $DIP
+		bg wrk ip netns exec "$NS" wrk -t1 -c50 -d"${WRK_SECS}s" "http://$DIP:8080/1k"
+	else
+		DUT_OPTS="--stats=$TMP/stats.json"
+		start_nginx memif_server $MIP_S
+		DUT_OPTS=
+		dut memif_client wrk wrk -t1 -c50 -d"${WRK_SECS}s" "http://$MIP_S:8080/1k"
+	fi
+	finish $LAST $((WRK_SECS + 60)) || fail "wrk exited with status $?"
+	check_wrk "$TMP/wrk.log"
+	[ "$reqs" -ge $((KA_REQS * 5000)) ] ||
+		fail "wrk: $reqs requests, fewer than 5000 connections of $KA_REQS requests"
+	stop_dut $NGINX nginx
+	[ $DUT = dpdk ] || return 0
+	echo "nginx's stack: tcp_nomem_drop $(counter tcp_nomem_drop)," \
+		"tcp_tw_overflow $(counter tcp_tw_overflow), tcp_backlog_drop $(counter tcp_backlog_drop)"
+	[ "$(counter tcp_nomem_drop)" = 0 ] || fail "nginx's stack dropped SYNs for want of memory"
+}
+
 case $CASE in
 nginx_curl) case_nginx_curl ;;
 nginx_wrk) case_nginx_wrk ;;
@@ -518,6 +548,7 @@ nc_in_loss | nc_out_loss)
 	check_faults
 	;;
 memif_wrk) case_memif_wrk ;;
+memif_churn) case_memif_churn ;;
 *) echo "app-rig.sh: unknown case '$CASE'"; exit 2 ;;
 esac
 echo "PASS: $CASE ($DUT)"

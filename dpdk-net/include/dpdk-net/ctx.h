@@ -27,7 +27,10 @@ struct dnet_ctx_conf {
     uint32_t delack_ms;      /**< delayed-ACK timeout; default 40 */
     uint32_t rto_min_ms;     /**< RTO lower bound; default 200 */
     uint32_t time_wait_ms;   /**< TIME_WAIT duration (2 MSL); default 60000 */
-    uint32_t max_conns;      /**< TCP control blocks; default 4096 */
+    uint32_t max_conns;      /**< TCP control blocks, TIME_WAIT excepted; default 4096 */
+    uint32_t max_time_wait;  /**< connections held in TIME_WAIT (no buffers, ~600 bytes each);
+                                  past it a connection closes without waiting, as with
+                                  Linux's tcp_max_tw_buckets; default 16384 */
     int no_tlp;              /**< non-zero: no tail loss probe (RFC 8985 7), the RTO alone */
     struct dnet_fault_conf fault; /**< seeded fault injection; all zero = off (fault.h) */
 };
@@ -50,6 +53,8 @@ struct dnet_stats {
     uint64_t udp_rx, udp_bad, udp_no_port, udp_queue_drop, udp_tx;
     uint64_t tcp_rx, tcp_bad, tcp_tx, tcp_rst_tx, tcp_retrans, tcp_fast_retrans,
              tcp_rto, tcp_ooo, tcp_drop, tcp_backlog_drop, tcp_challenge_ack;
+    uint64_t tcp_nomem_drop;   /**< SYN to a listener dropped: max_conns reached or no memory */
+    uint64_t tcp_tw_overflow;  /**< closed without TIME_WAIT: max_time_wait reached */
 };
 
 /**

@@ -24,6 +24,7 @@ static int ctx_conf_fill(struct dnet_ctx_conf *c, const struct dnet_port *port)
     DEF(rto_min_ms, 200);
     DEF(time_wait_ms, 60000);
     DEF(max_conns, 4096);
+    DEF(max_time_wait, 16384);
     return dnet_fault_check(&c->fault);
 }
 

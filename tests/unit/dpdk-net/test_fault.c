@@ -4,25 +4,21 @@
 // connection that moves 1 MiB each way while both sides drop, reorder, duplicate and corrupt.
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include <check.h>
-#include <rte_eal.h>
-#include <rte_eth_ring.h>
-#include <rte_ring.h>
 
 #include "dpdk-net/ctx.h"
-#include "dpdk-net/port.h"
 #include "dpdk-net/socket.h"
+#include "ring_pair.h"
 
 #define XFER_BYTES (1u << 20)
 #define CHUNK 16384u
 #define MAX_VIRTUAL_US (120ull * 1000000)  /* give up after 2 virtual minutes (~1.5 s needed) */
 
-static struct dnet_port g_port[2];
-static struct rte_ring *g_ring[2];      /* g_ring[i]: frames sent by side i */
+static struct ring_pair g_pair;
+static struct dnet_port *const g_port = g_pair.port;
 
 /* The stream side @i sends: byte n depends on n and i, so loss, reordering or duplication
  * that slipped through would change the digest. */
@@ -144,12 +140,7 @@ static void transfer(struct run *r, uint64_t seed, const struct dnet_fault_dir *
             dnet_tcp_close(r->s[i].ctx, r->s[i].lsn);
         dnet_ctx_destroy(r->s[i].ctx);
     }
-    for (int i = 0; i < 2; i++) {
-        void *m;
-
-        while (rte_ring_dequeue(g_ring[i], &m) == 0)
-            rte_pktmbuf_free(m);
-    }
+    ring_pair_drain(&g_pair);
 }
 
 static const struct dnet_fault_dir g_lossy = {
@@ -213,53 +204,16 @@ START_TEST(test_fault_probability_above_one_einval)
 }
 END_TEST
 
-static int setup_ports(void)
-{
-    char *eal[] = { "test", "--no-pci", "--no-huge", "-m", "256", "--no-shconf",
-                    "-l", "0", "--log-level=error" };
-    struct dnet_port_conf pc = { .nb_mbufs = 4095 };
-
-    if (rte_eal_init((int)RTE_DIM(eal), eal) < 0)
-        return -1;
-    g_ring[0] = rte_ring_create("dnet_f_ab", 2048, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    g_ring[1] = rte_ring_create("dnet_f_ba", 2048, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    if (!g_ring[0] || !g_ring[1])
-        return -1;
-    for (int i = 0; i < 2; i++) {
-        char name[32];
-        int id;
-
-        snprintf(name, sizeof(name), "net_ring_dnet_f%d", i);
-        /* Side i receives what the other side sends and sends into its own ring. */
-        id = rte_eth_from_rings(name, &g_ring[1 - i], 1, &g_ring[i], 1, 0);
-        if (id < 0 || dnet_port_setup(&g_port[i], (uint16_t)id, &pc) < 0)
-            return -1;
-    }
-    return 0;
-}
-
 int main(void)
 {
     Suite *s = suite_create("dpdk-net.fault");
     TCase *tc = tcase_create("fault");
-    SRunner *sr;
-    int failed;
 
-    if (setup_ports() < 0) {
-        fprintf(stderr, "EAL or net_ring port set-up failed\n");
+    if (ring_pair_setup(&g_pair, "f") < 0)
         return 1;
-    }
     tcase_add_test(tc, test_fault_transfer_exact_bytes_both_ways);
     tcase_add_test(tc, test_fault_same_seed_same_run);
     tcase_add_test(tc, test_fault_probability_above_one_einval);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK);   /* EAL runs once per process */
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    for (int i = 0; i < 2; i++)
-        dnet_port_teardown(&g_port[i]);
-    rte_eal_cleanup();
-    return failed ? 1 : 0;
+    return ring_pair_run(&g_pair, s);
 }
