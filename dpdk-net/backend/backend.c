@@ -28,6 +28,7 @@ static struct {
     int port_up;
     struct dnet_ctx *ctx;
     uint32_t ip;
+    uint32_t ifindex;         /* the kernel's index of the port's host interface, 0 = none */
 } g_bnet;
 
 /* One queue pair.  Half dpdk-net's default pool (9.7 MB instead of 19.4): the stack keeps
@@ -79,6 +80,9 @@ static int bnet_port_start(const struct bypass_net_conf *conf, const struct dnet
         return rc;
     }
     g_bnet.ip = conf->ip;
+    struct rte_eth_dev_info di;
+    if (rte_eth_dev_info_get(pid, &di) == 0)
+        g_bnet.ifindex = di.if_index;
     /* Neighbours (and the kernel's ARP cache on a veth) learn our address now, before the
      * first connection; one poll sends it. */
     dnet_arp_announce(g_bnet.ctx);
@@ -264,8 +268,12 @@ static int bnet_tcp_abort(struct bnet_tcb *t)
 static int bnet_tcp_info(const struct bnet_tcb *t, struct bnet_tcp_info *info)
 {
     struct dnet_tcp_info di;
+    struct dnet_tcp_stats st;
     int rc = dnet_tcp_info((const struct dnet_tcb *)t, &di);
 
+    if (rc < 0)
+        return rc;
+    rc = dnet_tcp_stats(g_bnet.ctx, (const struct dnet_tcb *)t, &st);
     if (rc < 0)
         return rc;
     memset(info, 0, sizeof(*info));
@@ -279,8 +287,56 @@ static int bnet_tcp_info(const struct bnet_tcb *t, struct bnet_tcp_info *info)
     info->rip = di.rip;
     info->lport = di.lport;
     info->rport = di.rport;
+    info->ca_state = st.ca_state;
+    info->retransmits = st.retransmits;
+    info->probes = st.probes;
+    info->backoff = st.backoff;
+    info->options = (st.ts_ok ? BNET_TCPI_TS : 0) | (st.sack_ok ? BNET_TCPI_SACK : 0) |
+                    (st.ws_ok ? BNET_TCPI_WSCALE : 0);
+    info->snd_wscale = st.snd_wscale;
+    info->rcv_wscale = st.rcv_wscale;
+    info->rto_us = st.rto_us;
+    info->ato_us = st.ato_us;
+    info->rcv_mss = st.rcv_mss;
+    info->advmss = st.advmss;
+    info->pmtu = st.pmtu;
+    info->unacked = st.unacked;
+    info->sacked = st.sacked;
+    info->srtt_us = st.srtt_us;
+    info->rttvar_us = st.rttvar_us;
+    info->min_rtt_us = st.min_rtt_us;
+    info->cwnd = st.cwnd;
+    info->ssthresh = st.ssthresh;
+    info->rcv_wnd = st.rcv_wnd;
+    info->rcv_space = st.rcv_space;
+    info->snd_wnd = st.snd_wnd;
+    info->last_data_sent_ms = st.last_data_sent_ms;
+    info->last_data_recv_ms = st.last_data_recv_ms;
+    info->last_ack_recv_ms = st.last_ack_recv_ms;
+    info->segs_out = st.segs_out;
+    info->segs_in = st.segs_in;
+    info->data_segs_out = st.data_segs_out;
+    info->data_segs_in = st.data_segs_in;
+    info->total_retrans = st.total_retrans;
+    info->delivered = st.delivered;
+    info->notsent_bytes = st.notsent_bytes;
+    info->bytes_acked = st.bytes_acked;
+    info->bytes_received = st.bytes_received;
+    info->bytes_sent = st.bytes_sent;
+    info->bytes_retrans = st.bytes_retrans;
+    info->last_data_recv_us = st.last_data_recv_us;
     return 0;
 }
+
+/* So do the states. */
+_Static_assert(BNET_TCP_CLOSED == DNET_TCP_CLOSED && BNET_TCP_LISTEN == DNET_TCP_LISTEN &&
+               BNET_TCP_SYN_SENT == DNET_TCP_SYN_SENT && BNET_TCP_SYN_RCVD == DNET_TCP_SYN_RCVD &&
+               BNET_TCP_ESTABLISHED == DNET_TCP_ESTABLISHED &&
+               BNET_TCP_FIN_WAIT_1 == DNET_TCP_FIN_WAIT_1 &&
+               BNET_TCP_FIN_WAIT_2 == DNET_TCP_FIN_WAIT_2 &&
+               BNET_TCP_CLOSE_WAIT == DNET_TCP_CLOSE_WAIT && BNET_TCP_CLOSING == DNET_TCP_CLOSING &&
+               BNET_TCP_LAST_ACK == DNET_TCP_LAST_ACK && BNET_TCP_TIME_WAIT == DNET_TCP_TIME_WAIT,
+               "TCP states differ");
 
 /* The events pass through unchanged: both sets are the EPOLL* values. */
 _Static_assert(DNET_EV_IN == BNET_IN && DNET_EV_OUT == BNET_OUT && DNET_EV_ERR == BNET_ERR &&
@@ -343,6 +399,26 @@ static ssize_t bnet_udp_recvfrom(struct bnet_udp *u, void *buf, size_t len, uint
     return dnet_udp_recvfrom(g_bnet.ctx, usock(u), buf, len, sip, sport);
 }
 
+static ssize_t bnet_udp_recvmsg(struct bnet_udp *u, void *buf, size_t len,
+                                struct bnet_udp_meta *meta)
+{
+    struct dnet_udp_meta dm;
+    ssize_t r;
+
+    bnet_adopt();
+    r = dnet_udp_recvmsg(g_bnet.ctx, usock(u), buf, len, &dm);
+    if (r < 0)
+        return r;
+    meta->sip = dm.sip;
+    meta->dip = dm.dip;
+    meta->sport = dm.sport;
+    meta->ttl = dm.ttl;
+    meta->tos = dm.tos;
+    meta->ifindex = g_bnet.ifindex;
+    meta->rx_us = dm.rx_us;
+    return r;
+}
+
 static uint32_t bnet_udp_pending(const struct bnet_udp *u)
 {
     return dnet_udp_pending((const struct dnet_udp_sock *)u);
@@ -401,4 +477,5 @@ const struct bypass_net_backend bypass_net_backend = {
     .stats_json = bnet_stats,
     .tcp_events = bnet_tcp_events,
     .ready_gen = bnet_ready_gen,
+    .udp_recvmsg = bnet_udp_recvmsg,
 };

@@ -374,6 +374,15 @@ static void tcp_segment(struct dnet_ctx *ctx, struct tcp_seg *s)
         return;
     }
     dnet_tcp_ka_touch(ctx, tcb);
+    tcb->segs_in++;
+    if (s->flags & TCP_F_ACK)
+        tcb->last_ack_rcv_us = ctx->now_us;
+    if (s->len) {
+        tcb->data_segs_in++;
+        tcb->last_data_rcv_us = ctx->now_us;
+        if (s->len > tcb->rcv_mss)
+            tcb->rcv_mss = s->len;
+    }
     if (tcb->state == DNET_TCP_SYN_SENT)
         tcp_syn_sent_input(ctx, tcb, s);
     else

@@ -113,6 +113,14 @@ struct dnet_tcb {
 
     struct dnet_bytebuf snd, rcv;
     struct dnet_timer rtx_timer, delack_timer, ka_timer;
+
+    /* Counters for TCP_INFO (tcp_stats.c); nothing in the stack reads them. */
+    uint64_t born_us;              /* the first segment out (SYN or SYN-ACK) */
+    uint64_t last_data_sent_us, last_data_rcv_us, last_ack_rcv_us;
+    uint64_t bytes_sent, bytes_retrans;   /* payload bytes, retransmissions included */
+    uint32_t segs_out, segs_in, data_segs_out, data_segs_in, total_retrans;
+    uint32_t rcv_mss;              /* the largest payload received */
+    uint32_t min_rtt_us;           /* the smallest RTT sample, 0 = none yet */
 };
 
 /* tcp_api.c: table, allocation, state changes */

@@ -131,6 +131,14 @@ static int tcp_xmit(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t seq, ui
         dnet_timer_cancel(&tcb->delack_timer);
     }
     ctx->st.tcp_tx++;
+    if (!tcb->born_us)
+        tcb->born_us = ctx->now_us;
+    tcb->segs_out++;
+    if (len) {
+        tcb->data_segs_out++;
+        tcb->bytes_sent += len;
+        tcb->last_data_sent_us = ctx->now_us;
+    }
     return dnet_ip4_output(ctx, m, tcb->rip, IPPROTO_TCP, (uint16_t)hlen);
 }
 
@@ -178,8 +186,11 @@ void dnet_tcp_retransmit_at(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t
         flags |= TCP_F_FIN;
     if (len && off + len == tcb->snd.len)
         flags |= TCP_F_PSH;
-    if (len || (flags & TCP_F_FIN))
+    if (len || (flags & TCP_F_FIN)) {
+        tcb->total_retrans++;
+        tcb->bytes_retrans += len;
         tcp_xmit(ctx, tcb, seq, flags, off, len);
+    }
     if (seq_gt(seq + len, tcb->high_rxt))
         tcb->high_rxt = seq + len;
     /* Karn: a retransmitted segment gives no RTT sample. */
@@ -190,6 +201,7 @@ void dnet_tcp_retransmit_first(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
     if (tcb->state == DNET_TCP_SYN_SENT || tcb->state == DNET_TCP_SYN_RCVD) {
         ctx->st.tcp_retrans++;
+        tcb->total_retrans++;
         dnet_tcp_send_syn(ctx, tcb);
         tcb->rtt_active = 0;
         return;
@@ -266,8 +278,11 @@ void dnet_tcp_output(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
             tcb->rtt_seq = tcb->snd_nxt;
             tcb->rtt_start_us = ctx->now_us;
         }
-        if (seq_lt(tcb->snd_nxt, tcb->snd_max))
+        if (seq_lt(tcb->snd_nxt, tcb->snd_max)) {
             ctx->st.tcp_retrans++;
+            tcb->total_retrans++;
+            tcb->bytes_retrans += len;
+        }
         if (tcp_xmit(ctx, tcb, tcb->snd_nxt, flags, off, len) < 0)
             break;
         tcb->snd_nxt += len + (fin ? 1 : 0);

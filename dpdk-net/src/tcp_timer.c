@@ -146,6 +146,8 @@ void dnet_tcp_rtt_sample(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint64_t r)
 
     if (r == 0)
         r = 1;
+    if (!tcb->min_rtt_us || r < tcb->min_rtt_us)
+        tcb->min_rtt_us = (uint32_t)RTE_MIN(r, (uint64_t)UINT32_MAX);
     if (!tcb->srtt_us) {
         /* RFC 6298 2.2 */
         tcb->srtt_us = (uint32_t)r;

@@ -12,11 +12,18 @@
 
 #define UDP_MAX_PAYLOAD (RTE_ETHER_MTU - 20 - 8)
 
+/* A queued datagram: the received mbuf itself and when it came (the context's clock, for
+ * SO_TIMESTAMP). */
+struct dnet_udp_slot {
+    struct rte_mbuf *m;
+    uint64_t rx_us;
+};
+
 struct dnet_udp_sock {
     struct dnet_udp_sock *next;  /* bind table chain */
     rte_be16_t port;
     uint32_t qlen, head, count;
-    struct rte_mbuf *q[];        /* qlen slots, ring */
+    struct dnet_udp_slot q[];    /* qlen slots, ring */
 };
 
 static struct dnet_udp_sock **udp_bucket(struct dnet_ctx *ctx, rte_be16_t port)
@@ -76,7 +83,7 @@ void dnet_udp_close(struct dnet_ctx *ctx, struct dnet_udp_sock *us)
         }
     }
     while (us->count) {
-        rte_pktmbuf_free(us->q[us->head]);
+        rte_pktmbuf_free(us->q[us->head].m);
         us->head = (us->head + 1) % us->qlen;
         us->count--;
     }
@@ -131,7 +138,8 @@ int dnet_udp_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n)
             rte_pktmbuf_free(m);
             continue;
         }
-        us->q[(us->head + us->count) % us->qlen] = m;
+        us->q[(us->head + us->count) % us->qlen] =
+            (struct dnet_udp_slot){ .m = m, .rx_us = ctx->now_us };
         us->count++;
         continue;
 bad:
@@ -144,23 +152,40 @@ bad:
 ssize_t dnet_udp_recvfrom(struct dnet_ctx *ctx, struct dnet_udp_sock *us, void *buf, size_t len,
                           rte_be32_t *sip, rte_be16_t *sport)
 {
+    struct dnet_udp_meta meta;
+    ssize_t r = dnet_udp_recvmsg(ctx, us, buf, len, &meta);
+
+    if (r >= 0 && sip)
+        *sip = meta.sip;
+    if (r >= 0 && sport)
+        *sport = meta.sport;
+    return r;
+}
+
+ssize_t dnet_udp_recvmsg(struct dnet_ctx *ctx, struct dnet_udp_sock *us, void *buf, size_t len,
+                         struct dnet_udp_meta *meta)
+{
     struct rte_mbuf *m;
     const struct rte_udp_hdr *uh;
+    const struct rte_ipv4_hdr *ih;
     unsigned off, dlen;
 
     ctx->gen++;
     if (!us->count)
         return -EAGAIN;
-    m = us->q[us->head];
+    m = us->q[us->head].m;
+    meta->rx_us = us->q[us->head].rx_us;
     us->head = (us->head + 1) % us->qlen;
     us->count--;
     off = m->l2_len + m->l3_len;
     uh = rte_pktmbuf_mtod_offset(m, const struct rte_udp_hdr *, off);
+    ih = dnet_ip4_hdr(m);
     dlen = rte_be_to_cpu_16(uh->dgram_len) - sizeof(*uh);
-    if (sip)
-        *sip = dnet_ip4_hdr(m)->src_addr;
-    if (sport)
-        *sport = uh->src_port;
+    meta->sip = ih->src_addr;
+    meta->dip = ih->dst_addr;
+    meta->sport = uh->src_port;
+    meta->ttl = ih->time_to_live;
+    meta->tos = ih->type_of_service;
     off += sizeof(*uh);
     /* Copy across segments (reassembled datagrams are chains). */
     for (struct rte_mbuf *s = m; s && len; s = s->next) {

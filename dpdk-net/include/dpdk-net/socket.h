@@ -105,6 +105,30 @@ uint32_t dnet_tcp_events(const struct dnet_tcb *tcb, uint32_t *rcv_avail);
 /** Fill @p info (a snapshot; the pending error stays).  @return 0. */
 int dnet_tcp_info(const struct dnet_tcb *tcb, struct dnet_tcp_info *info);
 
+/** What TCP_INFO reports beyond dnet_tcp_info(): the connection's counters and timers. */
+struct dnet_tcp_stats {
+    uint8_t ca_state;        /**< 0 open, 3 fast recovery, 4 after a timeout (Linux's TCP_CA_*) */
+    uint8_t retransmits;     /**< timeouts since the last forward progress */
+    uint8_t probes;          /**< keepalive probes unanswered */
+    uint8_t backoff;         /**< RTO backoff exponent */
+    uint8_t ts_ok, sack_ok, ws_ok;
+    uint8_t snd_wscale, rcv_wscale;
+    uint32_t rto_us, ato_us, snd_mss, rcv_mss, advmss, pmtu;
+    uint32_t unacked, sacked;       /**< segments in flight / SACKed (bytes / MSS, rounded up);
+                                     *   a listener: accept queue length / backlog */
+    uint32_t srtt_us, rttvar_us, min_rtt_us;  /**< min_rtt_us UINT32_MAX: no sample yet */
+    uint32_t cwnd, ssthresh;        /**< bytes; ssthresh UINT32_MAX = none yet */
+    uint32_t rcv_wnd, rcv_space, snd_wnd;     /**< bytes */
+    uint32_t last_data_sent_ms, last_data_recv_ms, last_ack_recv_ms;  /**< ago */
+    uint32_t segs_out, segs_in, data_segs_out, data_segs_in, total_retrans, delivered;
+    uint32_t notsent_bytes;
+    uint64_t bytes_acked, bytes_received, bytes_sent, bytes_retrans;
+    uint64_t last_data_recv_us;     /**< context clock (dnet_ctx_now_us) of the last data in */
+};
+
+/** Fill @p st for TCP_INFO; the ages are against the context's clock.  @return 0. */
+int dnet_tcp_stats(const struct dnet_ctx *ctx, const struct dnet_tcb *tcb, struct dnet_tcp_stats *st);
+
 /** SO_ERROR: return the pending error as a positive errno (0 = none) and clear it. */
 int dnet_tcp_take_error(struct dnet_tcb *tcb);
 
@@ -142,6 +166,21 @@ ssize_t dnet_udp_sendto(struct dnet_ctx *ctx, struct dnet_udp_sock *us, const vo
  */
 ssize_t dnet_udp_recvfrom(struct dnet_ctx *ctx, struct dnet_udp_sock *us, void *buf, size_t len,
                           rte_be32_t *sip, rte_be16_t *sport);
+
+/** What the headers of a received datagram said, and when it came. */
+struct dnet_udp_meta {
+    rte_be32_t sip, dip;     /**< source; destination as addressed (ours, or a broadcast) */
+    rte_be16_t sport;
+    uint8_t ttl, tos;
+    uint64_t rx_us;          /**< the context's clock (dnet_ctx_now_us) at its arrival */
+};
+
+/**
+ * dnet_udp_recvfrom() with the datagram's headers and arrival time in @p meta.
+ * @return the datagram's full length; -EAGAIN if the queue is empty.
+ */
+ssize_t dnet_udp_recvmsg(struct dnet_ctx *ctx, struct dnet_udp_sock *us, void *buf, size_t len,
+                         struct dnet_udp_meta *meta);
 
 /** Datagrams waiting in the queue. */
 uint32_t dnet_udp_pending(const struct dnet_udp_sock *us);

@@ -15,7 +15,7 @@
 #include <sys/types.h>
 
 #define BYPASS_NET_BACKEND_SYM	"bypass_net_backend"
-#define BYPASS_NET_BACKEND_ABI	2
+#define BYPASS_NET_BACKEND_ABI	3
 
 /* What --dpdk/--ip/--gw (or BYPASS_DPDK, BYPASS_IP, BYPASS_GW) asked for. */
 struct bypass_net_conf {
@@ -36,13 +36,57 @@ struct bypass_net_conf {
 #define BNET_HUP	0x010u
 #define BNET_RDHUP	0x2000u
 
+/* bnet_tcp_info.state: dpdk-net's enum dnet_tcp_state values (RFC 9293 names). */
+#define BNET_TCP_CLOSED		0
+#define BNET_TCP_LISTEN		1
+#define BNET_TCP_SYN_SENT	2
+#define BNET_TCP_SYN_RCVD	3
+#define BNET_TCP_ESTABLISHED	4
+#define BNET_TCP_FIN_WAIT_1	5
+#define BNET_TCP_FIN_WAIT_2	6
+#define BNET_TCP_CLOSE_WAIT	7
+#define BNET_TCP_CLOSING	8
+#define BNET_TCP_LAST_ACK	9
+#define BNET_TCP_TIME_WAIT	10
+
+/* TCPI_OPT_* bits of bnet_tcp_info.options (linux/tcp.h's values). */
+#define BNET_TCPI_TS	0x1u
+#define BNET_TCPI_SACK	0x2u
+#define BNET_TCPI_WSCALE	0x4u
+
 struct bnet_tcp_info {
-	int state;		/* enum dnet_tcp_state (socket.h) */
+	int state;		/* BNET_TCP_* */
 	uint32_t events;	/* BNET_* now */
 	int error;		/* pending error, positive errno, 0 = none */
 	uint32_t rcv_avail, snd_space, snd_mss;
 	uint32_t lip, rip;
 	uint16_t lport, rport;
+	/* For TCP_INFO (ABI 3), in struct tcp_info's units.  A listener has only rto_us,
+	 * snd_mss, rcv_mss, advmss, pmtu, and unacked/sacked = accept queue / backlog. */
+	uint8_t ca_state;	/* 0 open, 3 fast recovery, 4 after a timeout (TCP_CA_*) */
+	uint8_t retransmits;	/* timeouts since the last forward progress */
+	uint8_t probes, backoff;
+	uint8_t options;	/* BNET_TCPI_* negotiated */
+	uint8_t snd_wscale, rcv_wscale;
+	uint32_t rto_us, ato_us, rcv_mss, advmss, pmtu;
+	uint32_t unacked, sacked;	/* segments in flight / SACKed (bytes by MSS) */
+	uint32_t srtt_us, rttvar_us, min_rtt_us;	/* min_rtt_us UINT32_MAX: no sample */
+	uint32_t cwnd, ssthresh;	/* bytes; ssthresh UINT32_MAX: not set yet */
+	uint32_t rcv_wnd, rcv_space, snd_wnd;	/* bytes */
+	uint32_t last_data_sent_ms, last_data_recv_ms, last_ack_recv_ms;	/* ago */
+	uint32_t segs_out, segs_in, data_segs_out, data_segs_in, total_retrans, delivered;
+	uint32_t notsent_bytes;
+	uint64_t bytes_acked, bytes_received, bytes_sent, bytes_retrans;
+	uint64_t last_data_recv_us;	/* now_us() clock of the last data in; 0 = none */
+};
+
+/* A received datagram's headers and arrival (udp_recvmsg). */
+struct bnet_udp_meta {
+	uint32_t sip, dip;	/* source; destination as addressed (ours or a broadcast) */
+	uint16_t sport;
+	uint8_t ttl, tos;
+	uint32_t ifindex;	/* the kernel's index of the interface behind the port, 0 = none */
+	uint64_t rx_us;		/* now_us() clock at its arrival */
 };
 
 struct bnet_tcb;	/* a TCP endpoint */
@@ -91,6 +135,10 @@ struct bypass_net_backend {
 	 * which the caller knows it made); it may move without a change. */
 	uint32_t (*tcp_events)(const struct bnet_tcb *t, uint32_t *rcv_avail);
 	uint64_t (*ready_gen)(void);
+	/* ABI 3: udp_recvfrom with the datagram's headers and arrival time (control
+	 * messages).  The full length, or -EAGAIN. */
+	ssize_t (*udp_recvmsg)(struct bnet_udp *u, void *buf, size_t len,
+			       struct bnet_udp_meta *meta);
 };
 
 #endif

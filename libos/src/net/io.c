@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net.h"
@@ -89,6 +90,7 @@ struct xfer {
 	size_t dgram_len;	/* recv: a datagram's full length */
 	int in_fd;		/* sendfile */
 	bool no_restart;	/* not restartable (a later message of sendmmsg/recvmmsg) */
+	struct net_rxinfo *rx;	/* recvmsg/recvmmsg: what the control messages need */
 	long long *offset;	/* sendfile: NULL = the file position */
 	size_t count;
 };
@@ -158,6 +160,13 @@ static long try_recv(struct net_sock *s, void *arg)
 		 * an edge-triggered epoll fires again on the next data, as Linux does. */
 		if (r == -EAGAIN || (r > 0 && want && !(x->flags & MSG_PEEK)))
 			s->gen++;
+		if (x->done && x->rx && s->tstamp != NET_TS_NONE) {
+			/* A byte stream keeps no time per byte: the last data's arrival (Linux
+			 * gives the last segment read's). */
+			struct bnet_tcp_info info;
+			if (g_net.be->tcp_info(s->tcb, &info) == 0)
+				net_rx_stamp(x->rx, info.last_data_recv_us);
+		}
 		if (x->done && (r >= 0 || r == -EAGAIN)) {
 			if (want && (x->flags & MSG_WAITALL) && r != 0)
 				return -EAGAIN;	/* more to come: keep waiting */
@@ -171,16 +180,15 @@ static long try_recv(struct net_sock *s, void *arg)
 		return -EAGAIN;	/* never bound: nothing can arrive (Linux waits too) */
 	}
 	for (;;) {
-		uint32_t sip;
-		uint16_t sport;
-		r = g_net.be->udp_recvfrom(s->udp, g_net.bounce, sizeof(g_net.bounce), &sip, &sport);
+		struct bnet_udp_meta meta;
+		r = g_net.be->udp_recvmsg(s->udp, g_net.bounce, sizeof(g_net.bounce), &meta);
 		if (r < 0) {
 			if (r == -EAGAIN)
 				s->gen++;
 			return r;
 		}
 		if (s->state == NET_CONNECTED &&
-		    (sip != s->peer.sin_addr.s_addr || sport != s->peer.sin_port))
+		    (meta.sip != s->peer.sin_addr.s_addr || meta.sport != s->peer.sin_port))
 			continue;	/* a connected UDP socket hears only its peer */
 		size_t k = (size_t)r < want ? (size_t)r : want;
 		long e = iov_copy(x->io, 0, g_net.bounce, k, true);
@@ -188,8 +196,14 @@ static long try_recv(struct net_sock *s, void *arg)
 			return e;
 		if (x->addr) {
 			x->addr->sin_family = AF_INET;
-			x->addr->sin_addr.s_addr = sip;
-			x->addr->sin_port = sport;
+			x->addr->sin_addr.s_addr = meta.sip;
+			x->addr->sin_port = meta.sport;
+		}
+		if (x->rx) {
+			x->rx->have_dgram = true;
+			x->rx->meta = meta;
+			if (s->tstamp != NET_TS_NONE)
+				net_rx_stamp(x->rx, meta.rx_us);
 		}
 		x->dgram_len = (size_t)r;
 		if (!g_net.be->udp_pending(s->udp))
@@ -481,13 +495,52 @@ out:
 	return net_ret(a, r);
 }
 
+/* What ___sys_recvmsg writes back after a receive into the guest's message @um (@m is
+ * its copy): the source's name (TCP names none: length 0), the control messages, the
+ * flags (MSG_TRUNC for a datagram cut short, MSG_CTRUNC) and the lengths.  0 or -EFAULT. */
+static long recv_msg_out(struct net_sock *s, struct msghdr *um, struct msghdr *m,
+			 const struct xfer *x, const struct sockaddr_in *from)
+{
+	if (m->msg_name && s->type == SOCK_STREAM) {
+		m->msg_namelen = 0;
+	} else if (m->msg_name) {
+		uint32_t len = m->msg_namelen;
+		struct sockaddr_in6 six = { .sin6_family = AF_INET6, .sin6_port = from->sin_port };
+		const void *src = from;
+		uint32_t size = sizeof(*from);
+		if (s->family == AF_INET6) {
+			uint8_t *b = (uint8_t *)&six.sin6_addr;
+			b[10] = b[11] = 0xff;
+			memcpy(b + 12, &from->sin_addr, 4);
+			src = &six;
+			size = sizeof(six);
+		}
+		if (libos_to_guest(m->msg_name, src, len < size ? len : size))
+			return -EFAULT;
+		m->msg_namelen = size;
+	}
+	int flags = s->type == SOCK_DGRAM && x->dgram_len > x->io->total ? MSG_TRUNC : 0;
+	long c = net_cmsg_put(s, x->rx, m->msg_control, m->msg_controllen, &flags);
+	if (c < 0)
+		return c;
+	m->msg_controllen = (size_t)c;
+	m->msg_flags = flags;
+	if (libos_to_guest(&um->msg_namelen, &m->msg_namelen, sizeof(m->msg_namelen)) ||
+	    libos_to_guest(&um->msg_controllen, &m->msg_controllen, sizeof(m->msg_controllen)) ||
+	    libos_to_guest(&um->msg_flags, &m->msg_flags, sizeof(m->msg_flags)))
+		return -EFAULT;
+	return 0;
+}
+
 long libos_sys_recvmsg(struct libos_args *a)
 {
 	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct net_iov io = { 0 };
 	struct msghdr m;
 	struct sockaddr_in from = { 0 };
-	struct xfer x = { .io = &io, .in_fd = -1, .flags = (int)a->a[2], .addr = &from };
+	struct net_rxinfo rx = { 0 };
+	struct xfer x = { .io = &io, .in_fd = -1, .flags = (int)a->a[2], .addr = &from,
+			  .rx = &rx };
 	struct msghdr *um = (struct msghdr *)a->a[1];
 	long r;
 
@@ -498,55 +551,94 @@ long libos_sys_recvmsg(struct libos_args *a)
 	if ((r = iov_get(&io, m.msg_iov, (long)m.msg_iovlen)))
 		goto out;
 	r = sock_recv(a, s, &x);
-	if (r < 0)
-		goto out;
-	if (m.msg_name && s->type == SOCK_STREAM) {
-		m.msg_namelen = 0;	/* as Linux: TCP names no source */
-	} else if (m.msg_name) {
-		uint32_t len = m.msg_namelen;
-		struct sockaddr_in6 six = { .sin6_family = AF_INET6, .sin6_port = from.sin_port };
-		const void *src = &from;
-		uint32_t size = sizeof(from);
-		if (s->family == AF_INET6) {
-			uint8_t *b = (uint8_t *)&six.sin6_addr;
-			b[10] = b[11] = 0xff;
-			memcpy(b + 12, &from.sin_addr, 4);
-			src = &six;
-			size = sizeof(six);
-		}
-		libos_to_guest(m.msg_name, src, len < size ? len : size);
-		m.msg_namelen = size;
+	if (r >= 0) {
+		long e = recv_msg_out(s, um, &m, &x, &from);
+		if (e)
+			r = e;
 	}
-	m.msg_controllen = 0;
-	m.msg_flags = s->type == SOCK_DGRAM && x.dgram_len > io.total ? MSG_TRUNC : 0;
-	if (libos_to_guest(&um->msg_namelen, &m.msg_namelen, sizeof(m.msg_namelen)) ||
-	    libos_to_guest(&um->msg_controllen, &m.msg_controllen, sizeof(m.msg_controllen)) ||
-	    libos_to_guest(&um->msg_flags, &m.msg_flags, sizeof(m.msg_flags)))
-		r = -EFAULT;
 out:
 	iov_put(&io);
 	net_sock_release(s);
 	return net_ret(a, r);
 }
 
+static int64_t ts_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+/* recvmmsg's timeout as do_recvmmsg() keeps it: a deadline on CLOCK_MONOTONIC, looked at
+ * only after each datagram (the wait for one is the socket's own). */
+struct mmsg_timeout {
+	struct timespec *user;	/* the guest's, written back with what is left */
+	int64_t end_ns;		/* 0: {0, 0} was given, already past */
+	struct timespec left;
+};
+
+static long mmsg_timeout_get(struct mmsg_timeout *t, struct timespec *user)
+{
+	struct timespec now;
+
+	t->user = user;
+	if (!user)
+		return 0;
+	if (libos_from_guest(&t->left, user, sizeof(t->left)))
+		return -EFAULT;
+	if (t->left.tv_sec < 0 || t->left.tv_nsec < 0 || t->left.tv_nsec >= 1000000000)
+		return -EINVAL;
+	t->end_ns = 0;
+	if (t->left.tv_sec || t->left.tv_nsec) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		t->end_ns = t->left.tv_sec > INT64_MAX / 1000000000 - now.tv_sec - 1 ?
+			    INT64_MAX : ts_ns(&now) + ts_ns(&t->left);
+	}
+	return 0;
+}
+
+/* After a datagram: false when the time is up (what is left becomes {0, 0}). */
+static bool mmsg_timeout_left(struct mmsg_timeout *t)
+{
+	struct timespec now;
+
+	if (!t->user)
+		return true;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	int64_t left = t->end_ns - ts_ns(&now);
+	if (left <= 0) {
+		t->left = (struct timespec){ 0, 0 };
+		return false;
+	}
+	t->left = (struct timespec){ (time_t)(left / 1000000000), (long)(left % 1000000000) };
+	return true;
+}
+
 /* sendmmsg/recvmmsg: one sendmsg/recvmsg after the other (glibc's resolver sends its A
- * and AAAA queries with one sendmmsg).  The count done, or the first call's error. */
+ * and AAAA queries with one sendmmsg).  The count done, or the first call's error.
+ * recvmmsg as Linux's do_recvmmsg: MSG_WAITFORONE makes every datagram after the first
+ * MSG_DONTWAIT; the timeout is looked at only after each datagram, and what is left of
+ * it is written back when any came. */
 static long mmsg(struct libos_args *a, bool out)
 {
 	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct mmsghdr *uv = (struct mmsghdr *)a->a[1];
 	unsigned vlen = (unsigned)a->a[2];
 	int flags = (int)a->a[3];
+	struct mmsg_timeout tmo = { 0 };
 	long r = 0, done = 0;
 
 	if (!s)
 		return net_passthrough(a);
+	if (!out && (r = mmsg_timeout_get(&tmo, (struct timespec *)a->a[4]))) {
+		net_sock_release(s);
+		return r;
+	}
 	if (vlen > 1024)
 		vlen = 1024;
 	for (unsigned i = 0; i < vlen; i++) {
 		struct mmsghdr mh;
 		struct net_iov io = { 0 };
 		struct sockaddr_in addr = { 0 };
+		struct net_rxinfo rx = { 0 };
 		struct xfer x = { .io = &io, .in_fd = -1, .flags = flags & ~MSG_WAITFORONE,
 				  .no_restart = i > 0 };
 		if ((r = libos_from_guest(&mh, &uv[i], sizeof(mh))))
@@ -568,14 +660,12 @@ static long mmsg(struct libos_args *a, bool out)
 			if (i && (flags & MSG_WAITFORONE))
 				x.flags |= MSG_DONTWAIT;
 			x.addr = &addr;
+			x.rx = &rx;
 			r = sock_recv(a, s, &x);
-			if (r >= 0 && mh.msg_hdr.msg_name && s->type == SOCK_DGRAM) {
-				uint32_t len = mh.msg_hdr.msg_namelen;
-				libos_to_guest(mh.msg_hdr.msg_name, &addr,
-					       len < sizeof(addr) ? len : sizeof(addr));
-				mh.msg_hdr.msg_namelen = sizeof(addr);
-				libos_to_guest(&uv[i].msg_hdr.msg_namelen, &mh.msg_hdr.msg_namelen,
-					       sizeof(mh.msg_hdr.msg_namelen));
+			if (r >= 0) {
+				long e = recv_msg_out(s, &uv[i].msg_hdr, &mh.msg_hdr, &x, &addr);
+				if (e)
+					r = e;
 			}
 		}
 		iov_put(&io);
@@ -587,10 +677,15 @@ static long mmsg(struct libos_args *a, bool out)
 			break;
 		}
 		done++;
+		if (!out && !mmsg_timeout_left(&tmo))
+			break;
 	}
 	net_sock_release(s);
-	if (done)
+	if (done) {
+		if (tmo.user && libos_to_guest(tmo.user, &tmo.left, sizeof(tmo.left)))
+			return -EFAULT;
 		return done;
+	}
 	return net_ret(a, r);	/* the error, or a restart */
 }
 
@@ -601,7 +696,7 @@ long libos_sys_sendmmsg(struct libos_args *a)
 
 long libos_sys_recvmmsg(struct libos_args *a)
 {
-	return mmsg(a, false);	/* the timeout argument is not honoured */
+	return mmsg(a, false);
 }
 
 long libos_sys_sendfile(struct libos_args *a)

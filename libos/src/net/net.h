@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "../internal.h"
 #include "backend.h"
@@ -71,12 +72,26 @@ struct net_sock {
 	struct linger linger;
 	int rcvbuf, sndbuf, keepidle, keepintvl, keepcnt, defer_accept, tos, ttl;
 	int rcvlowat, cork;
+	/* Control messages asked for (cmsg.c): IP_PKTINFO, IP_RECVTTL, IP_RECVTOS, and the
+	 * receive time (SO_TIMESTAMP*: none, microseconds or nanoseconds; _NEW types). */
+	bool pktinfo, recvttl, recvtos, tstamp_new;
+	uint8_t tstamp;
 	uint64_t rcvtimeo_us, sndtimeo_us;	/* 0 = none */
 	uint32_t gen;			/* bumped at every -EAGAIN: re-arms epoll ET items */
 	uint8_t *peek;			/* MSG_PEEK: bytes taken from the backend, unread */
 	uint32_t peek_len, peek_off;
 	int nopts;
 	struct net_opt opts[NET_OPTS_MAX];
+};
+
+enum { NET_TS_NONE, NET_TS_US, NET_TS_NS };
+
+/* What a receive learnt for the control messages of recvmsg/recvmmsg. */
+struct net_rxinfo {
+	bool have_dgram;		/* UDP: the datagram's headers below */
+	bool have_time;			/* @when is set */
+	struct bnet_udp_meta meta;
+	struct timespec when;		/* CLOCK_REALTIME of the arrival */
 };
 
 /* One LibOS socket in an epoll instance's LibOS interest list. */
@@ -249,6 +264,21 @@ int net_addr_in(const struct net_sock *s, const void *uaddr, long len, struct so
 int net_addr_to_guest(int family, void *uaddr, void *ulen, const struct sockaddr_in *sin);
 /* dup/dup2/dup3/F_DUPFD: do it, and let the new fd name what @oldfd names. */
 long net_dup_common(struct libos_args *a, int oldfd);
+/* cmsg.c: the control messages Linux's recvmsg would give @s for what @rx says, into
+ * the guest's buffer @uctl of @len bytes, in Linux's order (SO_TIMESTAMP*, then
+ * IP_PKTINFO, IP_TTL, IP_TOS; TCP only the time).  What does not fit is cut as put_cmsg
+ * cuts it and sets MSG_CTRUNC in *@flags.  Returns the bytes used (the new
+ * msg_controllen), or -EFAULT. */
+long net_cmsg_put(const struct net_sock *s, const struct net_rxinfo *rx, void *uctl,
+		  size_t len, int *flags);
+/* The arrival time of what a receive just took, for @rx (lock held): @rx_us on the
+ * backend's clock, 0 = unknown. */
+void net_rx_stamp(struct net_rxinfo *rx, uint64_t rx_us);
+
+/* tcpinfo.c: Linux's struct tcp_info for @s (lock held) into @buf, at most @size bytes:
+ * the bytes written (sizeof(struct tcp_info) or @size). */
+size_t net_tcp_info(struct net_sock *s, void *buf, size_t size);
+
 /* epoll.c */
 void net_epoll_forget(int fd, struct net_sock *s);	/* lock held: @fd is closing */
 void net_epoll_free(struct net_epoll *ep);

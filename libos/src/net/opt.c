@@ -28,7 +28,7 @@ static int *int_opt(struct net_sock *s, int level, int name)
 		case SO_SNDBUF: return &s->sndbuf;
 		case SO_RCVLOWAT: return &s->rcvlowat;
 		case SO_SNDLOWAT: case SO_PRIORITY: case SO_OOBINLINE: case SO_DONTROUTE:
-		case SO_MARK: case SO_BUSY_POLL: case SO_INCOMING_CPU: case SO_TIMESTAMP:
+		case SO_MARK: case SO_BUSY_POLL: case SO_INCOMING_CPU:
 		case SO_PASSCRED: case SO_ZEROCOPY: case SO_RCVBUFFORCE: case SO_SNDBUFFORCE:
 			return &scratch;
 		}
@@ -54,8 +54,7 @@ static int *int_opt(struct net_sock *s, int level, int name)
 		switch (name) {
 		case IP_TOS: return &s->tos;
 		case IP_TTL: return &s->ttl;
-		case IP_MTU_DISCOVER: case IP_RECVERR: case IP_PKTINFO: case IP_RECVTOS:
-		case IP_RECVTTL: case IP_FREEBIND: case IP_BIND_ADDRESS_NO_PORT:
+		case IP_MTU_DISCOVER: case IP_RECVERR: case IP_FREEBIND: case IP_BIND_ADDRESS_NO_PORT:
 		case IP_MULTICAST_TTL: case IP_MULTICAST_LOOP:
 			return &scratch;
 		}
@@ -76,8 +75,45 @@ static bool *bool_opt(struct net_sock *s, int level, int name)
 		return &s->nodelay;
 	} else if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY && s->family == AF_INET6) {
 		return &s->v6only;
+	} else if (level == IPPROTO_IP) {
+		switch (name) {
+		case IP_PKTINFO: return &s->pktinfo;
+		case IP_RECVTTL: return &s->recvttl;
+		case IP_RECVTOS: return &s->recvtos;
+		}
 	}
 	return NULL;
+}
+
+/* SO_TIMESTAMP, SO_TIMESTAMPNS and the _NEW forms (time64 on 32-bit ABIs; the same
+ * layout here) share one state, as in Linux's sock_set_timestamp(): turning one on
+ * chooses it (SO_TIMESTAMP clears the nanoseconds), turning either off turns off both. */
+#define NET_SO_TIMESTAMP_OLD	29
+#define NET_SO_TIMESTAMPNS_OLD	35
+#define NET_SO_TIMESTAMP_NEW	63
+#define NET_SO_TIMESTAMPNS_NEW	64
+
+static bool is_tstamp_opt(int level, int name)
+{
+	return level == SOL_SOCKET &&
+	       (name == NET_SO_TIMESTAMP_OLD || name == NET_SO_TIMESTAMPNS_OLD ||
+		name == NET_SO_TIMESTAMP_NEW || name == NET_SO_TIMESTAMPNS_NEW);
+}
+
+static void tstamp_set(struct net_sock *s, int name, bool on)
+{
+	bool ns = name == NET_SO_TIMESTAMPNS_OLD || name == NET_SO_TIMESTAMPNS_NEW;
+
+	s->tstamp = !on ? NET_TS_NONE : ns ? NET_TS_NS : NET_TS_US;
+	s->tstamp_new = on && (name == NET_SO_TIMESTAMP_NEW || name == NET_SO_TIMESTAMPNS_NEW);
+}
+
+static int tstamp_get(const struct net_sock *s, int name)
+{
+	bool ns = name == NET_SO_TIMESTAMPNS_OLD || name == NET_SO_TIMESTAMPNS_NEW;
+	bool nw = name == NET_SO_TIMESTAMP_NEW || name == NET_SO_TIMESTAMPNS_NEW;
+
+	return s->tstamp == (ns ? NET_TS_NS : NET_TS_US) && s->tstamp_new == nw;
 }
 
 static void record(struct net_sock *s, int level, int name, const void *val, uint32_t len)
@@ -156,12 +192,24 @@ long libos_sys_setsockopt(struct libos_args *a)
 		}
 		if (level == IPPROTO_TCP || (level == SOL_SOCKET && name == SO_KEEPALIVE))
 			apply_tcp(s);
+	} else if (is_tstamp_opt(level, name)) {
+		if (len < sizeof(int)) {
+			r = -EINVAL;
+			goto out;
+		}
+		tstamp_set(s, name, iv != 0);
 	} else if (level == SOL_SOCKET && name == SO_LINGER) {
 		if (len < sizeof(struct linger)) {
 			r = -EINVAL;
 			goto out;
 		}
-		memcpy(&s->linger, val, sizeof(s->linger));
+		/* As Linux keeps it: a flag (reported as 1) and a time, which turning the
+		 * flag off leaves as it was. */
+		struct linger lg;
+		memcpy(&lg, val, sizeof(lg));
+		s->linger.l_onoff = lg.l_onoff != 0;
+		if (lg.l_onoff)
+			s->linger.l_linger = lg.l_linger;
 	} else if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO ||
 					   name == SO_RCVTIMEO_NEW || name == SO_SNDTIMEO_NEW)) {
 		struct timeval tv;
@@ -194,7 +242,7 @@ long libos_sys_getsockopt(struct libos_args *a)
 	int fd = (int)a->a[0], level = (int)a->a[1], name = (int)a->a[2];
 	void *uval = (void *)a->a[3];
 	uint32_t *ulen = (uint32_t *)a->a[4], len;
-	uint8_t val[64] = { 0 };
+	uint8_t val[256] = { 0 };	/* room for struct tcp_info */
 	uint32_t vlen = sizeof(int);
 	int iv = 0;
 	long r = 0;
@@ -216,6 +264,8 @@ long libos_sys_getsockopt(struct libos_args *a)
 		iv = *b;
 	} else if (ip) {
 		iv = *ip;
+	} else if (is_tstamp_opt(level, name)) {
+		iv = tstamp_get(s, name);
 	} else if (level == SOL_SOCKET) {
 		switch (name) {
 		case SO_TYPE: iv = s->type; break;
@@ -249,8 +299,14 @@ long libos_sys_getsockopt(struct libos_args *a)
 			goto out;
 		}
 	} else if (level == IPPROTO_TCP && name == TCP_INFO) {
-		r = -ENOPROTOOPT;	/* struct tcp_info is not produced here */
-		goto out;
+		if (s->type != SOCK_STREAM) {
+			r = -EOPNOTSUPP;	/* as Linux answers for UDP */
+			goto out;
+		}
+		if (g_net.be && s->state != NET_DEAD)
+			g_net.be->poll();	/* the counters as of now */
+		vlen = (uint32_t)net_tcp_info(s, val, sizeof(val));
+		goto copy;
 	} else {
 		r = -ENOPROTOOPT;
 		goto out;

@@ -5,6 +5,7 @@
  * destination) turn it into a real kernel socket on the same fd number; INADDR_ANY and
  * our --ip stay with the backend; any other local address is EADDRNOTAVAIL. */
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/close_range.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -57,7 +58,9 @@ static void sock_release(struct net_sock *s)
 	const struct bypass_net_backend *be = g_net.be;
 
 	if (s->tcb && be) {
-		if (s->linger.l_onoff && s->linger.l_linger == 0)
+		/* Unread bytes MSG_PEEK took out of the backend are unread data too: RST, as
+		 * the backend's close does for its own. */
+		if ((s->linger.l_onoff && s->linger.l_linger == 0) || s->peek_len)
 			be->tcp_abort(s->tcb);
 		else
 			be->tcp_close(s->tcb);
@@ -636,16 +639,82 @@ long libos_sys_shutdown(struct libos_args *a)
 	return r;
 }
 
+/* SO_LINGER with a time, at the last close of a connection with nothing unread: the
+ * close waits (the microseconds; UINT64_MAX = no limit), else 0. */
+static uint64_t linger_us(struct net_sock *s)
+{
+	uint32_t avail;
+
+	if (!s->linger.l_onoff || s->linger.l_linger == 0 || s->refs != 1 || !s->tcb ||
+	    s->state != NET_CONNECTED || !g_net.be || s->peek_len)
+		return 0;
+	uint32_t ev = g_net.be->tcp_events(s->tcb, &avail);
+	if (avail || (ev & BNET_HUP))
+		return 0;	/* unread data: close resets at once; or nothing left to wait for */
+	/* Linux keeps l_linger * HZ, and waits without limit from MAX_SCHEDULE_TIMEOUT / HZ
+	 * seconds on (a negative l_linger among them). */
+	if (s->linger.l_linger < 0 || s->linger.l_linger >= (int)(LONG_MAX / 1000000))
+		return UINT64_MAX;
+	return (uint64_t)s->linger.l_linger * 1000000u;
+}
+
+/* Linux's lingering close (inet_release -> tcp_close -> sk_stream_wait_close): the FIN
+ * goes after the queued data, and close returns once it is acknowledged (the states
+ * FIN_WAIT_1, CLOSING and LAST_ACK are over), when @us have passed, or when a signal
+ * arrives; then the connection finishes in the background as after any close (no RST at
+ * the timeout: Linux sends none).  O_NONBLOCK does not shorten it, on Linux either.
+ * @t is ours alone: its socket is gone. */
+static void linger_close(struct libos_args *a, struct bnet_tcb *t, uint64_t us)
+{
+	const struct bypass_net_backend *be = g_net.be;
+	struct bnet_tcp_info info;
+	uint64_t start = net_now_us(), busy = start, now;
+
+	net_lock();
+	int r = be->tcp_shutdown(t, SHUT_RDWR);
+	net_unlock();
+	while (r == 0) {
+		net_lock();
+		int n = be->poll();
+		be->tcp_info(t, &info);
+		net_unlock();
+		if (info.state != BNET_TCP_FIN_WAIT_1 && info.state != BNET_TCP_CLOSING &&
+		    info.state != BNET_TCP_LAST_ACK)
+			break;
+		if (a->self->tls.pending)
+			break;		/* close still succeeds; the signal is delivered after */
+		now = net_now_us();
+		if (n > 0)
+			busy = now;
+		if (us != UINT64_MAX && now - start >= us)
+			break;
+		net_idle(now - busy);
+	}
+	net_lock();
+	be->tcp_close(t);
+	net_unlock();
+}
+
 long libos_sys_close(struct libos_args *a)
 {
 	int fd = (int)a->a[0];
+	struct bnet_tcb *lt = NULL;
+	uint64_t lus = 0;
 
 	if (a->self->vfork_child)
 		return net_passthrough(a);	/* its own fd table; our objects are the parent's */
 	net_lock();
+	struct net_sock *s = net_sock_get(fd);
+	if (s && !g_net.child && (lus = linger_us(s))) {
+		lt = s->tcb;	/* the socket goes now; its connection lingers below */
+		s->tcb = NULL;
+	}
 	net_fd_close(fd);
 	net_unlock();
-	return net_passthrough(a);
+	long r = net_passthrough(a);
+	if (lt)
+		linger_close(a, lt, lus);
+	return r;
 }
 
 long libos_sys_close_range(struct libos_args *a)

@@ -3,12 +3,14 @@
  * network namespace.  One service per port (a child process per TCP connection):
  *   7000 echo        echo until EOF, then close
  *   7001 silent      accept, never read; hold until the client goes
- *   7002 udp echo    each datagram back to its sender
+ *   7002 udp echo    each datagram back to its sender, with IP_TOS 0x20
  *   7003 late        send "late\n" after 1.5 s, then wait for EOF
  *   7004 rstcheck    send 1000 bytes, then read until EOF or error; note which in DIR/last
  *   7005 query       send the contents of DIR/last, close
  *   7006 connectback read "PORT\n", connect to the client's address at PORT, send
  *                    "hello", close
+ *   7007 slowsink    (small receive buffer) read nothing for 2 s, then read until EOF or
+ *                    error; note "FIN N" / "RST N" / "ERR N" (N bytes read) in DIR/last
  * usage: sockapi-peer DIR   (writes DIR/ready when listening; exits on SIGTERM) */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,7 +42,7 @@ static int listen_on(int type, int port)
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (port == 7001) {
+	if (port == 7001 || port == 7007) {
 		int small = 4096;
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	}
@@ -96,6 +98,23 @@ static void serve(int port, int c, const struct sockaddr_in *from)
 			break;
 		}
 		break;
+	case 7007: {
+		long total = 0;
+		char what[64];
+		usleep(2000000);
+		for (;;) {
+			n = read(c, buf, sizeof(buf));
+			if (n > 0) {
+				total += n;
+				continue;
+			}
+			snprintf(what, sizeof(what), "%s %ld",
+				 n == 0 ? "FIN" : errno == ECONNRESET ? "RST" : "ERR", total);
+			note(what);
+			break;
+		}
+		break;
+	}
 	case 7005: {
 		char path[4096];
 		snprintf(path, sizeof(path), "%s/last", g_dir);
@@ -125,7 +144,7 @@ static void serve(int port, int c, const struct sockaddr_in *from)
 
 int main(int argc, char **argv)
 {
-	static const int tcp[] = { 7000, 7001, 7003, 7004, 7005, 7006 };
+	static const int tcp[] = { 7000, 7001, 7003, 7004, 7005, 7006, 7007 };
 	int fds[8], n = 0, u;
 	char path[4096];
 
@@ -146,6 +165,8 @@ int main(int argc, char **argv)
 		perror("sockapi-peer: udp");
 		return 1;
 	}
+	int tos = 0x20;		/* the echoes carry it: udp_cmsg reads it back (IP_RECVTOS) */
+	setsockopt(u, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
 	note("NONE");
 	snprintf(path, sizeof(path), "%s/ready", g_dir);
 	close(open(path, O_WRONLY | O_CREAT, 0644));

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -28,6 +29,7 @@
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *g_case;
@@ -164,25 +166,31 @@ static void case_nonblock(void)
 	close(fd);
 }
 
-static void case_eagain_write(void)
+/* Write to the non-blocking @fd until it says EAGAIN: the bytes taken. */
+static long write_until_eagain(int fd)
 {
 	static char big[65536];
-	int fd = tcp_to(7001, 0);	/* the peer never reads */
-	int fl = fcntl(fd, F_GETFL);
-	size_t total = 0;
+	long total = 0;
 
-	CHECK(fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0, "F_SETFL");
 	for (int i = 0; i < 100000; i++) {
 		ssize_t w = write(fd, big, sizeof(big));
 		if (w < 0) {
 			CHECK(errno == EAGAIN, "write: expected EAGAIN");
-			break;
+			return total;
 		}
-		total += (size_t)w;
-		if (i == 99999)
-			fail("the send buffer never filled (%zu bytes)", total);
+		total += w;
 	}
-	CHECK(total > 0, "nothing was accepted before EAGAIN");
+	fail("the send buffer never filled (%ld bytes)", total);
+	return total;
+}
+
+static void case_eagain_write(void)
+{
+	int fd = tcp_to(7001, 0);	/* the peer never reads */
+	int fl = fcntl(fd, F_GETFL);
+
+	CHECK(fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0, "F_SETFL");
+	CHECK(write_until_eagain(fd) > 0, "nothing was accepted before EAGAIN");
 	CHECK(!(pollone(fd, POLLOUT, 0) & POLLOUT), "POLLOUT with a full buffer");
 	close(fd);
 }
@@ -929,6 +937,464 @@ static void case_vecsave(void)
 	close(ep);
 }
 
+/* ---- tcp_info: getsockopt(TCP_INFO) as Linux fills it ---- */
+
+/* linux/tcp.h's struct tcp_info up to tcpi_snd_wnd (glibc's netinet/tcp.h stops at
+ * tcpi_total_retrans, and the two headers cannot be included together). */
+struct ltcp_info {
+	uint8_t state, ca_state, retransmits, probes, backoff, options, wscale, flags;
+	uint32_t rto, ato, snd_mss, rcv_mss;
+	uint32_t unacked, sacked, lost, retrans, fackets;
+	uint32_t last_data_sent, last_ack_sent, last_data_recv, last_ack_recv;
+	uint32_t pmtu, rcv_ssthresh, rtt, rttvar, snd_ssthresh, snd_cwnd, advmss, reordering;
+	uint32_t rcv_rtt, rcv_space, total_retrans;
+	uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+	uint32_t segs_out, segs_in, notsent_bytes, min_rtt, data_segs_in, data_segs_out;
+	uint64_t delivery_rate, busy_time, rwnd_limited, sndbuf_limited;
+	uint32_t delivered, delivered_ce;
+	uint64_t bytes_sent, bytes_retrans;
+	uint32_t dsack_dups, reord_seen, rcv_ooopack, snd_wnd;
+};
+
+enum { L_ESTABLISHED = 1, L_CLOSE = 7, L_LISTEN = 10 };
+
+static struct ltcp_info tcp_info_of(int fd)
+{
+	struct ltcp_info ti;
+	socklen_t l = sizeof(ti);
+
+	memset(&ti, 0xee, sizeof(ti));
+	CHECK(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0, "TCP_INFO");
+	CHECK(l == sizeof(ti), "TCP_INFO: length %u, not %zu", l, sizeof(ti));
+	return ti;
+}
+
+static void case_tcp_info(void)
+{
+	static char out[10000], in[10000];
+	struct ltcp_info ti;
+	socklen_t l;
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+
+	l = sizeof(ti);
+	CHECK(getsockopt(u, IPPROTO_TCP, TCP_INFO, &ti, &l) < 0 && errno == EOPNOTSUPP,
+	      "TCP_INFO on UDP: EOPNOTSUPP");
+	close(u);
+	int n = socket(AF_INET, SOCK_STREAM, 0);
+	ti = tcp_info_of(n);
+	CHECK(ti.state == L_CLOSE && ti.snd_ssthresh == 0x7fffffff && ti.reordering == 3,
+	      "a new socket: state %u (CLOSE), ssthresh %u, reordering %u", ti.state,
+	      ti.snd_ssthresh, ti.reordering);
+	close(n);
+
+	/* a listener: the accept queue and the backlog */
+	struct sockaddr_in me = { .sin_family = AF_INET };
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(bind(ls, (struct sockaddr *)&me, sizeof(me)) == 0 && listen(ls, 8) == 0, "listen");
+	ti = tcp_info_of(ls);
+	CHECK(ti.state == L_LISTEN && ti.unacked == 0 && ti.sacked == 8,
+	      "listener: state %u unacked %u sacked %u (LISTEN, 0, 8)", ti.state, ti.unacked,
+	      ti.sacked);
+	close(ls);
+
+	int fd = tcp_to(7000, 0);
+	ti = tcp_info_of(fd);
+	CHECK(ti.state == L_ESTABLISHED, "state %u, not ESTABLISHED", ti.state);
+	CHECK(ti.options == 7, "options %#x: timestamps, SACK and window scaling were agreed",
+	      ti.options);
+	CHECK(ti.pmtu == 1500 && ti.snd_mss >= 1400 && ti.snd_mss <= 1460 && ti.advmss >= 1400 &&
+	      ti.advmss <= 1460, "pmtu %u snd_mss %u advmss %u", ti.pmtu, ti.snd_mss, ti.advmss);
+	CHECK(ti.rto >= 200000 && ti.rto <= 3000000, "rto %u us", ti.rto);
+	CHECK(ti.snd_cwnd >= 2 && ti.snd_ssthresh == 0x7fffffff, "cwnd %u ssthresh %u",
+	      ti.snd_cwnd, ti.snd_ssthresh);
+	CHECK(ti.bytes_acked == 1 && ti.bytes_received == 0, "fresh: bytes_acked %llu received %llu",
+	      (unsigned long long)ti.bytes_acked, (unsigned long long)ti.bytes_received);
+	for (size_t i = 0; i < sizeof(out); i++)
+		out[i] = (char)(i * 13 + 1);
+	write_all(fd, out, sizeof(out));
+	CHECK(read_full(fd, in, sizeof(in)) == sizeof(in) && !memcmp(in, out, sizeof(in)), "echo");
+	usleep(50000);
+	ti = tcp_info_of(fd);
+	CHECK(ti.bytes_acked == sizeof(out) + 1 && ti.bytes_received == sizeof(in),
+	      "after the echo: bytes_acked %llu received %llu", (unsigned long long)ti.bytes_acked,
+	      (unsigned long long)ti.bytes_received);
+	CHECK(ti.segs_out >= 3 && ti.segs_in >= 3 && ti.data_segs_out >= 1 && ti.data_segs_in >= 1,
+	      "segs out %u in %u data out %u in %u", ti.segs_out, ti.segs_in, ti.data_segs_out,
+	      ti.data_segs_in);
+	CHECK(ti.rtt > 0 && ti.rtt < 1000000 && ti.min_rtt > 0 && ti.min_rtt <= ti.rtt * 8,
+	      "rtt %u min_rtt %u", ti.rtt, ti.min_rtt);
+	CHECK(ti.unacked == 0 && ti.notsent_bytes == 0 && ti.delivered >= 2,
+	      "unacked %u notsent %u delivered %u", ti.unacked, ti.notsent_bytes, ti.delivered);
+	CHECK(ti.last_data_recv < 2000 && ti.last_data_sent < 2000 && ti.last_ack_recv < 2000,
+	      "last data sent %u recv %u ack %u ms ago", ti.last_data_sent, ti.last_data_recv,
+	      ti.last_ack_recv);
+	CHECK(ti.rcv_mss >= 500 && ti.rcv_mss <= 1460 && ti.rcv_space > 0 && ti.snd_wnd > 0,
+	      "rcv_mss %u rcv_space %u snd_wnd %u", ti.rcv_mss, ti.rcv_space, ti.snd_wnd);
+	/* a short buffer gets the start, and the length says so */
+	uint8_t head[8];
+	l = sizeof(head);
+	CHECK(getsockopt(fd, IPPROTO_TCP, TCP_INFO, head, &l) == 0 && l == sizeof(head) &&
+	      head[0] == L_ESTABLISHED, "TCP_INFO into 8 bytes: length %u state %u", l, head[0]);
+	/* both FINs: Linux's socket is CLOSE (TIME_WAIT belongs to another object) */
+	CHECK(shutdown(fd, SHUT_WR) == 0, "shutdown");
+	CHECK(read(fd, in, 1) == 0, "EOF");
+	usleep(100000);
+	ti = tcp_info_of(fd);
+	CHECK(ti.state == L_CLOSE, "after both FINs: state %u, not CLOSE", ti.state);
+	close(fd);
+}
+
+/* ---- linger: SO_LINGER with a time ---- */
+
+static double mono_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Fill @fd's send side until it would block (the peer reads nothing): the bytes taken. */
+static long fill(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	CHECK(fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0, "F_SETFL");
+	long total = write_until_eagain(fd);
+	/* the first EAGAIN may come before the peer's window closes: let it close */
+	usleep(300000);
+	total += write_until_eagain(fd);
+	CHECK(fcntl(fd, F_SETFL, fl) == 0, "F_SETFL");
+	return total;
+}
+
+/* close() of @fd with SO_LINGER {1, @secs}: the seconds it took (it must succeed). */
+static double linger_close(int fd, int secs)
+{
+	struct linger lg = { 1, secs };
+	CHECK(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0, "SO_LINGER");
+	double t0 = mono_s();
+	CHECK(close(fd) == 0, "close with SO_LINGER");
+	return mono_s() - t0;
+}
+
+static void case_linger(void)
+{
+	struct linger lg = { 5, 7 }, back;
+	socklen_t l = sizeof(back);
+	char buf[64];
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	/* the flag reads back as 1; turning it off keeps the time */
+	CHECK(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0, "SO_LINGER {5, 7}");
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_LINGER, &back, &l) == 0 && l == sizeof(back) &&
+	      back.l_onoff == 1 && back.l_linger == 7, "read back {%d, %d}, not {1, 7}",
+	      back.l_onoff, back.l_linger);
+	lg = (struct linger){ 0, 3 };
+	CHECK(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0, "SO_LINGER {0, 3}");
+	CHECK(getsockopt(fd, SOL_SOCKET, SO_LINGER, &back, &l) == 0 && back.l_onoff == 0 &&
+	      back.l_linger == 7, "read back {%d, %d}, not {0, 7}", back.l_onoff, back.l_linger);
+	close(fd);
+
+	/* everything acknowledged at once: close does not wait */
+	fd = tcp_to(7001, 0);
+	write_all(fd, "small", 5);
+	usleep(100000);
+	double t = linger_close(fd, 5);
+	CHECK(t < 0.5, "close waited %.2f s with nothing unacknowledged", t);
+
+	/* the peer reads nothing: a blocking close waits out the time, then returns 0 */
+	fd = tcp_to(7001, 0);
+	fill(fd);
+	t = linger_close(fd, 1);
+	CHECK(t >= 0.9 && t < 3, "blocking close returned after %.2f s, not ~1 s", t);
+
+	/* O_NONBLOCK does not shorten it on Linux */
+	fd = tcp_to(7001, SOCK_NONBLOCK);
+	CHECK(pollone(fd, POLLOUT, 5000) & POLLOUT, "connect");
+	fill(fd);
+	CHECK(fcntl(fd, F_GETFL) & O_NONBLOCK, "still non-blocking");
+	t = linger_close(fd, 1);
+	CHECK(t >= 0.9 && t < 3, "non-blocking close returned after %.2f s, not ~1 s", t);
+
+	/* after the time, the connection is not reset: the data and the FIN still arrive once
+	 * the peer reads */
+	fd = tcp_to(7007, 0);
+	long sent = fill(fd);
+	t = linger_close(fd, 1);
+	CHECK(t >= 0.9 && t < 3, "close returned after %.2f s, not ~1 s", t);
+	char want[64];
+	snprintf(want, sizeof(want), "FIN %ld", sent);
+	for (int i = 0; i < 100; i++) {
+		usleep(100000);
+		int q = tcp_to(7005, 0);
+		size_t n = read_full(q, buf, sizeof(buf) - 1);
+		close(q);
+		buf[n] = '\0';
+		if (!strcmp(buf, want))
+			return;
+		if (!strncmp(buf, "RST", 3) || !strncmp(buf, "ERR", 3))
+			break;
+	}
+	fail("the peer saw '%s', expected '%s'", buf, want);
+}
+
+/* ---- recvmmsg_timeout: recvmmsg's timeout, the Linux way ---- */
+
+static int udp_echo_sock(void)
+{
+	struct sockaddr_in to = peer_at(7002);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&to, sizeof(to)) == 0, "UDP connect");
+	return fd;
+}
+
+/* Send each of @msgs (one datagram each) and wait until all the echoes are queued. */
+static void echo_queue(int fd, const char *msgs)
+{
+	for (const char *m = msgs; *m; m++)
+		CHECK(send(fd, m, 1, 0) == 1, "send");
+	CHECK(pollone(fd, POLLIN, 5000) & POLLIN, "no echo");
+	usleep(200000);
+}
+
+struct mm {
+	struct mmsghdr h[4];
+	struct iovec iov[4];
+	char buf[4][16];
+};
+
+static struct mm *mm_init(struct mm *m)
+{
+	memset(m, 0, sizeof(*m));
+	for (int i = 0; i < 4; i++) {
+		m->iov[i] = (struct iovec){ m->buf[i], sizeof(m->buf[i]) };
+		m->h[i].msg_hdr.msg_iov = &m->iov[i];
+		m->h[i].msg_hdr.msg_iovlen = 1;
+	}
+	return m;
+}
+
+static void *send_c_late(void *arg)
+{
+	usleep(1500000);
+	return (void *)send(*(int *)arg, "c", 1, 0);
+}
+
+static void case_recvmmsg_timeout(void)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
+	struct timespec ts;
+	struct mm m;
+	pthread_t th;
+	int fd = udp_echo_sock();
+
+	ts = (struct timespec){ 0, 2000000000 };
+	CHECK(recvmmsg(fd, mm_init(&m)->h, 4, MSG_DONTWAIT, &ts) < 0 && errno == EINVAL,
+	      "a bad timeout: EINVAL");
+	ts = (struct timespec){ 1, 0 };
+	CHECK(recvmmsg(fd, mm_init(&m)->h, 4, MSG_DONTWAIT, &ts) < 0 && errno == EAGAIN,
+	      "nothing queued, MSG_DONTWAIT: EAGAIN");
+
+	/* the timeout is looked at only after a datagram: two come at once, the third 1.5 s
+	 * later; a 0.5 s timeout ends the call after the third, not after 0.5 s */
+	echo_queue(fd, "ab");
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(4);
+	CHECK(pthread_create(&th, NULL, send_c_late, &fd) == 0, "pthread_create");
+	ts = (struct timespec){ 0, 500000000 };
+	double t0 = mono_s();
+	int n = recvmmsg(fd, mm_init(&m)->h, 4, 0, &ts);
+	double t = mono_s() - t0;
+	alarm(0);
+	pthread_join(th, NULL);
+	CHECK(n == 3, "recvmmsg gave %d datagrams after %.2f s, expected 3", n, t);
+	CHECK(t >= 1.2 && t < 3, "returned after %.2f s, expected ~1.5 s", t);
+	CHECK(ts.tv_sec == 0 && ts.tv_nsec == 0, "the time left must read {0, 0}, not {%ld, %ld}",
+	      (long)ts.tv_sec, ts.tv_nsec);
+	CHECK(m.h[0].msg_len == 1 && m.buf[0][0] == 'a' && m.buf[1][0] == 'b' &&
+	      m.buf[2][0] == 'c', "datagrams a, b, c in order");
+
+	/* MSG_WAITFORONE: one datagram, then no wait; the time left is written back */
+	echo_queue(fd, "d");
+	ts = (struct timespec){ 5, 0 };
+	n = recvmmsg(fd, mm_init(&m)->h, 4, MSG_WAITFORONE, &ts);
+	CHECK(n == 1 && m.buf[0][0] == 'd', "MSG_WAITFORONE: %d datagrams", n);
+	CHECK(ts.tv_sec == 4 && ts.tv_nsec > 0, "time left {%ld, %ld}, expected just under 5 s",
+	      (long)ts.tv_sec, ts.tv_nsec);
+
+	/* a zero timeout is already over after the first datagram */
+	echo_queue(fd, "ef");
+	ts = (struct timespec){ 0, 0 };
+	n = recvmmsg(fd, mm_init(&m)->h, 4, 0, &ts);
+	CHECK(n == 1 && m.buf[0][0] == 'e', "a zero timeout: %d datagrams, expected 1", n);
+	n = recvmmsg(fd, mm_init(&m)->h, 4, MSG_DONTWAIT, NULL);
+	CHECK(n == 1 && m.buf[0][0] == 'f', "the second is still queued (%d)", n);
+	close(fd);
+}
+
+/* ---- udp_cmsg: control messages on recvmsg/recvmmsg ---- */
+
+static int opt_get(int fd, int level, int name)
+{
+	int v = -1;
+	socklen_t l = sizeof(v);
+	CHECK(getsockopt(fd, level, name, &v, &l) == 0, "getsockopt %d/%d", level, name);
+	return v;
+}
+
+static void opt_set(int fd, int level, int name, int v)
+{
+	CHECK(setsockopt(fd, level, name, &v, sizeof(v)) == 0, "setsockopt %d/%d", level, name);
+}
+
+static ssize_t recv_ctl(int fd, void *buf, size_t len, void *ctl, size_t ctllen,
+			struct msghdr *m, struct iovec *iov)
+{
+	*iov = (struct iovec){ buf, len };
+	*m = (struct msghdr){ .msg_iov = iov, .msg_iovlen = 1, .msg_control = ctl,
+			      .msg_controllen = ctllen };
+	return recvmsg(fd, m, 0);
+}
+
+static void case_udp_cmsg(void)
+{
+	union { char b[512]; struct cmsghdr align; } ctl;
+	struct sockaddr_in me;
+	socklen_t l = sizeof(me);
+	struct msghdr m;
+	struct iovec iov;
+	struct timeval before, after;
+	char buf[64], name[IF_NAMESIZE];
+
+	/* our address, as the peer sees it */
+	int t = tcp_to(7000, 0);
+	CHECK(getsockname(t, (struct sockaddr *)&me, &l) == 0, "getsockname");
+	close(t);
+
+	int fd = udp_echo_sock();
+	opt_set(fd, IPPROTO_IP, IP_PKTINFO, 1);
+	opt_set(fd, IPPROTO_IP, IP_RECVTTL, 1);
+	opt_set(fd, IPPROTO_IP, IP_RECVTOS, 1);
+	opt_set(fd, SOL_SOCKET, SO_TIMESTAMP, 1);
+	CHECK(opt_get(fd, IPPROTO_IP, IP_PKTINFO) == 1 && opt_get(fd, IPPROTO_IP, IP_RECVTTL) == 1 &&
+	      opt_get(fd, IPPROTO_IP, IP_RECVTOS) == 1, "the IP options read back 1");
+	CHECK(opt_get(fd, SOL_SOCKET, SO_TIMESTAMP) == 1 &&
+	      opt_get(fd, SOL_SOCKET, SO_TIMESTAMPNS) == 0, "SO_TIMESTAMP on, NS off");
+	gettimeofday(&before, NULL);
+	echo_queue(fd, "x");
+	gettimeofday(&after, NULL);
+	ssize_t n = recv_ctl(fd, buf, sizeof(buf), ctl.b, sizeof(ctl.b), &m, &iov);
+	CHECK(n == 1 && m.msg_flags == 0, "recvmsg %zd flags %#x", n, m.msg_flags);
+	size_t want = CMSG_SPACE(sizeof(struct timeval)) + CMSG_SPACE(sizeof(struct in_pktinfo)) +
+		      CMSG_SPACE(sizeof(int)) + CMSG_SPACE(1);
+	CHECK(m.msg_controllen == want, "msg_controllen %zu, expected %zu", m.msg_controllen, want);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	CHECK(c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMP &&
+	      c->cmsg_len == CMSG_LEN(sizeof(struct timeval)), "first: SCM_TIMESTAMP");
+	struct timeval tv;
+	memcpy(&tv, CMSG_DATA(c), sizeof(tv));
+	CHECK(timercmp(&tv, &before, >=) && timercmp(&tv, &after, <=),
+	      "the time %ld.%06ld is not between the send and the wait's end", (long)tv.tv_sec,
+	      (long)tv.tv_usec);
+	c = CMSG_NXTHDR(&m, c);
+	CHECK(c && c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+	      c->cmsg_len == CMSG_LEN(sizeof(struct in_pktinfo)), "second: IP_PKTINFO");
+	struct in_pktinfo pi;
+	memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+	CHECK(pi.ipi_addr.s_addr == me.sin_addr.s_addr &&
+	      pi.ipi_spec_dst.s_addr == me.sin_addr.s_addr, "ipi_addr %s / spec_dst: not ours",
+	      inet_ntoa(pi.ipi_addr));
+	CHECK(pi.ipi_ifindex > 0 && if_indextoname((unsigned)pi.ipi_ifindex, name),
+	      "ipi_ifindex %d names no interface", pi.ipi_ifindex);
+	c = CMSG_NXTHDR(&m, c);
+	int ttl;
+	CHECK(c && c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL &&
+	      c->cmsg_len == CMSG_LEN(sizeof(int)), "third: IP_TTL");
+	memcpy(&ttl, CMSG_DATA(c), sizeof(ttl));
+	CHECK(ttl == 64, "TTL %d", ttl);
+	c = CMSG_NXTHDR(&m, c);
+	CHECK(c && c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS && c->cmsg_len == CMSG_LEN(1) &&
+	      *CMSG_DATA(c) == 0x20, "fourth: IP_TOS 0x20");
+	CHECK(!CMSG_NXTHDR(&m, c), "nothing more");
+
+	/* SO_TIMESTAMPNS replaces it; too little room cuts, as put_cmsg does */
+	opt_set(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1);
+	CHECK(opt_get(fd, SOL_SOCKET, SO_TIMESTAMP) == 0 &&
+	      opt_get(fd, SOL_SOCKET, SO_TIMESTAMPNS) == 1, "SO_TIMESTAMPNS on, SO_TIMESTAMP off");
+	echo_queue(fd, "y");
+	size_t room = CMSG_SPACE(sizeof(struct timespec)) + 20;
+	n = recv_ctl(fd, buf, sizeof(buf), ctl.b, room, &m, &iov);
+	CHECK(n == 1 && (m.msg_flags & MSG_CTRUNC) && m.msg_controllen == room,
+	      "cut: flags %#x controllen %zu (expected MSG_CTRUNC, %zu)", m.msg_flags,
+	      m.msg_controllen, room);
+	c = CMSG_FIRSTHDR(&m);
+	CHECK(c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len == CMSG_LEN(sizeof(struct timespec)),
+	      "SCM_TIMESTAMPNS first");
+	struct cmsghdr cut;
+	memcpy(&cut, ctl.b + CMSG_SPACE(sizeof(struct timespec)), sizeof(cut));
+	CHECK(cut.cmsg_type == IP_PKTINFO && cut.cmsg_len == 20, "IP_PKTINFO cut to %zu bytes",
+	      (size_t)cut.cmsg_len);
+	/* no buffer at all */
+	echo_queue(fd, "z");
+	n = recv_ctl(fd, buf, sizeof(buf), NULL, 0, &m, &iov);
+	CHECK(n == 1 && (m.msg_flags & MSG_CTRUNC) && m.msg_controllen == 0,
+	      "no room: flags %#x controllen %zu", m.msg_flags, m.msg_controllen);
+	/* MSG_TRUNC for a datagram longer than the buffer */
+	CHECK(send(fd, "0123456789", 10, 0) == 10, "send");
+	CHECK(pollone(fd, POLLIN, 5000) & POLLIN, "no echo");
+	n = recv_ctl(fd, buf, 4, ctl.b, sizeof(ctl.b), &m, &iov);
+	CHECK(n == 4 && (m.msg_flags & MSG_TRUNC) && !(m.msg_flags & MSG_CTRUNC),
+	      "a long datagram: %zd bytes, flags %#x", n, m.msg_flags);
+
+	/* recvmmsg gives them per message */
+	echo_queue(fd, "w");
+	union { char b[256]; struct cmsghdr align; } c2;
+	struct iovec iv = { buf, sizeof(buf) };
+	struct mmsghdr mh = { .msg_hdr = { .msg_iov = &iv, .msg_iovlen = 1, .msg_control = c2.b,
+					   .msg_controllen = sizeof(c2.b), .msg_flags = 0x7777 } };
+	CHECK(recvmmsg(fd, &mh, 1, 0, NULL) == 1 && mh.msg_len == 1, "recvmmsg");
+	CHECK(mh.msg_hdr.msg_controllen == CMSG_SPACE(sizeof(struct timespec)) +
+	      CMSG_SPACE(sizeof(struct in_pktinfo)) + CMSG_SPACE(sizeof(int)) + CMSG_SPACE(1) &&
+	      mh.msg_hdr.msg_flags == 0, "recvmmsg: controllen %zu flags %#x",
+	      mh.msg_hdr.msg_controllen, mh.msg_hdr.msg_flags);
+
+	/* all off: nothing */
+	opt_set(fd, SOL_SOCKET, SO_TIMESTAMP, 0);
+	opt_set(fd, IPPROTO_IP, IP_PKTINFO, 0);
+	opt_set(fd, IPPROTO_IP, IP_RECVTTL, 0);
+	opt_set(fd, IPPROTO_IP, IP_RECVTOS, 0);
+	CHECK(opt_get(fd, SOL_SOCKET, SO_TIMESTAMPNS) == 0, "SO_TIMESTAMP 0 turns NS off too");
+	echo_queue(fd, "v");
+	n = recv_ctl(fd, buf, sizeof(buf), ctl.b, sizeof(ctl.b), &m, &iov);
+	CHECK(n == 1 && m.msg_controllen == 0 && m.msg_flags == 0, "all off: controllen %zu",
+	      m.msg_controllen);
+
+	/* TCP: the IP-level ones never come; the time does (Linux stamps TCP data too) */
+	opt_set(fd, SOL_SOCKET, SO_TIMESTAMP, 1);	/* keeps the kernel's stamping on */
+	int s = tcp_to(7000, 0);
+	opt_set(s, IPPROTO_IP, IP_PKTINFO, 1);
+	opt_set(s, IPPROTO_IP, IP_RECVTTL, 1);
+	opt_set(s, SOL_SOCKET, SO_TIMESTAMP, 1);
+	bool stamped = false;
+	for (int round = 0; round < 3; round++) {
+		write_all(s, "tcp", 3);
+		CHECK(pollone(s, POLLIN, 5000) & POLLIN, "no echo");
+		usleep(50000);
+		n = recv_ctl(s, buf, sizeof(buf), ctl.b, sizeof(ctl.b), &m, &iov);
+		CHECK(n == 3, "TCP recvmsg %zd", n);
+		stamped = false;
+		for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+			CHECK(c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMP,
+			      "TCP: a cmsg %d/%d", c->cmsg_level, c->cmsg_type);
+			stamped = true;
+		}
+	}
+	CHECK(stamped, "TCP: no SCM_TIMESTAMP");
+	close(s);
+	close(fd);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -942,6 +1408,8 @@ static const struct {
 	{ "refused", case_refused }, { "badptr", case_badptr },
 	{ "threads", case_threads }, { "vecsave", case_vecsave },
 	{ "epoll_kfirst", case_epoll_kfirst }, { "epoll_late", case_epoll_late },
+	{ "tcp_info", case_tcp_info }, { "linger", case_linger },
+	{ "recvmmsg_timeout", case_recvmmsg_timeout }, { "udp_cmsg", case_udp_cmsg },
 };
 
 int main(int argc, char **argv)

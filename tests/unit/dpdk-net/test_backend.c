@@ -499,18 +499,41 @@ START_TEST(test_backend_memif_two_processes_echo)
     ck_assert_int_eq(g_be->tcp_info(c, &info), 0);
     ck_assert_uint_eq(info.rip, inet_addr("10.9.0.1"));
     ck_assert_uint_eq(info.rport, htons(7));
+    /* TCP_INFO's numbers: sequence space with the SYN, segments, options, times */
+    ck_assert_int_eq(info.state, BNET_TCP_ESTABLISHED);
+    ck_assert_uint_eq(info.options, BNET_TCPI_TS | BNET_TCPI_SACK | BNET_TCPI_WSCALE);
+    ck_assert_uint_eq(info.bytes_received, ECHO_BYTES);
+    ck_assert_uint_ge(info.bytes_acked, 1);
+    ck_assert_uint_le(info.bytes_acked, ECHO_BYTES + 1);
+    ck_assert_uint_ge(info.bytes_sent, ECHO_BYTES);
+    ck_assert_uint_gt(info.data_segs_in, 0);
+    ck_assert_uint_ge(info.segs_out, info.data_segs_out);
+    ck_assert_uint_gt(info.srtt_us, 0);
+    ck_assert_uint_le(info.min_rtt_us, info.srtt_us * 8);
+    ck_assert_uint_eq(info.pmtu, 1500);
+    ck_assert_uint_gt(info.rcv_mss, 0);
     ck_assert_int_eq(g_be->tcp_close(c), 0);
 
     ck_assert_int_eq(g_be->udp_sendto(u, "dgram", 5, inet_addr("10.9.0.1"), htons(7)), 5);
+    struct bnet_udp_meta meta;
     while (!udp_ok && g_be->now_us() < end) {
         char b[16];
 
         g_be->poll();
-        udp_ok = g_be->udp_recvfrom(u, b, sizeof(b), &sip, &sport) == 5 && !memcmp(b, "dgram", 5);
+        udp_ok = g_be->udp_recvmsg(u, b, sizeof(b), &meta) == 5 && !memcmp(b, "dgram", 5);
     }
     ck_assert(udp_ok);
+    sip = meta.sip;
+    sport = meta.sport;
     ck_assert_uint_eq(sip, inet_addr("10.9.0.1"));
     ck_assert_uint_eq(sport, htons(7));
+    /* the headers as received, and when */
+    ck_assert_uint_eq(meta.dip, inet_addr("10.9.0.2"));
+    ck_assert_uint_eq(meta.ttl, 64);
+    ck_assert_uint_eq(meta.tos, 0);
+    ck_assert_uint_eq(meta.ifindex, 0);    /* memif has no host interface */
+    ck_assert_uint_gt(meta.rx_us, 0);
+    ck_assert_uint_le(meta.rx_us, g_be->now_us());
     for (uint64_t t = g_be->now_us() + 200000; g_be->now_us() < t;)
         g_be->poll();
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
