@@ -36,7 +36,7 @@ struct libos_args {
 
 typedef long libos_handler_fn(struct libos_args *a);
 
-#define LIBOS_RESTARTS	8	/* nested restartable frames remembered per thread */
+#define LIBOS_RESTARTS	64	/* nested restartable frames remembered per thread */
 #define LIBOS_RECOUNT_FAST	1	/* the gate's stats entry counts it (nfast) */
 #define LIBOS_RECOUNT_TRAP	2	/* the trap counts it (ntrap) */
 
