@@ -275,9 +275,11 @@ out:
 /* Put the syscall back at @s if the jump there is still ours. */
 static void site_restore(const struct pun_site *s)
 {
-	uint8_t *code = (uint8_t *)s->site;
+	uint8_t *code = (uint8_t *)s->site, now[5];
 
-	if (code[0] != 0xe9 || tramp_pun_base(s->site, code + 2) + code[1] != s->stub)
+	/* Read as guest memory: a protection key may have made it unreadable meanwhile. */
+	if (libos_from_guest(now, code, sizeof(now)) || now[0] != 0xe9 ||
+	    tramp_pun_base(s->site, now + 2) + now[1] != s->stub)
 		return;	/* rewritten or zeroed (MADV_DONTNEED) meanwhile: not ours */
 	uint64_t spage = s->site & ~(PAGE - 1);
 	if (libos_raw(SYS_mprotect, (long)spage, PAGE, s->prot | PROT_READ | PROT_WRITE, 0, 0,
