@@ -352,9 +352,24 @@ static uint64_t bnet_ready_gen(void)
     return g_bnet.ctx ? dnet_ctx_gen(g_bnet.ctx) : 0;
 }
 
+static const uint64_t *bnet_tcp_ev_stamp(const struct bnet_tcb *t)
+{
+    return dnet_tcp_ev_stamp((const struct dnet_tcb *)t);
+}
+
+static void bnet_tcp_set_user(struct bnet_tcb *t, void *user)
+{
+    dnet_tcp_set_user(g_bnet.ctx, tcb(t), user);
+}
+
+static int bnet_tcp_touched(void **users, int max)
+{
+    return g_bnet.ctx ? dnet_tcp_touched(g_bnet.ctx, users, max) : 0;
+}
+
 static int bnet_tcp_take_error(struct bnet_tcb *t)
 {
-    return dnet_tcp_take_error(tcb(t));
+    return dnet_tcp_take_error(g_bnet.ctx, tcb(t));
 }
 
 static int bnet_tcp_set_nodelay(struct bnet_tcb *t, int on)
@@ -478,4 +493,7 @@ const struct bypass_net_backend bypass_net_backend = {
     .tcp_events = bnet_tcp_events,
     .ready_gen = bnet_ready_gen,
     .udp_recvmsg = bnet_udp_recvmsg,
+    .tcp_ev_stamp = bnet_tcp_ev_stamp,
+    .tcp_set_user = bnet_tcp_set_user,
+    .tcp_touched = bnet_tcp_touched,
 };

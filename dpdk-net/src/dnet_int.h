@@ -89,6 +89,8 @@ struct dnet_ctx {
     uint64_t now_us, tsc_hz, tsc0;
     struct dnet_wheel wheel;
     uint64_t gen;                   /* readiness generation (dnet_ctx_gen) */
+    uint64_t ev_clock;              /* the last stamp dnet_tcb_touch() gave (never repeats) */
+    struct dnet_tcb *tq_head, *tq_tail; /* touched blocks with a user (dnet_tcp_touched) */
 
     struct rte_mbuf *tx[DNET_TX_MAX];
     uint16_t ntx;

@@ -90,9 +90,11 @@ int dnet_tcp_accept(struct dnet_ctx *ctx, struct dnet_tcb *lsn, struct dnet_tcb 
     if (!lsn->aq_head)
         lsn->aq_tail = NULL;
     lsn->aq_len--;
+    dnet_tcb_touch(ctx, lsn);
     c->aq_next = NULL;
     c->parent = NULL;
     c->user_ref = 1;
+    dnet_tcb_touch(ctx, c);
     *out = c;
     return 0;
 }
@@ -148,6 +150,7 @@ int dnet_tcp_connect(struct dnet_ctx *ctx, rte_be32_t dip, rte_be16_t dport, rte
     dnet_tcb_hash(ctx, t);
     dnet_tcp_send_syn(ctx, t);
     dnet_tcp_arm_rto(ctx, t);
+    dnet_tcb_touch(ctx, t);
     *out = t;
     return 0;
 }
@@ -166,6 +169,7 @@ ssize_t dnet_tcp_send(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const void *bu
     uint32_t k, pos, first;
 
     ctx->gen++;
+    dnet_tcb_touch(ctx, tcb);
     if (tcb->err)
         return tcp_take_error(tcb);
     if (tcb->shut_wr)
@@ -192,6 +196,7 @@ ssize_t dnet_tcp_recv(struct dnet_ctx *ctx, struct dnet_tcb *tcb, void *buf, siz
     uint32_t k, first, before, after;
 
     ctx->gen++;
+    dnet_tcb_touch(ctx, tcb);
     if (tcb->state == DNET_TCP_LISTEN)
         return -ENOTCONN;
     if (!b->len || tcb->shut_rd) {
@@ -235,6 +240,7 @@ static void tcp_queue_fin(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 int dnet_tcp_shutdown(struct dnet_ctx *ctx, struct dnet_tcb *tcb, int how)
 {
     ctx->gen++;
+    dnet_tcb_touch(ctx, tcb);
     if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
         return -EINVAL;
     if (tcb->state == DNET_TCP_LISTEN || tcb->state == DNET_TCP_CLOSED ||
@@ -250,6 +256,9 @@ int dnet_tcp_shutdown(struct dnet_ctx *ctx, struct dnet_tcb *tcb, int how)
 int dnet_tcp_abort(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
     ctx->gen++;
+    dnet_tcb_touch(ctx, tcb);
+    tcb->user = NULL;   /* the handle is given up: nothing to tell its user */
+    dnet_tcb_untouch(ctx, tcb);
     if (tcb->state == DNET_TCP_LISTEN) {
         dnet_tcb_listener_free(ctx, tcb);
         return 0;
@@ -265,6 +274,9 @@ int dnet_tcp_abort(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 int dnet_tcp_close(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
     ctx->gen++;
+    dnet_tcb_touch(ctx, tcb);
+    tcb->user = NULL;   /* the handle is given up: nothing to tell its user */
+    dnet_tcb_untouch(ctx, tcb);
     switch (tcb->state) {
     case DNET_TCP_LISTEN:
         dnet_tcb_listener_free(ctx, tcb);
@@ -306,6 +318,7 @@ int dnet_tcp_set_keepalive(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t 
                            uint32_t intvl_s, uint32_t cnt)
 {
     ctx->gen++;
+    dnet_tcb_touch(ctx, tcb);
     if (idle_s && (!intvl_s || !cnt))
         return -EINVAL;
     tcb->ka_idle_us = idle_s * 1000000ull;
@@ -320,9 +333,38 @@ int dnet_tcp_set_keepalive(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t 
     return 0;
 }
 
-int dnet_tcp_take_error(struct dnet_tcb *tcb)
+int dnet_tcp_take_error(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
+    ctx->gen++;
+    dnet_tcb_touch(ctx, tcb);
     return -tcp_take_error(tcb);
+}
+
+const uint64_t *dnet_tcp_ev_stamp(const struct dnet_tcb *tcb)
+{
+    return &tcb->ev_stamp;
+}
+
+void dnet_tcp_set_user(struct dnet_ctx *ctx, struct dnet_tcb *tcb, void *user)
+{
+    tcb->user = user;
+    if (user)
+        dnet_tcb_stamp(ctx, tcb);   /* queued once at the start: the user looks first */
+    else
+        dnet_tcb_untouch(ctx, tcb);
+}
+
+int dnet_tcp_touched(struct dnet_ctx *ctx, void **users, int max)
+{
+    int n = 0;
+
+    while (n < max && ctx->tq_head) {
+        struct dnet_tcb *t = ctx->tq_head;
+
+        dnet_tcb_untouch(ctx, t);
+        users[n++] = t->user;
+    }
+    return n;
 }
 
 uint32_t dnet_tcp_events(const struct dnet_tcb *tcb, uint32_t *rcv_avail)

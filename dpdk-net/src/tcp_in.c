@@ -350,6 +350,9 @@ static void tcp_segment(struct dnet_ctx *ctx, struct tcp_seg *s)
     struct dnet_tcb *tcb = dnet_tcb_lookup(ctx, s->sip, s->sport, s->dport);
     struct dnet_tcb *lsn;
 
+    if (tcb)
+        dnet_tcb_touch(ctx, tcb);   /* whatever the segment does to it (and its listener) */
+
     if (tcb && tcb->state == DNET_TCP_TIME_WAIT &&
         (s->flags & (TCP_F_SYN | TCP_F_ACK | TCP_F_RST)) == TCP_F_SYN) {
         /* TIME_WAIT reuse: a new SYN above the old sequence space or timestamps. */

@@ -87,6 +87,10 @@ struct dnet_tcb {
     uint8_t tlp_out;               /* a loss probe went out; none again until snd_una moves */
     uint8_t tw;                    /* counted in ctx->tcp_tw_count, not ctx->tcp_count */
     int err;                       /* pending error, positive errno */
+    uint64_t ev_stamp;             /* dnet_tcp_ev_stamp(): moves when the events may change */
+    void *user;                    /* dnet_tcp_set_user(); non-NULL: touches are queued */
+    struct dnet_tcb *tq_next, *tq_prev; /* ctx->tq_head list, while tq_on */
+    uint8_t tq_on;
 
     /* listener */
     struct dnet_tcb *aq_head, *aq_tail;
@@ -122,6 +126,48 @@ struct dnet_tcb {
     uint32_t rcv_mss;              /* the largest payload received */
     uint32_t min_rtt_us;           /* the smallest RTT sample, 0 = none yet */
 };
+
+/* What dnet_tcp_events() says of @tcb (or of its listener: the accept queue) may change
+ * now: give it a fresh stamp from the context's clock.  Called at every way in that
+ * touches a block (a segment for it, its timers, the socket.h calls) and where a block
+ * changes its listener's queue, so a stamp that did not move means events that did not. */
+static inline void dnet_tcb_stamp(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    tcb->ev_stamp = ++ctx->ev_clock;
+    if (tcb->user && !tcb->tq_on) {
+        tcb->tq_on = 1;
+        tcb->tq_next = NULL;
+        tcb->tq_prev = ctx->tq_tail;
+        if (ctx->tq_tail)
+            ctx->tq_tail->tq_next = tcb;
+        else
+            ctx->tq_head = tcb;
+        ctx->tq_tail = tcb;
+    }
+}
+
+static inline void dnet_tcb_touch(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    dnet_tcb_stamp(ctx, tcb);
+    if (tcb->parent)
+        dnet_tcb_stamp(ctx, tcb->parent);
+}
+
+/* Off the touched list (the user let go, or the block is freed). */
+static inline void dnet_tcb_untouch(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    if (!tcb->tq_on)
+        return;
+    if (tcb->tq_prev)
+        tcb->tq_prev->tq_next = tcb->tq_next;
+    else
+        ctx->tq_head = tcb->tq_next;
+    if (tcb->tq_next)
+        tcb->tq_next->tq_prev = tcb->tq_prev;
+    else
+        ctx->tq_tail = tcb->tq_prev;
+    tcb->tq_on = 0;
+}
 
 /* tcp_api.c: table, allocation, state changes */
 struct dnet_tcb *dnet_tcb_alloc(struct dnet_ctx *ctx);

@@ -33,6 +33,7 @@ struct dnet_tcb *dnet_tcb_alloc(struct dnet_ctx *ctx)
     while ((65535u << tcb->rcv_wscale) < ctx->conf.rcvbuf && tcb->rcv_wscale < 14)
         tcb->rcv_wscale++;
     ctx->tcp_count++;
+    dnet_tcb_touch(ctx, tcb);   /* a stamp no earlier block at this address had */
     return tcb;
 }
 
@@ -48,6 +49,7 @@ int dnet_tcb_buffers(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 
 static void tcb_free(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
+    dnet_tcb_untouch(ctx, tcb);
     dnet_tcp_timers_stop(tcb);
     rte_free(tcb->snd.data);
     rte_free(tcb->rcv.data);
@@ -161,6 +163,7 @@ static void tcb_detach_parent(struct dnet_tcb *tcb)
 
 void dnet_tcp_set_closed(struct dnet_ctx *ctx, struct dnet_tcb *tcb, int err)
 {
+    dnet_tcb_touch(ctx, tcb);   /* and its listener, whose queue it may leave */
     tcb->state = DNET_TCP_CLOSED;
     if (err)
         tcb->err = err;
@@ -179,9 +182,9 @@ void dnet_tcp_child_established(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
     struct dnet_tcb *p = tcb->parent;
 
-    (void)ctx;
     if (!p)
         return;
+    dnet_tcb_touch(ctx, tcb);   /* the listener: its accept queue grows */
     p->syn_len--;
     tcb->aq_next = NULL;
     if (p->aq_tail)
@@ -210,6 +213,7 @@ static void tcb_time_wait_trim(struct dnet_tcb *tcb)
 
 void dnet_tcp_enter_time_wait(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
+    dnet_tcb_touch(ctx, tcb);
     uint64_t wait_us = ctx->conf.time_wait_ms * 1000ull;
 
     if (tcb->state != DNET_TCP_TIME_WAIT) {

@@ -58,6 +58,7 @@ static void tcp_rtx_fn(struct dnet_ctx *ctx, struct dnet_timer *t)
 {
     struct dnet_tcb *tcb = container_of(t, struct dnet_tcb, rtx_timer);
 
+    dnet_tcb_touch(ctx, tcb);
     switch (tcb->rtx_kind) {
     case TCP_RTX_RTO:
         tcp_rto_expired(ctx, tcb);
@@ -82,6 +83,7 @@ static void tcp_delack_fn(struct dnet_ctx *ctx, struct dnet_timer *t)
 {
     struct dnet_tcb *tcb = container_of(t, struct dnet_tcb, delack_timer);
 
+    dnet_tcb_touch(ctx, tcb);
     tcb->ack_now = 1;
     dnet_tcp_output(ctx, tcb);
 }
@@ -93,6 +95,7 @@ static void tcp_ka_fn(struct dnet_ctx *ctx, struct dnet_timer *t)
     struct dnet_tcb *tcb = container_of(t, struct dnet_tcb, ka_timer);
     uint64_t idle = ctx->now_us - tcb->last_rcv_us;
 
+    dnet_tcb_touch(ctx, tcb);
     if (!tcb->ka_idle_us ||
         (tcb->state != DNET_TCP_ESTABLISHED && tcb->state != DNET_TCP_CLOSE_WAIT))
         return;

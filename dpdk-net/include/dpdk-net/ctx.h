@@ -78,8 +78,7 @@ int dnet_ctx_poll(struct dnet_ctx *ctx);
  * The readiness generation: a counter that moves whenever the readiness of any endpoint of
  * the context may have changed: packets received (dnet_ctx_poll), timers run, and every
  * socket.h call that takes the context.  It may move without a change; it never stays put
- * across one, except for dnet_tcp_take_error() and dnet_tcp_set_nodelay() (no context: the
- * caller knows it made them).  A poller that found nothing ready may skip its next scan
+ * across one, except for dnet_tcp_set_nodelay() (no context, and no readiness change).  A poller that found nothing ready may skip its next scan
  * while the generation is unchanged.
  */
 uint64_t dnet_ctx_gen(const struct dnet_ctx *ctx);

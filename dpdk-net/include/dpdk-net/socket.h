@@ -102,6 +102,30 @@ int dnet_tcp_abort(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
  */
 uint32_t dnet_tcp_events(const struct dnet_tcb *tcb, uint32_t *rcv_avail);
 
+/**
+ * Where @p tcb's readiness stamp lives: a value that changes whenever what
+ * dnet_tcp_events() says of it may have changed (a segment for it or, for a listener, for
+ * a connection joining or leaving its accept queue; its timers; every socket.h call on
+ * it).  Stamps come from one counter of the context and are never given twice, so a
+ * poller may keep (handle, stamp, events) and skip asking again while the stamp at this
+ * address stays.  Valid while the handle is held.
+ */
+const uint64_t *dnet_tcp_ev_stamp(const struct dnet_tcb *tcb);
+
+/**
+ * Name the handle's user: from now on every time @p tcb's stamp moves (see
+ * dnet_tcp_ev_stamp()), @p user is queued (once until taken) for dnet_tcp_touched(); it is
+ * queued at once too.  NULL stops it; so do dnet_tcp_close() and dnet_tcp_abort().
+ */
+void dnet_tcp_set_user(struct dnet_ctx *ctx, struct dnet_tcb *tcb, void *user);
+
+/**
+ * Take up to @p max users of handles whose readiness may have changed since they were last
+ * taken (oldest first) into @p users.  @return how many.  A poller that keeps its answers
+ * per handle needs to ask again only about these.
+ */
+int dnet_tcp_touched(struct dnet_ctx *ctx, void **users, int max);
+
 /** Fill @p info (a snapshot; the pending error stays).  @return 0. */
 int dnet_tcp_info(const struct dnet_tcb *tcb, struct dnet_tcp_info *info);
 
@@ -130,7 +154,7 @@ struct dnet_tcp_stats {
 int dnet_tcp_stats(const struct dnet_ctx *ctx, const struct dnet_tcb *tcb, struct dnet_tcp_stats *st);
 
 /** SO_ERROR: return the pending error as a positive errno (0 = none) and clear it. */
-int dnet_tcp_take_error(struct dnet_tcb *tcb);
+int dnet_tcp_take_error(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 
 /** TCP_NODELAY: non-zero disables Nagle's algorithm.  @return 0. */
 int dnet_tcp_set_nodelay(struct dnet_tcb *tcb, int on);

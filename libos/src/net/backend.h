@@ -15,7 +15,7 @@
 #include <sys/types.h>
 
 #define BYPASS_NET_BACKEND_SYM	"bypass_net_backend"
-#define BYPASS_NET_BACKEND_ABI	3
+#define BYPASS_NET_BACKEND_ABI	4
 
 /* What --dpdk/--ip/--gw (or BYPASS_DPDK, BYPASS_IP, BYPASS_GW) asked for. */
 struct bypass_net_conf {
@@ -139,6 +139,15 @@ struct bypass_net_backend {
 	 * messages).  The full length, or -EAGAIN. */
 	ssize_t (*udp_recvmsg)(struct bnet_udp *u, void *buf, size_t len,
 			       struct bnet_udp_meta *meta);
+	/* ABI 4: where @t's readiness stamp lives (valid while the handle is held): it
+	 * changes whenever what tcp_events(@t) says may have changed, and no stamp is ever
+	 * given twice, so (handle, stamp) names one answer of tcp_events. */
+	const uint64_t *(*tcp_ev_stamp)(const struct bnet_tcb *t);
+	/* ABI 4: tcp_set_user names @t's user (NULL: none; tcp_close/tcp_abort end it):
+	 * whenever @t's stamp moves, @user is queued, once until taken, and at once too.
+	 * tcp_touched takes up to @max queued users, oldest first: how many. */
+	void (*tcp_set_user)(struct bnet_tcb *t, void *user);
+	int (*tcp_touched)(void **users, int max);
 };
 
 #endif

@@ -228,6 +228,7 @@ long net_wait(struct libos_args *a, struct net_sock *s, net_try_fn *try, void *a
 		net_lock();
 		int n = g_net.be && !g_net.child ? g_net.be->poll() : 0;
 		r = try(s, arg);
+		net_sock_changed(s);
 		net_unlock();
 		if (r != -EAGAIN || nonblock)
 			return r;

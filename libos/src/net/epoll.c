@@ -86,12 +86,91 @@ static bool kernel_members(int epfd)
 	return false;
 }
 
-static struct net_epitem *item_find(struct net_epoll *ep, int fd)
+/* ---- the check list ----
+ * A scan visits only the items on its epoll's check list: an item goes there when its
+ * socket may have changed (the backend's touched list for what packets, timers and
+ * backend calls did; net_sock_changed() for the LibOS's own calls on it; EPOLL_CTL_ADD
+ * and MOD), and stays after a visit only while it must be looked at again: level-
+ * triggered and ready (reported again at every wait, as on Linux), or a socket without
+ * a TCP connection in the backend (UDP, no stamps: always looked at). */
+
+static void ep_queue(struct net_epitem *it)
+{
+	struct net_epoll *ep = it->ep;
+
+	if (it->queued)
+		return;
+	it->queued = true;
+	it->qnext = NULL;
+	it->qprev = ep->qtail;
+	if (ep->qtail)
+		ep->qtail->qnext = it;
+	else
+		ep->qhead = it;
+	ep->qtail = it;
+}
+
+static void ep_unqueue(struct net_epitem *it)
+{
+	struct net_epoll *ep = it->ep;
+
+	if (!it->queued)
+		return;
+	if (it->qprev)
+		it->qprev->qnext = it->qnext;
+	else
+		ep->qhead = it->qnext;
+	if (it->qnext)
+		it->qnext->qprev = it->qprev;
+	else
+		ep->qtail = it->qprev;
+	it->queued = false;
+}
+
+void net_sock_changed_slow(struct net_sock *s)
+{
+	for (struct net_epitem *it = s->epitems; it; it = it->snext)
+		ep_queue(it);
+}
+
+/* What the backend changed since the last time (lock held): the sockets it names go on
+ * their items' check lists. */
+static void ep_drain(void)
+{
+	void *u[64];
+	int n;
+
+	if (!g_net.be)
+		return;
+	do {
+		n = g_net.be->tcp_touched(u, 64);
+		for (int i = 0; i < n; i++)
+			net_sock_changed(u[i]);
+	} while (n == 64);
+}
+
+/* Take item @i out of @ep (off its lists) and free it. */
+static void item_remove(struct net_epoll *ep, int i)
+{
+	struct net_epitem *it = ep->items[i];
+
+	ep_unqueue(it);
+	for (struct net_epitem **p = &it->s->epitems; *p; p = &(*p)->snext) {
+		if (*p == it) {
+			*p = it->snext;
+			break;
+		}
+	}
+	ep->items[i] = ep->items[--ep->n];
+	free(it);
+}
+
+static int item_index(struct net_epoll *ep, int fd)
 {
 	for (int i = 0; i < ep->n; i++)
-		if (ep->items[i].fd == fd)
-			return &ep->items[i];
-	return NULL;
+		if (ep->items[i]->fd == fd)
+			return i;
+	return -1;
 }
 
 void net_epoll_free(struct net_epoll *ep)
@@ -104,6 +183,8 @@ void net_epoll_free(struct net_epoll *ep)
 			break;
 		}
 	}
+	while (ep->n)
+		item_remove(ep, ep->n - 1);
 	free(ep->items);
 	free(ep);
 }
@@ -113,8 +194,8 @@ void net_epoll_forget(int fd, struct net_sock *s)
 	/* Few epoll instances hold LibOS sockets; walk the ones that do. */
 	for (struct net_epoll *ep = g_net.epolls; ep; ep = ep->next) {
 		for (int i = 0; i < ep->n; i++) {
-			if (ep->items[i].fd == fd && ep->items[i].s == s) {
-				ep->items[i] = ep->items[--ep->n];
+			if (ep->items[i]->fd == fd && ep->items[i]->s == s) {
+				item_remove(ep, i);
 				break;
 			}
 		}
@@ -162,7 +243,8 @@ long libos_sys_epoll_ctl(struct libos_args *a)
 		}
 	}
 	struct net_epoll *ep = f ? f->ep : NULL;
-	struct net_epitem *it = ep ? item_find(ep, fd) : NULL;
+	int idx = ep ? item_index(ep, fd) : -1;
+	struct net_epitem *it = idx >= 0 ? ep->items[idx] : NULL;
 	switch (op) {
 	case EPOLL_CTL_ADD:
 		if (it) {
@@ -182,7 +264,7 @@ long libos_sys_epoll_ctl(struct libos_args *a)
 		}
 		if (ep->n == ep->cap) {
 			int cap = ep->cap ? ep->cap * 2 : 16;
-			struct net_epitem *ni = realloc(ep->items, (size_t)cap * sizeof(*ni));
+			struct net_epitem **ni = realloc(ep->items, (size_t)cap * sizeof(*ni));
 			if (!ni) {
 				r = -ENOMEM;
 				break;
@@ -190,11 +272,18 @@ long libos_sys_epoll_ctl(struct libos_args *a)
 			ep->items = ni;
 			ep->cap = cap;
 		}
+		if (!(it = malloc(sizeof(*it)))) {
+			r = -ENOMEM;
+			break;
+		}
 		if (!ep->n)
 			kick();		/* waiters in the kernel: come back, wait our way */
-		it = &ep->items[ep->n++];
-		*it = (struct net_epitem){ .fd = fd, .s = s, .events = ev.events,
-					   .data = ev.data.u64, .gen = s->gen };
+		*it = (struct net_epitem){ .ep = ep, .snext = s->epitems, .fd = fd, .s = s,
+					   .events = ev.events, .data = ev.data.u64,
+					   .gen = s->gen };
+		s->epitems = it;
+		ep->items[ep->n++] = it;
+		ep_queue(it);		/* looked at by the next wait */
 		break;
 	case EPOLL_CTL_MOD:
 		if (!it) {
@@ -209,13 +298,14 @@ long libos_sys_epoll_ctl(struct libos_args *a)
 		it->data = ev.data.u64;
 		it->off = false;
 		it->seen = 0;		/* a MOD re-arms, as the kernel re-checks readiness */
+		ep_queue(it);
 		break;
 	case EPOLL_CTL_DEL:
 		if (!it) {
 			r = -ENOENT;
 			break;
 		}
-		*it = ep->items[--ep->n];
+		item_remove(ep, idx);
 		break;
 	default:
 		r = -EINVAL;
@@ -225,43 +315,71 @@ out:
 	return r;
 }
 
-/* Ready LibOS items of @ep into @out (at most @max), with their trigger rules. */
+/* Visit @it: its event for the program into *@out when its trigger rule says so (true).
+ * *@again: it must be visited at the next scan even if nothing changes (see above). */
+static bool visit(struct net_epitem *it, struct epoll_event *out, bool *again)
+{
+	uint32_t avail;
+	bool stampless = !it->s->tcb;	/* the backend tells no changes of it */
+
+	*again = stampless;
+	if (it->off)
+		return false;	/* ONESHOT fired: EPOLL_CTL_MOD queues it again */
+	uint32_t want = (it->events & (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI)) |
+			EPOLLERR | EPOLLHUP;
+	uint32_t ev = net_sock_events(it->s, &avail) & want;
+	if (it->events & EPOLLET) {
+		if (it->gen != it->s->gen) {
+			it->seen = 0;	/* the program met EAGAIN since: re-armed */
+			it->gen = it->s->gen;
+		}
+		/* New data is an edge too, as on Linux (every arrival wakes an ET item):
+		 * more readable than at the last visit, so a partial read does not hide the
+		 * next arrival. */
+		bool fire = (ev & ~it->seen) || ((ev & EPOLLIN) && avail > it->avail);
+		it->seen = ev;
+		it->avail = avail;
+		if (!fire)
+			return false;
+	} else if (!ev) {
+		return false;
+	} else {
+		*again = true;	/* level-triggered and ready: reported again next time */
+	}
+	out->events = ev;
+	out->data.u64 = it->data;
+	if (it->events & EPOLLONESHOT) {
+		it->off = true;
+		*again = false;
+	}
+	return true;
+}
+
+/* Ready LibOS items of @ep into @out (at most @max), with their trigger rules: only the
+ * items on the check list are visited (O(changed), not O(items)).  Those not reached
+ * (@max) stay at its head; those visited that must be looked at again go to its tail,
+ * so a busy socket does not starve the ones behind it (Linux re-queues a
+ * level-triggered item at the tail of its ready list too). */
 static int collect(struct net_epoll *ep, struct epoll_event *out, int max)
 {
+	struct net_epitem *again_head = NULL, **again_tail = &again_head, *it;
 	int n = 0;
 
-	for (int i = 0; i < ep->n && n < max; i++) {
-		struct net_epitem *it = &ep->items[i];
-		uint32_t avail;
-		if (it->off)
-			continue;
-		uint32_t want = (it->events & (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI)) |
-				EPOLLERR | EPOLLHUP;
-		uint32_t ev = net_sock_events(it->s, &avail) & want;
-		if (it->events & EPOLLET) {
-			if (it->gen != it->s->gen) {
-				it->seen = 0;	/* the program met EAGAIN since: re-armed */
-				it->gen = it->s->gen;
-			}
-			bool fire = (ev & ~it->seen) || ((ev & EPOLLIN) && avail > it->avail);
-			it->seen = ev;
-			if (!fire)
-				continue;
-			it->avail = avail;
-		} else if (!ev) {
-			continue;
+	ep_drain();
+	while (n < max && (it = ep->qhead)) {
+		bool again;
+		ep_unqueue(it);
+		if (visit(it, &out[n], &again))
+			n++;
+		if (again) {
+			it->qnext = NULL;
+			*again_tail = it;
+			again_tail = &it->qnext;
 		}
-		out[n].events = ev;
-		out[n].data.u64 = it->data;
-		n++;
-		if (it->events & EPOLLONESHOT)
-			it->off = true;
 	}
-	/* Rotate so a busy socket does not starve the ones behind it. */
-	if (n && ep->n > 1) {
-		struct net_epitem first = ep->items[0];
-		memmove(ep->items, ep->items + 1, (size_t)(ep->n - 1) * sizeof(first));
-		ep->items[ep->n - 1] = first;
+	while ((it = again_head)) {
+		again_head = it->qnext;
+		ep_queue(it);
 	}
 	return n;
 }

@@ -55,6 +55,9 @@ struct net_opt {
 	uint8_t val[32];
 };
 
+struct net_epitem;
+struct net_epoll;
+
 struct net_sock {
 	struct net_sock *next;		/* g_net.socks */
 	int refs;			/* fds that name it */
@@ -78,6 +81,13 @@ struct net_sock {
 	uint8_t tstamp;
 	uint64_t rcvtimeo_us, sndtimeo_us;	/* 0 = none */
 	uint32_t gen;			/* bumped at every -EAGAIN: re-arms epoll ET items */
+	/* The backend's last answer about tcb's readiness (net_sock_events): it holds while
+	 * the handle is the same and the stamp at ev_stampp has not moved. */
+	struct bnet_tcb *ev_tcb;
+	const uint64_t *ev_stampp;
+	uint64_t ev_stamp;
+	uint32_t ev, ev_rcv;
+	struct net_epitem *epitems;	/* the epoll items naming it (it->snext) */
 	uint8_t *peek;			/* MSG_PEEK: bytes taken from the backend, unread */
 	uint32_t peek_len, peek_off;
 	int nopts;
@@ -96,12 +106,18 @@ struct net_rxinfo {
 
 /* One LibOS socket in an epoll instance's LibOS interest list. */
 struct net_epitem {
+	struct net_epoll *ep;
+	struct net_epitem *snext;	/* the next item naming the same socket */
+	/* On ep's check list (queued): its readiness may have changed since its last visit,
+	 * or it must be looked at again (level-triggered and ready; no backend stamp). */
+	struct net_epitem *qnext, *qprev;
+	bool queued;
 	int fd;
 	struct net_sock *s;
 	uint32_t events;		/* EPOLL* asked for, with EPOLLET/ONESHOT/EXCLUSIVE */
 	uint64_t data;
 	uint32_t seen;			/* ET: readiness reported last time */
-	uint32_t avail;			/* ET: bytes readable when last reported */
+	uint32_t avail;			/* ET: bytes readable at the last visit */
 	uint32_t gen;			/* ET: the socket's gen when last reported */
 	bool off;			/* ONESHOT fired: until EPOLL_CTL_MOD */
 };
@@ -109,7 +125,9 @@ struct net_epitem {
 struct net_epoll {
 	struct net_epoll *next;		/* g_net.epolls */
 	int n, cap;
-	struct net_epitem *items;
+	struct net_epitem **items;
+	/* The check list: the only items a scan visits (epoll.c, collect). */
+	struct net_epitem *qhead, *qtail;
 	/* The last scan found nothing to report, at these g_net.gen and ready_gen: until
 	 * either moves, another scan would find nothing either. */
 	bool idle;
@@ -187,6 +205,17 @@ static inline struct net_sock *net_sock_get(long fd)
 	return f && f->kind == NET_FD_SOCK ? f->s : NULL;
 }
 
+/* epoll.c: a call on @s may change its readiness (lock held): its epoll items go on
+ * their check lists.  Every call that changes a socket reaches it through
+ * net_sock_lock(), net_sock_hold()/net_sock_release() or net_wait(), which call this;
+ * what the backend changes comes through its touched list. */
+void net_sock_changed_slow(struct net_sock *s);
+static inline void net_sock_changed(struct net_sock *s)
+{
+	if (s->epitems)
+		net_sock_changed_slow(s);
+}
+
 /* The LibOS socket @fd with the lock taken, or NULL (lock released): the kernel's. */
 static inline struct net_sock *net_sock_lock(long fd)
 {
@@ -194,6 +223,8 @@ static inline struct net_sock *net_sock_lock(long fd)
 	struct net_sock *s = net_sock_get(fd);
 	if (!s)
 		net_unlock();
+	else
+		net_sock_changed(s);
 	return s;
 }
 
@@ -203,8 +234,10 @@ static inline struct net_sock *net_sock_hold(long fd)
 {
 	net_lock();
 	struct net_sock *s = net_sock_get(fd);
-	if (s)
+	if (s) {
 		s->refs++;
+		net_sock_changed(s);
+	}
 	net_unlock();
 	return s;
 }
@@ -287,6 +320,7 @@ void net_epoll_free(struct net_epoll *ep);
 static inline void net_sock_release(struct net_sock *s)
 {
 	net_lock();
+	net_sock_changed(s);
 	net_sock_put(s);
 	net_unlock();
 }

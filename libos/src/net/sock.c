@@ -116,7 +116,17 @@ uint32_t net_sock_events(struct net_sock *s, uint32_t *avail)
 	}
 	if (!s->tcb || !g_net.be)
 		return s->error ? BNET_ERR | BNET_HUP | BNET_OUT : BNET_OUT | BNET_HUP;
-	ev = g_net.be->tcp_events(s->tcb, &rcv);
+	/* Ask the backend only when the connection's stamp moved since its last answer
+	 * (stamps never repeat, so a new handle at an old one's address is asked too): a
+	 * wait over many sockets costs a compare for each one nothing happened to. */
+	if (s->ev_tcb != s->tcb || *s->ev_stampp != s->ev_stamp) {
+		s->ev_tcb = s->tcb;
+		s->ev_stampp = g_net.be->tcp_ev_stamp(s->tcb);
+		s->ev_stamp = *s->ev_stampp;
+		s->ev = g_net.be->tcp_events(s->tcb, &s->ev_rcv);
+	}
+	ev = s->ev;
+	rcv = s->ev_rcv;
 	*avail += rcv;
 	if (s->peek_len)
 		ev |= BNET_IN;
@@ -378,8 +388,10 @@ long libos_sys_listen(struct libos_args *a)
 		if (backlog <= 0 || backlog > 4096)
 			backlog = backlog <= 0 ? 1 : 4096;
 		r = g_net.be->tcp_listen(s->local.sin_port, backlog, &s->tcb);
-		if (r == 0)
+		if (r == 0) {
 			s->state = NET_LISTEN;
+			g_net.be->tcp_set_user(s->tcb, s);	/* epoll hears of its changes */
+		}
 	}
 	net_unlock();
 	return r;
@@ -417,6 +429,7 @@ static long try_accept(struct net_sock *s, void *arg)
 	}
 	g_net.be->tcp_info(tcb, &info);
 	c->tcb = tcb;
+	g_net.be->tcp_set_user(tcb, c);
 	c->family = s->family;
 	c->state = NET_CONNECTED;
 	c->nonblock = x->flags & SOCK_NONBLOCK;
@@ -585,6 +598,7 @@ long libos_sys_connect(struct libos_args *a)
 					  &s->tcb);
 		if (r)
 			goto out;
+		g_net.be->tcp_set_user(s->tcb, s);
 		if (s->nodelay)
 			g_net.be->tcp_set_nodelay(s->tcb, 1);
 		if (s->keepalive)
@@ -708,6 +722,7 @@ long libos_sys_close(struct libos_args *a)
 	if (s && !g_net.child && (lus = linger_us(s))) {
 		lt = s->tcb;	/* the socket goes now; its connection lingers below */
 		s->tcb = NULL;
+		g_net.be->tcp_set_user(lt, NULL);
 	}
 	net_fd_close(fd);
 	net_unlock();

@@ -413,6 +413,98 @@ static void case_epoll(void)
 	close(ep);
 }
 
+/* Wait (up to ~5 s) until @ep reports data @want; the events of that item, 0 if never.
+ * Every event seen on the way is ORed into *@others when it is not @want's. */
+static uint32_t wait_for_item(int ep, uint32_t want, uint32_t *others)
+{
+	struct epoll_event out[64];
+
+	for (int round = 0; round < 250; round++) {
+		/* a ready level-triggered member makes every wait return at once: pace */
+		int n = epoll_wait(ep, out, 64, 20);
+		CHECK(n >= 0, "epoll_wait");
+		uint32_t got = 0;
+		for (int i = 0; i < n; i++) {
+			if (out[i].data.u32 == want)
+				got = out[i].events;
+			else
+				*others |= 1u << (out[i].data.u32 % 32);
+		}
+		if (got)
+			return got;
+		usleep(20000);
+	}
+	return 0;
+}
+
+/* Readiness among many idle sockets (epoll's scans visit only what changed): a level-
+ * triggered socket that stays ready is reported at every wait, the others never; two
+ * ready ones share maxevents=1 in turn (Linux re-queues a reported LT item at the tail);
+ * edge-triggered fires once per arrival, not after a partial read alone, again on new
+ * data, and after a read to EAGAIN, on the next data. */
+static void case_epoll_many(void)
+{
+	enum { N = 40 };
+	struct epoll_event ev, out[64];
+	int fd[N], ep = epoll_create1(EPOLL_CLOEXEC);
+	uint32_t others = 0;
+	char buf[64];
+
+	CHECK(ep >= 0, "epoll_create1");
+	for (int i = 0; i < N; i++) {
+		/* one echo each first: the peer's small backlog may hold back a connection */
+		fd[i] = tcp_to(7000, 0);
+		CHECK(write(fd[i], "x", 1) == 1 && read_full(fd[i], buf, 1) == 1, "echo %d", i);
+		ev = (struct epoll_event){ .events = EPOLLIN | (i == 7 ? EPOLLET : 0), .data.u32 = i };
+		CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, fd[i], &ev) == 0, "ADD %d", i);
+	}
+	CHECK(epoll_wait(ep, out, 64, 100) == 0, "nothing ready");
+	/* LT: one socket with unread data among N - 1 idle ones */
+	CHECK(write(fd[25], "lt", 2) == 2, "write 25");
+	CHECK(wait_for_item(ep, 25, &others) == EPOLLIN, "LT socket 25 never reported");
+	CHECK(!others, "idle sockets reported (%#x)", others);
+	for (int k = 0; k < 5; k++) {
+		int n = epoll_wait(ep, out, 64, 0);
+		CHECK(n == 1 && out[0].data.u32 == 25, "LT socket 25 not reported again "
+		      "(round %d: %d events, first %u)", k, n, n > 0 ? out[0].data.u32 : 0);
+	}
+	/* two ready LT sockets, maxevents 1: both in two consecutive waits */
+	CHECK(write(fd[3], "lt", 2) == 2, "write 3");
+	CHECK(wait_for_item(ep, 3, &others) == EPOLLIN, "LT socket 3 never reported");
+	uint32_t both = 0;
+	for (int k = 0; k < 2; k++) {
+		CHECK(epoll_wait(ep, out, 1, 0) == 1, "maxevents 1: an event");
+		both |= 1u << out[0].data.u32;
+	}
+	CHECK(both == ((1u << 3) | (1u << 25)), "maxevents 1: not in turn (seen %#x)", both);
+	CHECK(read(fd[3], buf, sizeof(buf)) == 2 && read(fd[25], buf, sizeof(buf)) == 2,
+	      "drain 3 and 25");
+	CHECK(epoll_wait(ep, out, 64, 50) == 0, "drained: nothing ready");
+	/* ET: fires on arrival, not after a partial read, again on more data */
+	CHECK(write(fd[7], "abcd", 4) == 4, "write 7");
+	others = 0;
+	CHECK(wait_for_item(ep, 7, &others) == EPOLLIN, "ET socket 7 never fired");
+	CHECK(!others, "idle sockets reported (%#x)", others);
+	CHECK(epoll_wait(ep, out, 64, 50) == 0, "ET fired twice for one arrival");
+	CHECK(read(fd[7], buf, 1) == 1, "partial read");
+	CHECK(epoll_wait(ep, out, 64, 50) == 0, "ET fired after a partial read alone");
+	CHECK(write(fd[7], "e", 1) == 1, "write 7 again");
+	CHECK(wait_for_item(ep, 7, &others) == EPOLLIN, "ET did not fire on more data");
+	CHECK(read(fd[7], buf, sizeof(buf)) == 4, "read the rest");
+	int fl = fcntl(fd[7], F_GETFL);
+	CHECK(fcntl(fd[7], F_SETFL, fl | O_NONBLOCK) == 0, "O_NONBLOCK");
+	CHECK(read(fd[7], buf, sizeof(buf)) < 0 && errno == EAGAIN, "EAGAIN");
+	CHECK(write(fd[7], "f", 1) == 1, "write 7 a third time");
+	CHECK(wait_for_item(ep, 7, &others) == EPOLLIN, "ET did not fire after EAGAIN");
+	/* the last socket added, and one in the middle, still heard */
+	CHECK(write(fd[N - 1], "z", 1) == 1 && write(fd[17], "m", 1) == 1, "write last/17");
+	CHECK(wait_for_item(ep, N - 1, &others) == EPOLLIN, "last socket never reported");
+	CHECK(wait_for_item(ep, 17, &others) == EPOLLIN, "socket 17 never reported");
+	for (int i = 0; i < N; i++)
+		close(fd[i]);
+	close(ep);
+}
+
 static void case_dup2(void)
 {
 	char buf[8];
@@ -1403,6 +1495,7 @@ static const struct {
 	{ "eagain_write", case_eagain_write }, { "accept", case_accept },
 	{ "eintr", case_eintr }, { "poll_eintr", case_poll_eintr }, { "rcvtimeo", case_rcvtimeo },
 	{ "poll_mix", case_poll_mix }, { "epoll", case_epoll }, { "dup2", case_dup2 },
+	{ "epoll_many", case_epoll_many },
 	{ "rst", case_rst }, { "shutdown", case_shutdown }, { "udp", case_udp },
 	{ "loopback", case_loopback }, { "fork", case_fork }, { "ipv6_dual", case_ipv6_dual },
 	{ "refused", case_refused }, { "badptr", case_badptr },

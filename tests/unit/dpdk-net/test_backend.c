@@ -237,6 +237,45 @@ START_TEST(test_backend_tcp_events_match_info_gen_moves)
 }
 END_TEST
 
+/* The readiness stamp moves with every call on the connection and never repeats; a named
+ * user is queued once per batch of touches until taken, and no more after close. */
+START_TEST(test_backend_tcp_stamp_touched_queue)
+{
+    struct bnet_tcb *c, *d;
+    void *u[4];
+    int me, other;
+
+    start(EAL_BASE "--vdev=net_null0,no-rx=1");
+    ck_assert_int_eq(g_be->tcp_touched(u, 4), 0);
+    ck_assert_int_eq(g_be->tcp_connect(inet_addr("10.9.0.3"), htons(80), 0, &c), 0);
+    ck_assert_int_eq(g_be->tcp_connect(inet_addr("10.9.0.3"), htons(81), 0, &d), 0);
+    const uint64_t *sc = g_be->tcp_ev_stamp(c), *sd = g_be->tcp_ev_stamp(d);
+    ck_assert_uint_ne(*sc, *sd);
+    uint64_t was = *sc;
+    ck_assert_int_eq(g_be->tcp_touched(u, 4), 0);     /* no user named yet */
+    g_be->tcp_set_user(c, &me);                          /* queued at once */
+    ck_assert_uint_gt(*sc, was);
+    g_be->tcp_set_user(d, &other);
+    ck_assert_int_eq(g_be->tcp_touched(u, 4), 2);
+    ck_assert_ptr_eq(u[0], &me);
+    ck_assert_ptr_eq(u[1], &other);
+    ck_assert_int_eq(g_be->tcp_touched(u, 4), 0);
+    was = *sc;
+    ck_assert_int_eq(g_be->tcp_shutdown(c, SHUT_RDWR), -ENOTCONN);
+    ck_assert_int_eq(g_be->tcp_take_error(c), 0);
+    ck_assert_uint_gt(*sc, was);
+    ck_assert_int_eq(g_be->tcp_touched(u, 4), 1);       /* twice touched, queued once */
+    ck_assert_ptr_eq(u[0], &me);
+    ck_assert_int_eq(g_be->tcp_shutdown(d, SHUT_RDWR), -ENOTCONN);
+    ck_assert_int_eq(g_be->tcp_abort(d), 0);             /* the user lets go: dequeued */
+    ck_assert_int_eq(g_be->tcp_touched(u, 4), 0);
+    g_be->tcp_set_user(c, NULL);
+    ck_assert_int_eq(g_be->tcp_shutdown(c, SHUT_RDWR), -ENOTCONN);
+    ck_assert_int_eq(g_be->tcp_touched(u, 4), 0);
+    ck_assert_int_eq(g_be->tcp_abort(c), 0);
+}
+END_TEST
+
 START_TEST(test_backend_udp_bind_port_close)
 {
     struct bnet_udp *u, *v, *w;
@@ -633,6 +672,7 @@ static Suite *backend_suite(void)
     tcase_add_test(tc, test_backend_stats_json_parses);
     tcase_add_test(tc, test_backend_tcp_listen_connect_close);
     tcase_add_test(tc, test_backend_tcp_events_match_info_gen_moves);
+    tcase_add_test(tc, test_backend_tcp_stamp_touched_queue);
     tcase_add_test(tc, test_backend_udp_bind_port_close);
     tcase_add_test(tc, test_backend_bad_eal_option_one_line);
     tcase_add_test(tc, test_backend_bad_vdev_one_line);
