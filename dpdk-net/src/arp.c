@@ -160,12 +160,32 @@ int dnet_arp_resolve(struct dnet_ctx *ctx, rte_be32_t ip, struct rte_mbuf *m, st
     return -EINPROGRESS;
 }
 
+/* RFC 826 merge: refresh a known sender; learn it only if the packet is for us. */
+static void arp_merge(struct dnet_ctx *ctx, const struct rte_arp_hdr *ah)
+{
+    struct dnet_arp_entry *e;
+
+    if (ah->arp_data.arp_sip == 0 || ah->arp_data.arp_sip == ctx->ip)
+        return;
+    e = arp_find(ctx, ah->arp_data.arp_sip);
+    if (!e && ah->arp_data.arp_tip == ctx->ip)
+        e = arp_insert(ctx, ah->arp_data.arp_sip);
+    if (e)
+        arp_learn(ctx, e, &ah->arp_data.arp_sha);
+}
+
+void dnet_arp_learn(struct dnet_ctx *ctx, struct rte_mbuf *m)
+{
+    /* Checked by the context that received it; that one answered it too. */
+    arp_merge(ctx, rte_pktmbuf_mtod_offset(m, const struct rte_arp_hdr *, m->l2_len));
+    rte_pktmbuf_free(m);
+}
+
 int dnet_arp_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n)
 {
     for (int i = 0; i < n; i++) {
         struct rte_mbuf *m = pkts[i];
         struct rte_arp_hdr *ah;
-        struct dnet_arp_entry *e;
         uint16_t op;
         int for_us;
 
@@ -181,19 +201,15 @@ int dnet_arp_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n)
             !rte_is_unicast_ether_addr(&ah->arp_data.arp_sha))
             goto bad;
         for_us = ah->arp_data.arp_tip == ctx->ip;
-        if (ah->arp_data.arp_sip != 0 && ah->arp_data.arp_sip != ctx->ip) {
-            /* RFC 826 merge: refresh a known sender; learn it only if the packet is for us. */
-            e = arp_find(ctx, ah->arp_data.arp_sip);
-            if (!e && for_us)
-                e = arp_insert(ctx, ah->arp_data.arp_sip);
-            if (e)
-                arp_learn(ctx, e, &ah->arp_data.arp_sha);
-        }
+        arp_merge(ctx, ah);
         if (op == RTE_ARP_OP_REQUEST && for_us && ah->arp_data.arp_sip != ctx->ip) {
             struct rte_ether_addr sha = ah->arp_data.arp_sha;
 
             arp_send(ctx, RTE_ARP_OP_REPLY, &sha, ah->arp_data.arp_sip, &sha);
         }
+        /* Several contexts on the port: the others learn from it too (answered once, here). */
+        if (ctx->inbox && ah->arp_data.arp_sip != 0 && ah->arp_data.arp_sip != ctx->ip)
+            dnet_group_share_arp(ctx, m);
         rte_pktmbuf_free(m);
         continue;
 bad:

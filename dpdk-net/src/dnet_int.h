@@ -72,6 +72,7 @@ struct dnet_fault {
 /* ---- the per-core context ---- */
 struct dnet_tcb;
 struct dnet_udp_sock;
+struct rte_ring;
 
 #define DNET_TCP_HASH 4096u
 #define DNET_UDP_HASH 256u
@@ -111,6 +112,12 @@ struct dnet_ctx {
     struct dnet_udp_sock *udp_hash[DNET_UDP_HASH];
 
     struct dnet_fault fault;
+
+    /* Several contexts on one port (lcore/group.c): NULL inbox = the port has one queue. */
+    struct rte_ring *inbox;                    /* redirected frames, tagged (group.c) */
+    uint16_t nq;                               /* the port's queues */
+    uint16_t eph_first;                        /* first ephemeral port we own (host order) */
+
     struct dnet_stats st;
 };
 
@@ -164,6 +171,39 @@ int dnet_arp_resolve(struct dnet_ctx *ctx, rte_be32_t ip, struct rte_mbuf *m,
                      struct rte_ether_addr *mac);
 void dnet_arp_init(struct dnet_ctx *ctx);
 void dnet_arp_fini(struct dnet_ctx *ctx);
+
+/* ---- several contexts on one port (lcore/group.c) ---- */
+enum { DNET_REDIR_TCP, DNET_REDIR_UDP, DNET_REDIR_ARP };
+
+/* Register @ctx in its port and make its inbox (when the port has several queues).
+ * Returns 0, -EBUSY (the queue has a context), -EINVAL (inbox_len too large) or -ENOMEM. */
+int dnet_group_join(struct dnet_ctx *ctx);
+/* Unregister @ctx and free its inbox and what is in it. */
+void dnet_group_leave(struct dnet_ctx *ctx);
+/* Handle up to a burst of frames from the inbox.  Returns how many. */
+int dnet_group_drain(struct dnet_ctx *ctx);
+/* The next ephemeral port to try (network order), one @ctx owns; advances. */
+rte_be16_t dnet_eph_next(struct dnet_ctx *ctx);
+struct dnet_ctx *dnet_group_owner_slow(struct dnet_ctx *ctx, rte_be16_t lport);
+/* The live context of the port that owns local port @lport when it is not @ctx; else NULL
+ * (@ctx owns it, or its owner has no context: handle the frame as a lone context would). */
+static inline struct dnet_ctx *dnet_group_owner(struct dnet_ctx *ctx, rte_be16_t lport)
+{
+    /* One queue (the common case): every port is ours. */
+    if (likely(ctx->inbox == NULL))
+        return NULL;
+    return dnet_group_owner_slow(ctx, lport);
+}
+/* Pass @m, a TCP segment or UDP datagram (@kind DNET_REDIR_TCP / _UDP; headers checked,
+ * l2_len and l3_len set) to @owner (from dnet_group_owner): queued in its inbox, or dropped
+ * and counted when the inbox is full.  Takes @m. */
+void dnet_group_redirect(struct dnet_ctx *ctx, struct dnet_ctx *owner, struct rte_mbuf *m,
+                         int kind);
+/* Give every other context of the port a reference to the ARP frame @m (checked, l2_len set)
+ * to learn from.  @m stays the caller's. */
+void dnet_group_share_arp(struct dnet_ctx *ctx, struct rte_mbuf *m);
+/* Learn from an ARP frame another context received and answered (arp.c); frees @m. */
+void dnet_arp_learn(struct dnet_ctx *ctx, struct rte_mbuf *m);
 
 /* Sockets teardown on ctx destroy. */
 void dnet_tcp_fini(struct dnet_ctx *ctx);

@@ -110,7 +110,8 @@ int dnet_port_setup(struct dnet_port *port, uint16_t port_id, const struct dnet_
     rc = rte_eth_dev_info_get(port_id, &info);
     if (rc < 0)
         return rc;
-    if (info.max_rx_queues < c.nb_queues || info.max_tx_queues < c.nb_queues)
+    if (info.max_rx_queues < c.nb_queues || info.max_tx_queues < c.nb_queues ||
+        c.nb_queues > DNET_PORT_MAX_QUEUES)
         return -EINVAL;
 
     port->port_id = port_id;

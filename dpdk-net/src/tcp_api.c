@@ -38,9 +38,8 @@ static int tcp_lport_used(struct dnet_ctx *ctx, rte_be16_t p)
 static int tcp_pick_listen_port(struct dnet_ctx *ctx, rte_be16_t *port)
 {
     for (unsigned tries = 0; tries < 28232; tries++) {
-        rte_be16_t p = rte_cpu_to_be_16(ctx->eph_next);
+        rte_be16_t p = dnet_eph_next(ctx);
 
-        ctx->eph_next = ctx->eph_next >= 60999 ? 32768 : ctx->eph_next + 1;
         if (!tcp_lport_used(ctx, p)) {
             *port = p;
             return 0;
@@ -102,9 +101,8 @@ int dnet_tcp_accept(struct dnet_ctx *ctx, struct dnet_tcb *lsn, struct dnet_tcb 
 static int tcp_pick_port(struct dnet_ctx *ctx, rte_be32_t dip, rte_be16_t dport, rte_be16_t *sport)
 {
     for (unsigned tries = 0; tries < 28232; tries++) {
-        rte_be16_t p = rte_cpu_to_be_16(ctx->eph_next);
+        rte_be16_t p = dnet_eph_next(ctx);
 
-        ctx->eph_next = ctx->eph_next >= 60999 ? 32768 : ctx->eph_next + 1;
         if (!dnet_tcb_lookup(ctx, dip, dport, p) && !dnet_tcb_listener(ctx, p)) {
             *sport = p;
             return 0;
@@ -343,6 +341,11 @@ int dnet_tcp_take_error(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 const uint64_t *dnet_tcp_ev_stamp(const struct dnet_tcb *tcb)
 {
     return &tcb->ev_stamp;
+}
+
+uint16_t dnet_tcb_queue(const struct dnet_tcb *tcb)
+{
+    return tcb->queue;
 }
 
 void dnet_tcp_set_user(struct dnet_ctx *ctx, struct dnet_tcb *tcb, void *user)

@@ -345,10 +345,12 @@ static void tcp_sync_input(struct dnet_ctx *ctx, struct dnet_tcb *tcb, struct tc
     dnet_tcp_output(ctx, tcb);
 }
 
-static void tcp_segment(struct dnet_ctx *ctx, struct tcp_seg *s)
+/* @s was parsed from *@mp; a redirect to another context takes the mbuf (*@mp = NULL). */
+static void tcp_segment(struct dnet_ctx *ctx, struct tcp_seg *s, struct rte_mbuf **mp)
 {
     struct dnet_tcb *tcb = dnet_tcb_lookup(ctx, s->sip, s->sport, s->dport);
     struct dnet_tcb *lsn;
+    struct dnet_ctx *owner;
 
     if (tcb)
         dnet_tcb_touch(ctx, tcb);   /* whatever the segment does to it (and its listener) */
@@ -370,6 +372,14 @@ static void tcp_segment(struct dnet_ctx *ctx, struct tcp_seg *s)
         lsn = dnet_tcb_listener(ctx, s->dport);
         if (lsn) {
             tcp_listen_input(ctx, lsn, s, 0);
+            return;
+        }
+        /* Several contexts on the port: maybe a connection of the port's owner
+         * (lcore/group.c).  Asked only here, past both lookups: one queue pays nothing. */
+        owner = dnet_group_owner(ctx, s->dport);
+        if (owner) {
+            dnet_group_redirect(ctx, owner, *mp, DNET_REDIR_TCP);
+            *mp = NULL;
             return;
         }
         ctx->st.tcp_drop++;
@@ -401,8 +411,8 @@ int dnet_tcp_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n)
         if (tcp_parse(ctx, pkts[i], &s) < 0)
             ctx->st.tcp_bad++;
         else
-            tcp_segment(ctx, &s);
-        rte_pktmbuf_free(pkts[i]);  /* data was copied into the receive buffer */
+            tcp_segment(ctx, &s, &pkts[i]);
+        rte_pktmbuf_free(pkts[i]);  /* copied into the receive buffer; NULL if redirected */
     }
     return n;
 }

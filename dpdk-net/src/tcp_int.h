@@ -125,6 +125,8 @@ struct dnet_tcb {
     uint32_t segs_out, segs_in, data_segs_out, data_segs_in, total_retrans;
     uint32_t rcv_mss;              /* the largest payload received */
     uint32_t min_rtt_us;           /* the smallest RTT sample, 0 = none yet */
+
+    uint16_t queue;                /* its context's queue (dnet_tcb_queue) */
 };
 
 /* What dnet_tcp_events() says of @tcb (or of its listener: the accept queue) may change

@@ -29,6 +29,7 @@ struct dnet_tcb *dnet_tcb_alloc(struct dnet_ctx *ctx)
     tcb->rto_us = TCP_RTO_INIT_US;
     tcb->mss = TCP_DEF_PEER_MSS;
     tcb->lip = ctx->ip;
+    tcb->queue = ctx->queue;
     /* Smallest scale that lets the window field cover the whole receive buffer. */
     while ((65535u << tcb->rcv_wscale) < ctx->conf.rcvbuf && tcb->rcv_wscale < 14)
         tcb->rcv_wscale++;

@@ -22,6 +22,7 @@ struct dnet_udp_slot {
 struct dnet_udp_sock {
     struct dnet_udp_sock *next;  /* bind table chain */
     rte_be16_t port;
+    uint16_t queue;              /* its context's queue (dnet_udp_queue) */
     uint32_t qlen, head, count;
     struct dnet_udp_slot q[];    /* qlen slots, ring */
 };
@@ -48,9 +49,8 @@ int dnet_udp_bind(struct dnet_ctx *ctx, rte_be16_t port, uint32_t qlen, struct d
     ctx->gen++;
     if (!port) {
         for (unsigned tries = 0; tries < 28232 && !port; tries++) {
-            rte_be16_t p = rte_cpu_to_be_16(ctx->eph_next);
+            rte_be16_t p = dnet_eph_next(ctx);
 
-            ctx->eph_next = ctx->eph_next >= 60999 ? 32768 : ctx->eph_next + 1;
             if (!udp_lookup(ctx, p))
                 port = p;
         }
@@ -65,6 +65,7 @@ int dnet_udp_bind(struct dnet_ctx *ctx, rte_be16_t port, uint32_t qlen, struct d
     if (!us)
         return -ENOMEM;
     us->port = port;
+    us->queue = ctx->queue;
     us->qlen = qlen;
     b = udp_bucket(ctx, port);
     us->next = *b;
@@ -102,6 +103,11 @@ uint32_t dnet_udp_pending(const struct dnet_udp_sock *us)
     return us->count;
 }
 
+uint16_t dnet_udp_queue(const struct dnet_udp_sock *us)
+{
+    return us->queue;
+}
+
 rte_be16_t dnet_udp_port(const struct dnet_udp_sock *us)
 {
     return us->port;
@@ -129,6 +135,13 @@ int dnet_udp_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n)
             goto bad;
         us = udp_lookup(ctx, uh->dst_port);
         if (!us) {
+            /* Several contexts on the port: the port's owner may have the endpoint. */
+            struct dnet_ctx *owner = dnet_group_owner(ctx, uh->dst_port);
+
+            if (owner) {
+                dnet_group_redirect(ctx, owner, m, DNET_REDIR_UDP);
+                continue;
+            }
             ctx->st.udp_no_port++;
             rte_pktmbuf_free(m);
             continue;

@@ -1,6 +1,23 @@
 // SPDX-License-Identifier: MIT
 // dpdk-net per-core context: owns one RX/TX queue pair of a port, its ARP cache view,
 // connection tables, timer wheel and clock.  Polled run-to-completion by one thread; no locks.
+//
+// Several contexts on one port (nb_queues = N > 1) act as one host with one address, without
+// locks between them:
+// - Ownership: local TCP/UDP port P belongs to the context of queue P % N
+//   (dnet_port_owner()).  Ephemeral ports a context picks (dnet_tcp_connect() without a
+//   source port, dnet_udp_bind() and dnet_tcp_listen() on port 0) are always its own.
+// - A TCP segment or UDP datagram that reaches a context which has no connection, listener
+//   or UDP endpoint for it, for a destination port it does not own, is *redirected*: put in
+//   the owner's inbox (a lock-free multi-producer ring), which the owner drains at the start
+//   of its next dnet_ctx_poll() and handles as if it had received the frame itself (RX
+//   faults are not applied again).  Listeners are meant to be replicated in every context:
+//   a connection accepted lives in the context its SYN reached, where flow hashing brings
+//   its later segments.
+// - ARP: a context that receives an ARP frame answers it (once) and passes a copy to every
+//   other context of the port, which only learns from it: a reply any queue receives
+//   resolves a request any context is waiting on.
+// With N == 1 none of this happens and nothing is added to the packet path.
 #ifndef DPDK_NET_CTX_H
 #define DPDK_NET_CTX_H
 
@@ -33,6 +50,8 @@ struct dnet_ctx_conf {
                                   Linux's tcp_max_tw_buckets; default 16384 */
     int no_tlp;              /**< non-zero: no tail loss probe (RFC 8985 7), the RTO alone */
     struct dnet_fault_conf fault; /**< seeded fault injection; all zero = off (fault.h) */
+    uint32_t inbox_len;      /**< frames the redirect inbox holds when the port has more than
+                                  one queue (past it redirects are dropped); default 1024 */
 };
 
 /**
@@ -55,22 +74,37 @@ struct dnet_stats {
              tcp_rto, tcp_ooo, tcp_drop, tcp_backlog_drop, tcp_challenge_ack;
     uint64_t tcp_nomem_drop;   /**< SYN to a listener dropped: max_conns reached or no memory */
     uint64_t tcp_tw_overflow;  /**< closed without TIME_WAIT: max_time_wait reached */
+    /** Several contexts on one port.  A redirected frame counts in rx_pkts, eth and ip_*
+     *  of the context that received it, then in redirect_tx there and redirect_rx plus
+     *  tcp_ or udp_* in its owner (summed over the contexts, each layer counts it once).
+     *  ARP copies count in redirect_tx / redirect_rx and nowhere else. */
+    uint64_t redirect_tx;      /**< frames put in another context's inbox */
+    uint64_t redirect_rx;      /**< frames taken from this context's inbox */
+    uint64_t redirect_drop;    /**< frames dropped because the owner's inbox was full */
 };
 
 /**
- * Create a context on queue conf->queue of @p port.  @p port must outlive the context.
+ * Create a context on queue conf->queue of @p port and record it in port->ctx[].  @p port
+ * must outlive the context.  The contexts of one port must share ip, prefix_len and gateway.
  * @return 0 and *out on success; -EINVAL on a bad conf (no ip, queue out of range, a fault
- *         probability above DNET_FAULT_PPM);
+ *         probability above DNET_FAULT_PPM, an inbox_len too large for a ring); -EBUSY if the
+ *         queue has a context already;
  *         -ENOMEM when allocation fails.
  */
 int dnet_ctx_create(struct dnet_ctx **out, struct dnet_port *port, const struct dnet_ctx_conf *conf);
 
-/** Free the context, its connections (without sending anything) and queued mbufs. */
+/**
+ * Free the context, its connections (without sending anything) and queued mbufs, frames in
+ * its inbox included.  With several contexts on the port, others may be putting frames in
+ * this one's inbox while they poll: destroy the contexts of a port together, once no thread
+ * polls any of them (or calls socket.h on them).
+ */
 void dnet_ctx_destroy(struct dnet_ctx *ctx);
 
 /**
- * One run-to-completion step: receive a burst, process it, run due timers, flush TX.
- * @return the number of packets received and handled (>= 0).
+ * One run-to-completion step: take frames other contexts of the port redirected here (at
+ * most a burst), receive a burst, process them, run due timers, flush TX.
+ * @return the number of packets received and handled, redirected ones included (>= 0).
  */
 int dnet_ctx_poll(struct dnet_ctx *ctx);
 

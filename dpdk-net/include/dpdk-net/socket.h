@@ -2,6 +2,15 @@
 // dpdk-net internal socket API: TCP and UDP endpoints on one context, for the LibOS socket
 // layer.  Non-blocking throughout: calls that would wait return -EAGAIN; the caller polls
 // the context (dnet_ctx_poll) and retries.  Addresses and ports are in network byte order.
+//
+// Several contexts on one port (dpdk-net/ctx.h): a frame for a local port P that reaches a
+// context without an endpoint for it goes to the context of queue P % N (dnet_port_owner()).
+// So, for every endpoint to be reachable whatever queue the device picks:
+// - a listener is opened in every context of the port (same port);
+// - a UDP endpoint bound to P lives in context P % N (port 0 picks such a port itself);
+// - a connection with a chosen source port P (dnet_tcp_connect with sport != 0) is made in
+//   context P % N; with sport 0 any context will do (it picks a port of its own).
+// An endpoint elsewhere receives only what its own queue happens to receive.
 #ifndef DPDK_NET_SOCKET_H
 #define DPDK_NET_SOCKET_H
 
@@ -45,8 +54,10 @@ struct dnet_tcp_info {
 /**
  * Open a listener on local port @p port (any local address) with @p backlog (SYN queue +
  * accept queue).  @p port 0 picks an ephemeral port no listener or connection uses (read it
- * back with dnet_tcp_info().lport).  @return 0 and *out; -EADDRINUSE if the port listens
- * already; -EADDRNOTAVAIL if no ephemeral port is free; -ENOMEM.
+ * back with dnet_tcp_info().lport), one this context owns; with several contexts on the
+ * port, open the same port in each of the others too.
+ * @return 0 and *out; -EADDRINUSE if the port listens already; -EADDRNOTAVAIL if no
+ * ephemeral port is free; -ENOMEM.
  */
 int dnet_tcp_listen(struct dnet_ctx *ctx, rte_be16_t port, int backlog, struct dnet_tcb **out);
 
@@ -58,7 +69,9 @@ int dnet_tcp_listen(struct dnet_ctx *ctx, rte_be16_t port, int backlog, struct d
 int dnet_tcp_accept(struct dnet_ctx *ctx, struct dnet_tcb *lsn, struct dnet_tcb **out);
 
 /**
- * Start an active open to @p dip:@p dport from local port @p sport (0 = an ephemeral port).
+ * Start an active open to @p dip:@p dport from local port @p sport (0 = an ephemeral port
+ * this context owns; with several contexts on the port a chosen @p sport must be owned by
+ * this context: dnet_port_owner(port, sport) == its queue).
  * Completes asynchronously: DNET_EV_OUT when established, error ECONNREFUSED/ETIMEDOUT.
  * @return 0 and *out; -EADDRINUSE if the 4-tuple exists; -EADDRNOTAVAIL if no ephemeral port
  *         is free; -ENOMEM.
@@ -126,6 +139,10 @@ void dnet_tcp_set_user(struct dnet_ctx *ctx, struct dnet_tcb *tcb, void *user);
  */
 int dnet_tcp_touched(struct dnet_ctx *ctx, void **users, int max);
 
+/** The queue of the context @p tcb lives in (a caller with one context per queue finds
+ *  the context of a handle without a table). */
+uint16_t dnet_tcb_queue(const struct dnet_tcb *tcb);
+
 /** Fill @p info (a snapshot; the pending error stays).  @return 0. */
 int dnet_tcp_info(const struct dnet_tcb *tcb, struct dnet_tcp_info *info);
 
@@ -171,7 +188,9 @@ int dnet_tcp_set_keepalive(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t 
 const char *dnet_tcp_state_name(enum dnet_tcp_state st);
 
 /**
- * Bind a UDP endpoint to local port @p port (0 = ephemeral) with a queue of @p qlen datagrams.
+ * Bind a UDP endpoint to local port @p port (0 = an ephemeral port this context owns) with a
+ * queue of @p qlen datagrams.  With several contexts on the port, bind port P in the context
+ * of queue dnet_port_owner(port, P): datagrams for P that other queues receive go there.
  * @return 0 and *out; -EADDRINUSE; -EADDRNOTAVAIL; -ENOMEM.
  */
 int dnet_udp_bind(struct dnet_ctx *ctx, rte_be16_t port, uint32_t qlen, struct dnet_udp_sock **out);
@@ -211,6 +230,9 @@ uint32_t dnet_udp_pending(const struct dnet_udp_sock *us);
 
 /** The local port @p us is bound to (the ephemeral one if it was bound to 0). */
 rte_be16_t dnet_udp_port(const struct dnet_udp_sock *us);
+
+/** The queue of the context @p us lives in. */
+uint16_t dnet_udp_queue(const struct dnet_udp_sock *us);
 
 /** Unbind and free the endpoint and its queued datagrams. */
 void dnet_udp_close(struct dnet_ctx *ctx, struct dnet_udp_sock *us);

@@ -54,13 +54,15 @@ int dnet_ctx_create(struct dnet_ctx **out, struct dnet_port *port, const struct 
     ctx->virt = c.virtual_clock;
     ctx->tsc_hz = rte_get_tsc_hz();
     ctx->tsc0 = rte_get_tsc_cycles();
-    ctx->eph_next = 32768;
     ctx->isn_secret[0] = c.isn_secret ? c.isn_secret : rte_rand();
     ctx->isn_secret[1] = c.isn_secret ? ~c.isn_secret : rte_rand();
     dnet_ctx_fault_set(ctx, &c.fault);   /* checked by ctx_conf_fill */
     dnet_arp_init(ctx);
     rc = dnet_ip4_frag_init(ctx);
+    if (rc == 0)
+        rc = dnet_group_join(ctx);     /* last: others may redirect to us from now on */
     if (rc < 0) {
+        dnet_ip4_frag_fini(ctx);
         rte_free(ctx);
         return rc;
     }
@@ -72,6 +74,7 @@ void dnet_ctx_destroy(struct dnet_ctx *ctx)
 {
     if (!ctx)
         return;
+    dnet_group_leave(ctx);
     dnet_tcp_fini(ctx);
     dnet_udp_fini(ctx);
     dnet_arp_fini(ctx);
@@ -137,9 +140,12 @@ static void ctx_clock_update(struct dnet_ctx *ctx)
 int dnet_ctx_poll(struct dnet_ctx *ctx)
 {
     struct rte_mbuf *pkts[2 * DNET_BURST + 1], *raw[DNET_BURST];
-    int n;
+    int n, redirected = 0;
 
     ctx_clock_update(ctx);
+    /* Frames other contexts of the port passed us; faulted and counted where they came in. */
+    if (ctx->inbox)
+        redirected = dnet_group_drain(ctx);
     n = rte_eth_rx_burst(ctx->port_id, ctx->queue, pkts, DNET_BURST);
     ctx->st.rx_pkts += (uint64_t)n;
     /* RX faults apply to the burst as the device delivered it, before any header is read. */
@@ -149,6 +155,7 @@ int dnet_ctx_poll(struct dnet_ctx *ctx)
     }
     if (n)
         dnet_classify(ctx, pkts, n);
+    n += redirected;
     /* Any packet handled or timer run may have changed some endpoint's readiness. */
     if (dnet_wheel_run(ctx, ctx->now_us / DNET_TICK_US) > 0 || n)
         ctx->gen++;

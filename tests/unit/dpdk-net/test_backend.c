@@ -144,9 +144,10 @@ START_TEST(test_backend_stats_json_parses)
         g_be->poll();
     ck_assert_int_gt(g_be->stats_json(js, sizeof(js)), 0);
     /* Every counter of struct dnet_stats, all 64-bit. */
-    ck_assert_int_eq(json_flat_count(js), 45);
+    ck_assert_int_eq(json_flat_count(js), 48);
     ck_assert_msg(strstr(js, "{\"rx_pkts\":"), "%s", js);
     ck_assert_msg(strstr(js, "\"tcp_tw_overflow\":"), "%s", js);
+    ck_assert_msg(strstr(js, "\"redirect_drop\":"), "%s", js);
 }
 END_TEST
 
