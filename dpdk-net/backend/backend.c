@@ -1,22 +1,45 @@
 // SPDX-License-Identifier: MIT
 // libbypass-net.so: dpdk-net and DPDK behind the LibOS's backend table (libos/src/net/
-// backend.h).  One port, one queue pair, one context per process; every call is a thin
-// wrapper over dpdk-net/socket.h.  The table is the module's only exported symbol.
+// backend.h).  One port; one context per queue pair, each entered by one thread at a time;
+// every call is a thin wrapper over dpdk-net/socket.h on the context of its endpoint.  The
+// table is the module's only exported symbol.
 #include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_pause.h>
 
 #include "backend.h"
 #include "bnet_int.h"
 #include "dpdk-net/ctx.h"
 #include "dpdk-net/port.h"
 #include "dpdk-net/socket.h"
+
+/* Contexts at most: one per queue pair of the port. */
+#define BNET_CTX_MAX 16
+/* A context whose home threads have not polled it for this long is polled by any thread
+ * that waits (its owners may be busy, asleep, or gone). */
+#define BNET_STALE_US 50
+
+/* One context and what serialises it.  Only one thread is ever inside a context; its
+ * holder draws mbufs from the mempool cache of the context's own lcore id, so the cache
+ * is per context too, and the packet path shares nothing with the other contexts. */
+struct bnet_ctx {
+    struct dnet_ctx *ctx;
+    uint32_t lock;            /* 0 free, 1 held */
+    unsigned lcore;           /* lcore id (mempool cache) of whoever holds it */
+    uint32_t owners;          /* threads whose home context it is */
+    uint64_t polled;          /* TSC of its last poll */
+} __rte_cache_aligned;
 
 /* The process's one backend: EAL can start once, so its outcome is kept and replayed. */
 static struct {
@@ -26,27 +49,71 @@ static struct {
     struct bnet_args args;    /* EAL keeps pointers into its argv */
     struct dnet_port port;
     int port_up;
-    struct dnet_ctx *ctx;
+    int n;                    /* contexts in c[] (0 until the port is up) */
+    uint32_t next_home;       /* round robin of the threads' home contexts */
+    uint64_t stale_tsc;       /* BNET_STALE_US in TSC ticks */
     uint32_t ip;
     uint32_t ifindex;         /* the kernel's index of the port's host interface, 0 = none */
+    struct bnet_ctx c[BNET_CTX_MAX];
 } g_bnet;
 
-/* One queue pair.  Half dpdk-net's default pool (9.7 MB instead of 19.4): the stack keeps
+/* The calling thread's home context: where its connections and datagram sockets go and
+ * which it polls first; assigned round robin at its first call. */
+static __thread int t_home = -1;
+
+/* A listener on several contexts, one block in each (the LibOS sees one handle: this,
+ * with the low bit set, so the table tells it from a connection's block). */
+struct bnet_lgroup {
+    struct dnet_tcb *t[BNET_CTX_MAX];
+};
+
+/* Contexts wanted: @asked, else one per CPU the caller may run on, within what the
+ * device offers.  Except on memif, where that count is not the device's to say: both ends
+ * configure their rings and the link runs the smaller count, but a server with fewer rings
+ * than its client refuses the link, and one with more reads one ring from two queues.
+ * Both ends must agree, so memif takes one pair unless told. */
+static int bnet_ctx_want(uint16_t pid, unsigned asked, char *err, size_t errlen)
+{
+    struct rte_eth_dev_info di;
+    cpu_set_t cpus;
+    unsigned n = asked, max;
+
+    if (rte_eth_dev_info_get(pid, &di) != 0)
+        return 1;
+    max = RTE_MIN(RTE_MIN((unsigned)di.max_rx_queues, (unsigned)di.max_tx_queues),
+                  (unsigned)BNET_CTX_MAX);
+    if (!n && !strcmp(di.driver_name, "net_memif"))
+        return 1;
+    if (!n) {
+        n = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? (unsigned)CPU_COUNT(&cpus) : 1;
+        return (int)RTE_MAX(1u, RTE_MIN(n, max));
+    }
+    if (n > max) {
+        snprintf(err, errlen, "port %u: %u queue pairs asked, the device offers %u", pid, n,
+                 max);
+        return -EINVAL;
+    }
+    return (int)n;
+}
+
+/* Half dpdk-net's default pool for one queue pair (9.7 MB instead of 19.4): the stack keeps
  * TCP data in byte buffers, not mbufs, so mbufs are only in flight (RX bursts, the TX
  * buffer, ARP and UDP queues, reassembly); 4095 leaves room for a 1024-descriptor RX ring
- * (net_tap) and UDP queues. */
-static const struct dnet_port_conf g_port_conf = { .nb_queues = 1, .nb_mbufs = 4095 };
+ * (net_tap) and UDP queues.  Each further queue pair adds a ring's worth and its cache. */
+#define BNET_MBUFS_FIRST 4095u
+#define BNET_MBUFS_MORE 2048u
 
-/* Port, context and announcement on the port EAL found.  On failure the port is down and
- * the error line quotes the PMD's complaint when it made one. */
+/* Port, contexts and announcement on the port EAL found.  On failure the port is down
+ * and the error line quotes the PMD's complaint when it made one. */
 static int bnet_port_start(const struct bypass_net_conf *conf, const struct dnet_fault_conf *fc,
                            struct bnet_capture *cap, char *err, size_t errlen)
 {
+    struct dnet_port_conf pc = { 0 };
     struct dnet_ctx_conf cc = { 0 };
     uint16_t pid = conf->port_id;
     char why[200];
     size_t from;
-    int rc;
+    int rc, n;
 
     if (rte_eth_dev_count_avail() == 0) {
         /* A vdev that failed to probe does not stop EAL; its PMD said why. */
@@ -59,8 +126,13 @@ static int bnet_port_start(const struct bypass_net_conf *conf, const struct dnet
                  rte_eth_dev_count_avail());
         return -ENODEV;
     }
+    n = bnet_ctx_want(pid, conf->queues, err, errlen);
+    if (n < 0)
+        return n;
+    pc.nb_queues = (uint16_t)n;
+    pc.nb_mbufs = BNET_MBUFS_FIRST + BNET_MBUFS_MORE * (unsigned)(n - 1);
     from = bnet_capture_mark(cap);
-    rc = dnet_port_setup(&g_bnet.port, pid, &g_port_conf);
+    rc = dnet_port_setup(&g_bnet.port, pid, &pc);
     if (rc < 0) {
         /* PMDs often return a bare -1: their message is the better half. */
         bnet_capture_pick(cap, from, why, sizeof(why));
@@ -72,21 +144,34 @@ static int bnet_port_start(const struct bypass_net_conf *conf, const struct dnet
     cc.prefix_len = conf->prefix_len;
     cc.gateway = conf->gw;
     cc.fault = *fc;
-    rc = dnet_ctx_create(&g_bnet.ctx, &g_bnet.port, &cc);
-    if (rc < 0) {
-        snprintf(err, errlen, "port %u: context: %s", pid, strerror(-rc));
-        dnet_port_teardown(&g_bnet.port);
-        g_bnet.port_up = 0;
-        return rc;
+    for (int q = 0; q < n; q++) {
+        struct bnet_ctx *b = &g_bnet.c[q];
+
+        cc.queue = (uint16_t)q;
+        /* One fault stream per context, each seeded apart from the others. */
+        cc.fault.seed = fc->seed + (uint64_t)q;
+        rc = dnet_ctx_create(&b->ctx, &g_bnet.port, &cc);
+        if (rc < 0) {
+            snprintf(err, errlen, "port %u: context %d: %s", pid, q, strerror(-rc));
+            while (q-- > 0)
+                dnet_ctx_destroy(g_bnet.c[q].ctx);
+            dnet_port_teardown(&g_bnet.port);
+            g_bnet.port_up = 0;
+            return rc;
+        }
+        /* Context 0 keeps the lcore EAL ran on; the others take ids of their own. */
+        b->lcore = (rte_get_main_lcore() + (unsigned)q) % RTE_MAX_LCORE;
     }
     g_bnet.ip = conf->ip;
+    g_bnet.stale_tsc = rte_get_tsc_hz() / 1000000u * BNET_STALE_US;
     struct rte_eth_dev_info di;
     if (rte_eth_dev_info_get(pid, &di) == 0)
         g_bnet.ifindex = di.if_index;
     /* Neighbours (and the kernel's ARP cache on a veth) learn our address now, before the
      * first connection; one poll sends it. */
-    dnet_arp_announce(g_bnet.ctx);
-    dnet_ctx_poll(g_bnet.ctx);
+    dnet_arp_announce(g_bnet.c[0].ctx);
+    dnet_ctx_poll(g_bnet.c[0].ctx);
+    __atomic_store_n(&g_bnet.n, n, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -175,105 +260,313 @@ static int bnet_init(const struct bypass_net_conf *conf, char *err, size_t errle
     return g_bnet.rc;
 }
 
-/* Every thread that calls in takes the main lcore's identity (rte_lcore_id() == the
- * lcore rte_eal_init ran on).  The LibOS serialises every call (backend.h), so no two
- * threads are ever inside DPDK at once, and the mempool's per-lcore cache of that lcore
- * serves them all: a thread other than the one that started EAL (wrk connects once from
- * its main thread, then works in another) would otherwise get LCORE_ID_ANY and take
- * every mbuf from and back to the pool's ring (a CAS per burst: 9% of wrk's time over
- * net_memif).  Only the calls that can allocate or free mbufs need it. */
-static inline void bnet_adopt(void)
+/* ---- contexts: a lock each, taken by the thread inside it ----
+ * The LibOS calls in from any thread; the only call it makes without its own lock is
+ * poll().  Each context is entered by one thread at a time, which takes the identity of the
+ * context's lcore so the mempool cache it uses is the context's (a thread other than the
+ * one that started EAL would otherwise get LCORE_ID_ANY and take every mbuf from the
+ * pool's ring: a CAS per burst, 9% of wrk's time over net_memif).  Waits on a lock are
+ * short: its holder runs one poll or one call, never a wait. */
+
+static inline int bc_trylock(struct bnet_ctx *b)
 {
-    if (unlikely(rte_lcore_id() == LCORE_ID_ANY) && g_bnet.ctx)
-        RTE_PER_LCORE(_lcore_id) = rte_get_main_lcore();
+    if (__atomic_load_n(&b->lock, __ATOMIC_RELAXED) ||
+        __atomic_exchange_n(&b->lock, 1, __ATOMIC_ACQUIRE))
+        return 0;
+    RTE_PER_LCORE(_lcore_id) = b->lcore;
+    return 1;
 }
 
+static void __attribute__((noinline)) bc_lock_slow(struct bnet_ctx *b)
+{
+    /* The holder may have lost its CPU: after a while, give it ours. */
+    for (unsigned i = 0; !bc_trylock(b); i++) {
+        if (i < 1024)
+            rte_pause();
+        else
+            sched_yield();
+    }
+}
+
+static inline struct dnet_ctx *bc_lock(struct bnet_ctx *b)
+{
+    if (unlikely(!bc_trylock(b)))
+        bc_lock_slow(b);
+    return b->ctx;
+}
+
+static inline void bc_unlock(struct bnet_ctx *b)
+{
+    __atomic_store_n(&b->lock, 0, __ATOMIC_RELEASE);
+}
+
+static inline struct bnet_ctx *bc_of_tcb(const struct bnet_tcb *t)
+{
+    return &g_bnet.c[dnet_tcb_queue((const struct dnet_tcb *)t)];
+}
+
+static inline struct bnet_ctx *bc_of_udp(const struct bnet_udp *u)
+{
+    return &g_bnet.c[dnet_udp_queue((const struct dnet_udp_sock *)u)];
+}
+
+static int bnet_home(void)
+{
+    int h = t_home;
+
+    if (unlikely(h < 0)) {
+        h = (int)(__atomic_fetch_add(&g_bnet.next_home, 1, __ATOMIC_RELAXED) %
+                  (uint32_t)g_bnet.n);
+        __atomic_fetch_add(&g_bnet.c[h].owners, 1, __ATOMIC_RELAXED);
+        t_home = h;
+    }
+    return h;
+}
+
+/* Where an endpoint bound to @port (network order; 0 = any) lives: a fixed port's context
+ * is port % n, the rule by which every context of the port sends a segment for it on
+ * (dpdk-net's ownership rule); any port: the caller's home, which picks one it owns. */
+static int bnet_ctx_for_port(uint16_t port)
+{
+    return port ? rte_be_to_cpu_16(port) % g_bnet.n : bnet_home();
+}
+
+/* Poll the caller's home context and every context no home thread has polled of late
+ * (it has no owner, or its owners are busy or asleep); skip those another thread is
+ * inside already. */
 static int bnet_poll(void)
 {
-    bnet_adopt();
-    return g_bnet.ctx ? dnet_ctx_poll(g_bnet.ctx) : 0;
+    int n = 0, home;
+
+    if (g_bnet.n <= 1) {
+        struct bnet_ctx *b = &g_bnet.c[0];
+        if (g_bnet.n == 1 && bc_trylock(b)) {
+            n = dnet_ctx_poll(b->ctx);
+            bc_unlock(b);
+        }
+        return n;
+    }
+    home = bnet_home();
+    uint64_t now = rte_rdtsc();
+    for (int c = 0; c < g_bnet.n; c++) {
+        struct bnet_ctx *b = &g_bnet.c[c];
+
+        if (c != home && __atomic_load_n(&b->owners, __ATOMIC_RELAXED) &&
+            now - __atomic_load_n(&b->polled, __ATOMIC_RELAXED) < g_bnet.stale_tsc)
+            continue;
+        if (!bc_trylock(b))
+            continue;
+        if (c == home)
+            __atomic_store_n(&b->polled, now, __ATOMIC_RELAXED);
+        n += dnet_ctx_poll(b->ctx);
+        bc_unlock(b);
+    }
+    return n;
 }
 
 static uint64_t bnet_now_us(void)
 {
-    return g_bnet.ctx ? dnet_ctx_now_us(g_bnet.ctx) : 0;
+    return g_bnet.n ? dnet_ctx_now_us(g_bnet.c[0].ctx) : 0;
 }
 
-/* ---- TCP: the handles are dpdk-net's tcbs under the table's opaque name ---- */
+/* ---- TCP: the handles are dpdk-net's tcbs under the table's opaque name, or a listener
+ * group (low bit set) ---- */
 
 static inline struct dnet_tcb *tcb(struct bnet_tcb *t)
 {
     return (struct dnet_tcb *)t;
 }
 
+static inline struct bnet_lgroup *lgroup(const struct bnet_tcb *t)
+{
+    return (uintptr_t)t & 1 ? (struct bnet_lgroup *)((uintptr_t)t - 1) : NULL;
+}
+
+static int bnet_tcp_close(struct bnet_tcb *t);
+
 static int bnet_tcp_listen(uint16_t port, int backlog, struct bnet_tcb **out)
 {
+    struct bnet_lgroup *g;
     struct dnet_tcb *t = NULL;
-    int rc = g_bnet.ctx ? dnet_tcp_listen(g_bnet.ctx, port, backlog, &t) : -ENETDOWN;
+    int rc;
 
-    *out = (struct bnet_tcb *)t;
-    return rc;
+    *out = NULL;
+    if (!g_bnet.n)
+        return -ENETDOWN;
+    if (g_bnet.n == 1) {
+        rc = dnet_tcp_listen(bc_lock(&g_bnet.c[0]), port, backlog, &t);
+        bc_unlock(&g_bnet.c[0]);
+        *out = (struct bnet_tcb *)t;
+        return rc;
+    }
+    /* A listener in every context: a connection lives where its SYN arrived.  The
+     * backlog is each context's. */
+    g = calloc(1, sizeof(*g));
+    if (!g)
+        return -ENOMEM;
+    for (int c = 0; c < g_bnet.n; c++) {
+        rc = dnet_tcp_listen(bc_lock(&g_bnet.c[c]), port, backlog, &g->t[c]);
+        bc_unlock(&g_bnet.c[c]);
+        if (rc < 0) {
+            bnet_tcp_close((struct bnet_tcb *)((uintptr_t)g + 1));
+            return rc;
+        }
+    }
+    *out = (struct bnet_tcb *)((uintptr_t)g + 1);
+    return 0;
 }
 
 static int bnet_tcp_accept(struct bnet_tcb *lsn, struct bnet_tcb **out)
 {
-    bnet_adopt();
+    struct bnet_lgroup *g = lgroup(lsn);
     struct dnet_tcb *t = NULL;
-    int rc = dnet_tcp_accept(g_bnet.ctx, tcb(lsn), &t);
+    int rc;
 
+    if (!g) {
+        struct bnet_ctx *b = bc_of_tcb(lsn);
+        rc = dnet_tcp_accept(bc_lock(b), tcb(lsn), &t);
+        bc_unlock(b);
+        *out = (struct bnet_tcb *)t;
+        return rc;
+    }
+    /* The caller's home first, then the others in turn. */
+    int home = bnet_home();
+    rc = -EAGAIN;
+    for (int i = 0; i < g_bnet.n && rc == -EAGAIN; i++) {
+        int c = (home + i) % g_bnet.n;
+        rc = dnet_tcp_accept(bc_lock(&g_bnet.c[c]), g->t[c], &t);
+        bc_unlock(&g_bnet.c[c]);
+    }
     *out = (struct bnet_tcb *)t;
     return rc;
 }
 
 static int bnet_tcp_connect(uint32_t dip, uint16_t dport, uint16_t sport, struct bnet_tcb **out)
 {
-    bnet_adopt();
     struct dnet_tcb *t = NULL;
-    int rc = g_bnet.ctx ? dnet_tcp_connect(g_bnet.ctx, dip, dport, sport, &t) : -ENETDOWN;
+    int rc = -ENETDOWN;
 
+    if (g_bnet.n) {
+        struct bnet_ctx *b = &g_bnet.c[bnet_ctx_for_port(sport)];
+        rc = dnet_tcp_connect(bc_lock(b), dip, dport, sport, &t);
+        bc_unlock(b);
+    }
     *out = (struct bnet_tcb *)t;
     return rc;
 }
 
 static ssize_t bnet_tcp_send(struct bnet_tcb *t, const void *buf, size_t len)
 {
-    bnet_adopt();
-    return dnet_tcp_send(g_bnet.ctx, tcb(t), buf, len);
+    struct bnet_ctx *b = bc_of_tcb(t);
+    ssize_t r = dnet_tcp_send(bc_lock(b), tcb(t), buf, len);
+
+    bc_unlock(b);
+    return r;
 }
 
 static ssize_t bnet_tcp_recv(struct bnet_tcb *t, void *buf, size_t len)
 {
-    bnet_adopt();
-    return dnet_tcp_recv(g_bnet.ctx, tcb(t), buf, len);
+    struct bnet_ctx *b = bc_of_tcb(t);
+    ssize_t r = dnet_tcp_recv(bc_lock(b), tcb(t), buf, len);
+
+    bc_unlock(b);
+    return r;
 }
+
+/* @fn on @t's block, or on each block of a listener group (the first error wins). */
+#define BNET_EACH(t, fn, ...)                                                         \
+    ({                                                                                \
+        struct bnet_lgroup *g_ = lgroup(t);                                           \
+        int rc_ = 0;                                                                  \
+        if (!g_) {                                                                    \
+            struct bnet_ctx *b_ = bc_of_tcb(t);                                       \
+            rc_ = fn(bc_lock(b_), tcb(t), ##__VA_ARGS__);                             \
+            bc_unlock(b_);                                                            \
+        } else {                                                                      \
+            for (int c_ = 0; c_ < g_bnet.n; c_++) {                                   \
+                if (!g_->t[c_])                                                       \
+                    continue;                                                         \
+                int r_ = fn(bc_lock(&g_bnet.c[c_]), g_->t[c_], ##__VA_ARGS__);        \
+                bc_unlock(&g_bnet.c[c_]);                                             \
+                if (r_ < 0 && rc_ == 0)                                               \
+                    rc_ = r_;                                                         \
+            }                                                                         \
+        }                                                                             \
+        rc_;                                                                          \
+    })
 
 static int bnet_tcp_shutdown(struct bnet_tcb *t, int how)
 {
-    bnet_adopt();
-    return dnet_tcp_shutdown(g_bnet.ctx, tcb(t), how);
+    return BNET_EACH(t, dnet_tcp_shutdown, how);
 }
 
 static int bnet_tcp_close(struct bnet_tcb *t)
 {
-    bnet_adopt();
-    return dnet_tcp_close(g_bnet.ctx, tcb(t));
+    int rc = BNET_EACH(t, dnet_tcp_close);
+
+    free(lgroup(t));
+    return rc;
 }
 
 static int bnet_tcp_abort(struct bnet_tcb *t)
 {
-    bnet_adopt();
-    return dnet_tcp_abort(g_bnet.ctx, tcb(t));
+    int rc = BNET_EACH(t, dnet_tcp_abort);
+
+    free(lgroup(t));
+    return rc;
 }
 
-static int bnet_tcp_info(const struct bnet_tcb *t, struct bnet_tcp_info *info)
+static int tcb_take_error(struct dnet_ctx *ctx, struct dnet_tcb *t)
+{
+    return dnet_tcp_take_error(ctx, t);
+}
+
+static int bnet_tcp_take_error(struct bnet_tcb *t)
+{
+    /* A positive errno, not a failure: a group's blocks (listeners) have none. */
+    if (lgroup(t))
+        return 0;
+    return BNET_EACH(t, tcb_take_error);
+}
+
+static int tcb_set_nodelay(struct dnet_ctx *ctx, struct dnet_tcb *t, int on)
+{
+    (void)ctx;
+    return dnet_tcp_set_nodelay(t, on);
+}
+
+static int bnet_tcp_set_nodelay(struct bnet_tcb *t, int on)
+{
+    return BNET_EACH(t, tcb_set_nodelay, on);
+}
+
+static int bnet_tcp_set_keepalive(struct bnet_tcb *t, uint32_t idle_s, uint32_t intvl_s,
+                                  uint32_t cnt)
+{
+    return BNET_EACH(t, dnet_tcp_set_keepalive, idle_s, intvl_s, cnt);
+}
+
+static int tcb_set_user(struct dnet_ctx *ctx, struct dnet_tcb *t, void *user)
+{
+    dnet_tcp_set_user(ctx, t, user);
+    return 0;
+}
+
+static void bnet_tcp_set_user(struct bnet_tcb *t, void *user)
+{
+    BNET_EACH(t, tcb_set_user, user);
+}
+
+/* One block's snapshot (its context held). */
+static int tcb_info(struct dnet_ctx *ctx, const struct dnet_tcb *t, struct bnet_tcp_info *info)
 {
     struct dnet_tcp_info di;
     struct dnet_tcp_stats st;
-    int rc = dnet_tcp_info((const struct dnet_tcb *)t, &di);
+    int rc = dnet_tcp_info(t, &di);
 
     if (rc < 0)
         return rc;
-    rc = dnet_tcp_stats(g_bnet.ctx, (const struct dnet_tcb *)t, &st);
+    rc = dnet_tcp_stats(ctx, t, &st);
     if (rc < 0)
         return rc;
     memset(info, 0, sizeof(*info));
@@ -328,6 +621,33 @@ static int bnet_tcp_info(const struct bnet_tcb *t, struct bnet_tcp_info *info)
     return 0;
 }
 
+static int bnet_tcp_info(const struct bnet_tcb *t, struct bnet_tcp_info *info)
+{
+    struct bnet_lgroup *g = lgroup(t);
+    struct bnet_tcp_info one;
+    int rc;
+
+    if (!g) {
+        struct bnet_ctx *b = bc_of_tcb(t);
+        rc = tcb_info(bc_lock(b), (const struct dnet_tcb *)t, info);
+        bc_unlock(b);
+        return rc;
+    }
+    /* A listener group: the first block's, with every context's queues counted. */
+    for (int c = 0; c < g_bnet.n; c++) {
+        rc = tcb_info(bc_lock(&g_bnet.c[c]), g->t[c], c ? &one : info);
+        bc_unlock(&g_bnet.c[c]);
+        if (rc < 0)
+            return rc;
+        if (c) {
+            info->unacked += one.unacked;
+            info->sacked += one.sacked;
+            info->events |= one.events;
+        }
+    }
+    return 0;
+}
+
 /* So do the states. */
 _Static_assert(BNET_TCP_CLOSED == DNET_TCP_CLOSED && BNET_TCP_LISTEN == DNET_TCP_LISTEN &&
                BNET_TCP_SYN_SENT == DNET_TCP_SYN_SENT && BNET_TCP_SYN_RCVD == DNET_TCP_SYN_RCVD &&
@@ -344,47 +664,55 @@ _Static_assert(DNET_EV_IN == BNET_IN && DNET_EV_OUT == BNET_OUT && DNET_EV_ERR =
 
 static uint32_t bnet_tcp_events(const struct bnet_tcb *t, uint32_t *rcv_avail)
 {
-    return dnet_tcp_events((const struct dnet_tcb *)t, rcv_avail);
+    struct bnet_lgroup *g = lgroup(t);
+    uint32_t ev = 0;
+
+    if (!g) {
+        struct bnet_ctx *b = bc_of_tcb(t);
+        bc_lock(b);
+        ev = dnet_tcp_events((const struct dnet_tcb *)t, rcv_avail);
+        bc_unlock(b);
+        return ev;
+    }
+    for (int c = 0; c < g_bnet.n; c++) {
+        bc_lock(&g_bnet.c[c]);
+        ev |= dnet_tcp_events(g->t[c], NULL);
+        bc_unlock(&g_bnet.c[c]);
+    }
+    if (rcv_avail)
+        *rcv_avail = 0;
+    return ev;
 }
 
+/* The sum of the contexts' generations moves whenever one of them does. */
 static uint64_t bnet_ready_gen(void)
 {
-    return g_bnet.ctx ? dnet_ctx_gen(g_bnet.ctx) : 0;
+    uint64_t gen = 0;
+
+    for (int c = 0; c < g_bnet.n; c++)
+        gen += dnet_ctx_gen(g_bnet.c[c].ctx);
+    return gen;
 }
 
+/* A listener group has no stamp of its own: NULL, ask tcp_events every time. */
 static const uint64_t *bnet_tcp_ev_stamp(const struct bnet_tcb *t)
 {
-    return dnet_tcp_ev_stamp((const struct dnet_tcb *)t);
-}
-
-static void bnet_tcp_set_user(struct bnet_tcb *t, void *user)
-{
-    dnet_tcp_set_user(g_bnet.ctx, tcb(t), user);
+    return lgroup(t) ? NULL : dnet_tcp_ev_stamp((const struct dnet_tcb *)t);
 }
 
 static int bnet_tcp_touched(void **users, int max)
 {
-    return g_bnet.ctx ? dnet_tcp_touched(g_bnet.ctx, users, max) : 0;
+    int n = 0;
+
+    for (int c = 0; c < g_bnet.n && n < max; c++) {
+        struct bnet_ctx *b = &g_bnet.c[c];
+        n += dnet_tcp_touched(bc_lock(b), users + n, max - n);
+        bc_unlock(b);
+    }
+    return n;
 }
 
-static int bnet_tcp_take_error(struct bnet_tcb *t)
-{
-    return dnet_tcp_take_error(g_bnet.ctx, tcb(t));
-}
-
-static int bnet_tcp_set_nodelay(struct bnet_tcb *t, int on)
-{
-    bnet_adopt();
-    return dnet_tcp_set_nodelay(tcb(t), on);
-}
-
-static int bnet_tcp_set_keepalive(struct bnet_tcb *t, uint32_t idle_s, uint32_t intvl_s,
-                                  uint32_t cnt)
-{
-    return dnet_tcp_set_keepalive(g_bnet.ctx, tcb(t), idle_s, intvl_s, cnt);
-}
-
-/* ---- UDP ---- */
+/* ---- UDP: an endpoint lives in the context its port says ---- */
 
 static inline struct dnet_udp_sock *usock(struct bnet_udp *u)
 {
@@ -394,8 +722,13 @@ static inline struct dnet_udp_sock *usock(struct bnet_udp *u)
 static int bnet_udp_bind(uint16_t port, uint32_t qlen, struct bnet_udp **out)
 {
     struct dnet_udp_sock *u = NULL;
-    int rc = g_bnet.ctx ? dnet_udp_bind(g_bnet.ctx, port, qlen, &u) : -ENETDOWN;
+    int rc = -ENETDOWN;
 
+    if (g_bnet.n) {
+        struct bnet_ctx *b = &g_bnet.c[bnet_ctx_for_port(port)];
+        rc = dnet_udp_bind(bc_lock(b), port, qlen, &u);
+        bc_unlock(b);
+    }
     *out = (struct bnet_udp *)u;
     return rc;
 }
@@ -403,25 +736,31 @@ static int bnet_udp_bind(uint16_t port, uint32_t qlen, struct bnet_udp **out)
 static ssize_t bnet_udp_sendto(struct bnet_udp *u, const void *buf, size_t len, uint32_t dip,
                                uint16_t dport)
 {
-    bnet_adopt();
-    return dnet_udp_sendto(g_bnet.ctx, usock(u), buf, len, dip, dport);
+    struct bnet_ctx *b = bc_of_udp(u);
+    ssize_t r = dnet_udp_sendto(bc_lock(b), usock(u), buf, len, dip, dport);
+
+    bc_unlock(b);
+    return r;
 }
 
 static ssize_t bnet_udp_recvfrom(struct bnet_udp *u, void *buf, size_t len, uint32_t *sip,
                                  uint16_t *sport)
 {
-    bnet_adopt();
-    return dnet_udp_recvfrom(g_bnet.ctx, usock(u), buf, len, sip, sport);
+    struct bnet_ctx *b = bc_of_udp(u);
+    ssize_t r = dnet_udp_recvfrom(bc_lock(b), usock(u), buf, len, sip, sport);
+
+    bc_unlock(b);
+    return r;
 }
 
 static ssize_t bnet_udp_recvmsg(struct bnet_udp *u, void *buf, size_t len,
                                 struct bnet_udp_meta *meta)
 {
+    struct bnet_ctx *b = bc_of_udp(u);
     struct dnet_udp_meta dm;
-    ssize_t r;
+    ssize_t r = dnet_udp_recvmsg(bc_lock(b), usock(u), buf, len, &dm);
 
-    bnet_adopt();
-    r = dnet_udp_recvmsg(g_bnet.ctx, usock(u), buf, len, &dm);
+    bc_unlock(b);
     if (r < 0)
         return r;
     meta->sip = dm.sip;
@@ -436,7 +775,12 @@ static ssize_t bnet_udp_recvmsg(struct bnet_udp *u, void *buf, size_t len,
 
 static uint32_t bnet_udp_pending(const struct bnet_udp *u)
 {
-    return dnet_udp_pending((const struct dnet_udp_sock *)u);
+    struct bnet_ctx *b = bc_of_udp(u);
+
+    bc_lock(b);
+    uint32_t n = dnet_udp_pending((const struct dnet_udp_sock *)u);
+    bc_unlock(b);
+    return n;
 }
 
 static uint16_t bnet_udp_port(const struct bnet_udp *u)
@@ -446,22 +790,58 @@ static uint16_t bnet_udp_port(const struct bnet_udp *u)
 
 static void bnet_udp_close(struct bnet_udp *u)
 {
-    bnet_adopt();
-    dnet_udp_close(g_bnet.ctx, usock(u));
+    struct bnet_ctx *b = bc_of_udp(u);
+
+    dnet_udp_close(bc_lock(b), usock(u));
+    bc_unlock(b);
 }
 
 /* ---- the rest ---- */
 
 static uint32_t bnet_local_ip(void)
 {
-    return g_bnet.ctx ? g_bnet.ip : 0;
+    return g_bnet.n ? g_bnet.ip : 0;
 }
 
+/* Every counter is a uint64_t: the process's figures are the contexts' sums. */
+_Static_assert(sizeof(struct dnet_stats) % sizeof(uint64_t) == 0, "dnet_stats is not all u64");
+
+/* The contexts' counters summed, after how many contexts there are and the frames each
+ * received and sent: {"contexts":N,"ctx0_rx_pkts":..,"ctx0_tx_pkts":..,...,"rx_pkts":...}. */
 static int bnet_stats(char *buf, size_t len)
 {
-    if (!g_bnet.ctx)
+    struct dnet_stats sum = { 0 }, one;
+    uint64_t *d = (uint64_t *)&sum;
+    char head[32 + BNET_CTX_MAX * 64];
+    int h, n;
+
+    if (!g_bnet.n)
         return -ENETDOWN;
-    return bnet_stats_json(dnet_ctx_stats(g_bnet.ctx), buf, len);
+    h = snprintf(head, sizeof(head), "{\"contexts\":%d", g_bnet.n);
+    for (int c = 0; c < g_bnet.n; c++) {
+        one = *dnet_ctx_stats(bc_lock(&g_bnet.c[c]));
+        bc_unlock(&g_bnet.c[c]);
+        for (size_t i = 0; i < sizeof(sum) / sizeof(*d); i++)
+            d[i] += ((const uint64_t *)&one)[i];
+        h += snprintf(head + h, sizeof(head) - (size_t)h,
+                      ",\"ctx%d_rx_pkts\":%" PRIu64 ",\"ctx%d_tx_pkts\":%" PRIu64, c,
+                      one.rx_pkts, c, one.tx_pkts);
+    }
+    n = bnet_stats_json(&sum, buf, len);
+    if (n < 0)
+        return n;
+    /* The head replaces the object's "{" and is followed by a ",". */
+    if ((size_t)n + (size_t)h + 1 >= len)
+        return -ENOSPC;
+    memmove(buf + h + 1, buf + 1, (size_t)n);
+    memcpy(buf, head, (size_t)h);
+    buf[h] = ',';
+    return n + h;
+}
+
+static int bnet_ctx_count(void)
+{
+    return g_bnet.n;
 }
 
 __attribute__((visibility("default")))
@@ -496,4 +876,5 @@ const struct bypass_net_backend bypass_net_backend = {
     .tcp_ev_stamp = bnet_tcp_ev_stamp,
     .tcp_set_user = bnet_tcp_set_user,
     .tcp_touched = bnet_tcp_touched,
+    .ctx_count = bnet_ctx_count,
 };

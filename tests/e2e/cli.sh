@@ -343,6 +343,11 @@ case_net_env_bad_address() {	# the environment is checked like the options
 	expect_error 2 --ip
 }
 
+case_net_bad_queues() {	# contexts: 1..16
+	run BYPASS_NET_QUEUES=0 -- --net=dpdk --ip=10.0.0.2/24 "$BUSYBOX" true
+	expect_error 2 BYPASS_NET_QUEUES
+}
+
 case_net_env_unknown() {
 	run BYPASS_NET=tcp -- "$BUSYBOX" true
 	expect_error 2 --net

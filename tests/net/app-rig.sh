@@ -498,12 +498,30 @@ case_memif_wrk() { # wrk under test against nginx under test, over net_memif
 		start_nginx af_packet $DIP
 		bg wrk ip netns exec "$NS" wrk -t2 -c100 -d"${WRK_SECS}s" "http://$DIP:8080/1k"
 	else
+		# Two contexts on each side: wrk's two threads each get one as home and
+		# connect from it; nginx's one thread polls both and accepts from both.
+		export BYPASS_NET_QUEUES=2
+		DUT_OPTS="--stats=$TMP/stats.json"
 		start_nginx memif_server $MIP_S
+		DUT_OPTS="--stats=$TMP/wrk-stats.json"
 		dut memif_client wrk wrk -t2 -c100 -d"${WRK_SECS}s" "http://$MIP_S:8080/1k"
+		DUT_OPTS=
 	fi
 	finish $LAST $((WRK_SECS + 60)) || fail "wrk exited with status $?"
 	check_wrk "$TMP/wrk.log"
 	stop_dut $NGINX nginx
+	[ $DUT = dpdk ] || return 0
+	unset BYPASS_NET_QUEUES
+	for side in stats:nginx wrk-stats:wrk; do
+		f=$TMP/${side%%:*}.json
+		[ -s "$f" ] || fail "${side#*:} wrote no --stats file"
+		c0=$(grep -o '"ctx0_rx_pkts": *[0-9]*' "$f" | sed 's/.*: *//')
+		c1=$(grep -o '"ctx1_rx_pkts": *[0-9]*' "$f" | sed 's/.*: *//')
+		echo "${side#*:}'s contexts: $(grep -o '"contexts": *[0-9]*' "$f"), frames received" \
+			"by context 0: ${c0:-none}, by context 1: ${c1:-none}"
+		[ "${c0:-0}" -gt 1000 ] && [ "${c1:-0}" -gt 1000 ] ||
+			fail "${side#*:}: both contexts must carry connections"
+	done
 }
 
 # Short connections that nginx closes first: each leaves a TIME_WAIT in nginx's stack, far

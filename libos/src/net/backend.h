@@ -4,9 +4,15 @@
  * use the network map none of DPDK.  The module exports one symbol, BYPASS_NET_BACKEND_SYM,
  * a const struct bypass_net_backend.  Addresses and ports are in network byte order.
  *
- * Threading: one context per process; the backend takes no locks.  The LibOS serialises
- * every call (one thread at a time inside the backend).  Every call is non-blocking: what
- * would wait returns -EAGAIN and the caller polls (poll()) and retries. */
+ * Threading (ABI 5): one context per queue pair of the port (ctx_count()), each with its
+ * own connection tables, timers and mbuf cache, and each entered by one thread at a time:
+ * the backend takes a context's lock around every call on it (the caller's lock is its
+ * own business; the backend never calls back).  Every thread has a home context, given
+ * round robin at its first call: its connections (without a bound port) and its datagram
+ * sockets of port 0 live there.  An endpoint bound to port P lives in context P % n; a
+ * listener lives in every context (one handle), so a connection stays in the context its
+ * SYN arrived on.  Every call is non-blocking: what would wait returns -EAGAIN and the
+ * caller polls (poll()) and retries. */
 #ifndef LIBOS_NET_BACKEND_H
 #define LIBOS_NET_BACKEND_H
 
@@ -15,7 +21,7 @@
 #include <sys/types.h>
 
 #define BYPASS_NET_BACKEND_SYM	"bypass_net_backend"
-#define BYPASS_NET_BACKEND_ABI	4
+#define BYPASS_NET_BACKEND_ABI	5
 
 /* What --dpdk/--ip/--gw (or BYPASS_DPDK, BYPASS_IP, BYPASS_GW) asked for. */
 struct bypass_net_conf {
@@ -27,6 +33,9 @@ struct bypass_net_conf {
 	const char *fault;	/* BYPASS_NET_FAULT: dpdk-net fault injection, "key=value,..."
 				 * over struct dnet_fault_conf's fields (seed, drop/dup/reorder/
 				 * corrupt probabilities on rx and tx); NULL = off */
+	unsigned queues;	/* BYPASS_NET_QUEUES: contexts (queue pairs); 0 = one per CPU
+				 * the process may run on, within what the device offers
+				 * (net_memif: 1, both ends must agree) */
 };
 
 /* Readiness bits (the EPOLL* values). */
@@ -98,7 +107,10 @@ struct bypass_net_backend {
 	 * port and context set-up.  Once per process.  0, or -errno with one line in @err
 	 * ("EAL: ...", "port 0: no such device"). */
 	int (*init)(const struct bypass_net_conf *conf, char *err, size_t errlen);
-	/* One run-to-completion step: RX burst, protocol, timers, TX flush.  Packets handled. */
+	/* One run-to-completion step (RX burst, protocol, timers, TX flush) on the caller's
+	 * home context and on every context no home thread polled of late; a context another
+	 * thread is in is skipped.  Packets handled.  The one call a LibOS makes while other
+	 * threads may be inside the backend for it. */
 	int (*poll)(void);
 	uint64_t (*now_us)(void);
 	/* TCP: the semantics of dpdk-net/include/dpdk-net/socket.h, one to one. */
@@ -141,13 +153,16 @@ struct bypass_net_backend {
 			       struct bnet_udp_meta *meta);
 	/* ABI 4: where @t's readiness stamp lives (valid while the handle is held): it
 	 * changes whenever what tcp_events(@t) says may have changed, and no stamp is ever
-	 * given twice, so (handle, stamp) names one answer of tcp_events. */
+	 * given twice, so (handle, stamp) names one answer of tcp_events.  NULL (ABI 5: a
+	 * listener on several contexts): no stamp, ask tcp_events every time. */
 	const uint64_t *(*tcp_ev_stamp)(const struct bnet_tcb *t);
 	/* ABI 4: tcp_set_user names @t's user (NULL: none; tcp_close/tcp_abort end it):
 	 * whenever @t's stamp moves, @user is queued, once until taken, and at once too.
 	 * tcp_touched takes up to @max queued users, oldest first: how many. */
 	void (*tcp_set_user)(struct bnet_tcb *t, void *user);
 	int (*tcp_touched)(void **users, int max);
+	/* ABI 5: the number of contexts. */
+	int (*ctx_count)(void);
 };
 
 #endif

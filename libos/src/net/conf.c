@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Networking configuration: --net, --dpdk, --ip, --gw (or BYPASS_NET, BYPASS_DPDK,
- * BYPASS_IP, BYPASS_GW, BYPASS_NET_FAULT), checked before the program starts, and the
- * options an execve re-entry must pass on. */
+ * BYPASS_IP, BYPASS_GW, BYPASS_NET_FAULT, BYPASS_NET_QUEUES), checked before the program
+ * starts, and the options an execve re-entry must pass on. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -89,6 +89,20 @@ int libos_net_conf_parse(struct libos_config *cfg, const char *net, const char *
 	if (cfg->net_fault && !*cfg->net_fault)
 		cfg->net_fault = NULL;
 	cfg->net_from_env = !opts;	/* else execve passes them all as options */
+	/* Contexts, one per queue pair: 1..16, or unset for one per CPU.  Only in the
+	 * environment (execve keeps it). */
+	const char *q = getenv("BYPASS_NET_QUEUES");
+	cfg->net_queues = 0;
+	if (q && *q) {
+		char *end;
+		unsigned long v = strtoul(q, &end, 10);
+		if (*end || *q < '1' || *q > '9' || v > 16) {
+			*what = "BYPASS_NET_QUEUES";
+			*why = "not a number of queue pairs from 1 to 16";
+			return -EINVAL;
+		}
+		cfg->net_queues = (unsigned)v;
+	}
 	if (cfg->net_eal && !quotes_balanced(cfg->net_eal)) {
 		*what = "--dpdk";
 		*why = "unbalanced quotes in the EAL arguments";

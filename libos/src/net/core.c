@@ -142,6 +142,7 @@ int net_backend_up(void)
 		.prefix_len = cfg->net_prefix,
 		.gw = cfg->net_gw,
 		.fault = cfg->net_fault,
+		.queues = cfg->net_queues,
 	};
 	int r = be->init(&conf, err, sizeof(err));
 	if (r < 0)
@@ -225,8 +226,10 @@ long net_wait(struct libos_args *a, struct net_sock *s, net_try_fn *try, void *a
 	long r;
 
 	for (;;) {
-		net_lock();
+		/* The poll runs outside the lock: another thread's calls go on meanwhile
+		 * (the backend serialises each context itself). */
 		int n = g_net.be && !g_net.child ? g_net.be->poll() : 0;
+		net_lock();
 		r = try(s, arg);
 		net_sock_changed(s);
 		net_unlock();
@@ -284,9 +287,7 @@ void libos_net_exit(void)
 	net_unlock();
 	uint64_t start = net_now_us(), busy = start, now;
 	do {
-		net_lock();
 		int n = g_net.be->poll();
-		net_unlock();
 		now = net_now_us();
 		if (n > 0)
 			busy = now;

@@ -458,6 +458,7 @@ static long ep_wait_ours(struct libos_args *a, int epfd, struct epoll_event *uev
 	for (;;) {
 		int n = 0, sleep_us = 0;
 		bool moved, kcheck;
+		moved = g_net.be && g_net.be->poll() > 0;	/* outside the lock, as net_wait */
 		net_lock_ro();
 		f = net_fd_get(epfd);
 		if (!f || f->kind != NET_FD_EPOLL) {
@@ -465,7 +466,6 @@ static long ep_wait_ours(struct libos_args *a, int epfd, struct epoll_event *uev
 			r = -EBADF;
 			break;
 		}
-		moved = g_net.be && g_net.be->poll() > 0;
 		n = scan(f->ep, ev, max);
 		/* The kernel's side (kernel fds in the same epoll, the signal mask): always when
 		 * it may matter, else every EP_KCHECK_EVERY rounds (struct net_epoll). */

@@ -2,7 +2,8 @@
 /* The LibOS socket layer for --net=dpdk: AF_INET stream and datagram sockets served by
  * the network backend (backend.h), each shadowed by a kernel eventfd whose number the
  * program sees; epoll instances that hold them; poll and select over a mix of them and
- * kernel fds.  Everything here is serialised by one process-wide lock (g_net.lock). */
+ * kernel fds.  The tables here are under one process-wide lock (g_net.lock); the backend
+ * locks each of its contexts itself, and its poll runs outside g_net.lock. */
 #ifndef LIBOS_NET_NET_H
 #define LIBOS_NET_NET_H
 
@@ -159,7 +160,7 @@ struct net_state {
 	int status;			/* 0 untried, 1 up, -ENETDOWN failed */
 	void *dl;
 	const struct bypass_net_backend *be;
-	pthread_mutex_t lock;		/* everything below, and every backend call */
+	pthread_mutex_t lock;		/* everything below (the backend: its own locks) */
 	struct net_fd *fds;		/* NET_FD_MAX entries */
 	struct net_sock *socks;
 	struct net_epoll *epolls;

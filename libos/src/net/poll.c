@@ -38,9 +38,9 @@ static long poll_round(struct pollfd *p, struct pollfd *k, long n, const bool *o
 {
 	long count = 0;
 
-	net_lock_ro();
 	if (g_net.be && !g_net.child)
-		g_net.be->poll();
+		g_net.be->poll();	/* outside the lock, as net_wait */
+	net_lock_ro();
 	for (long i = 0; i < n; i++) {
 		if (!ours[i])
 			continue;

@@ -118,11 +118,12 @@ uint32_t net_sock_events(struct net_sock *s, uint32_t *avail)
 		return s->error ? BNET_ERR | BNET_HUP | BNET_OUT : BNET_OUT | BNET_HUP;
 	/* Ask the backend only when the connection's stamp moved since its last answer
 	 * (stamps never repeat, so a new handle at an old one's address is asked too): a
-	 * wait over many sockets costs a compare for each one nothing happened to. */
-	if (s->ev_tcb != s->tcb || *s->ev_stampp != s->ev_stamp) {
+	 * wait over many sockets costs a compare for each one nothing happened to.  A
+	 * listener on several contexts has no stamp: asked every time. */
+	if (s->ev_tcb != s->tcb || !s->ev_stampp || *s->ev_stampp != s->ev_stamp) {
 		s->ev_tcb = s->tcb;
-		s->ev_stampp = g_net.be->tcp_ev_stamp(s->tcb);
-		s->ev_stamp = *s->ev_stampp;
+		s->ev_stampp = g_net.be->tcp_ev_stamp(s->tcb);	/* NULL: a listener group */
+		s->ev_stamp = s->ev_stampp ? *s->ev_stampp : 0;
 		s->ev = g_net.be->tcp_events(s->tcb, &s->ev_rcv);
 	}
 	ev = s->ev;
@@ -146,7 +147,20 @@ static bool tcp_port_busy(const struct net_sock *self, uint16_t port)
 	return false;
 }
 
-static uint16_t tcp_port_pick(const struct net_sock *self)
+/* Does any of our TCP sockets hold local port @port, connections included?  A port
+ * picked for bind(0) or listen() must be nobody's, as Linux's autobind picks one without
+ * a bind bucket: a listener on a connection's port would take that connection's
+ * segments in every context but the connection's own (the listener is in all). */
+static bool tcp_port_held(uint16_t port)
+{
+	for (const struct net_sock *s = g_net.socks; s; s = s->next)
+		if (s->type == SOCK_STREAM && s->local.sin_port == port && s->state != NET_NEW &&
+		    s->state != NET_DEAD)
+			return true;
+	return false;
+}
+
+static uint16_t tcp_port_pick(void)
 {
 	static uint32_t next = EPHEMERAL_LO;
 
@@ -154,7 +168,7 @@ static uint16_t tcp_port_pick(const struct net_sock *self)
 		uint16_t p = htons((uint16_t)next);
 		if (++next > EPHEMERAL_HI)
 			next = EPHEMERAL_LO;
-		if (!tcp_port_busy(self, p))
+		if (!tcp_port_held(p))
 			return p;
 	}
 	return 0;
@@ -351,7 +365,7 @@ long libos_sys_bind(struct libos_args *a)
 	s->local.sin_addr = sin.sin_addr;
 	if (s->type == SOCK_STREAM) {
 		if (!sin.sin_port)
-			sin.sin_port = tcp_port_pick(s);
+			sin.sin_port = tcp_port_pick();
 		r = -EADDRINUSE;
 		if (!sin.sin_port || tcp_port_busy(s, sin.sin_port))
 			goto out;
@@ -384,7 +398,7 @@ long libos_sys_listen(struct libos_args *a)
 		r = -EINVAL;
 	} else if ((r = net_backend_up()) == 0) {
 		if (!s->local.sin_port)
-			s->local.sin_port = tcp_port_pick(s);
+			s->local.sin_port = tcp_port_pick();
 		if (backlog <= 0 || backlog > 4096)
 			backlog = backlog <= 0 ? 1 : 4096;
 		r = g_net.be->tcp_listen(s->local.sin_port, backlog, &s->tcb);
@@ -604,6 +618,11 @@ long libos_sys_connect(struct libos_args *a)
 		if (s->keepalive)
 			g_net.be->tcp_set_keepalive(s->tcb, (uint32_t)s->keepidle,
 						    (uint32_t)s->keepintvl, (uint32_t)s->keepcnt);
+		if (!s->local.sin_port) {	/* the port the stack chose: ours now */
+			struct bnet_tcp_info info;
+			g_net.be->tcp_info(s->tcb, &info);
+			s->local.sin_port = info.lport;
+		}
 		s->state = NET_CONNECTING;
 		s->peer = sin;
 		if (s->nonblock) {

@@ -812,6 +812,51 @@ static void case_threads(void)
 	close(slow);
 }
 
+/* Several threads at once, each with connections and datagrams of its own (under
+ * BYPASS_NET_QUEUES=2 each thread's home context is not the next one's), one of them
+ * accepting a connection from the peer while the others run. */
+#define MQ_THREADS 4
+
+static void *mq_worker(void *arg)
+{
+	int id = (int)(long)arg;
+	char out[2048], in[2048];
+	struct sockaddr_in to = peer_at(7002);
+	int fd = tcp_to(7000, 0);
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+
+	CHECK(u >= 0, "socket");
+	for (int i = 0; i < 300; i++) {
+		size_t n = 1 + (size_t)(i * 37 + id * 101) % sizeof(out);
+		for (size_t k = 0; k < n; k++)
+			out[k] = (char)(k * 7 + (size_t)i + (size_t)id);
+		write_all(fd, out, n);
+		CHECK(read_full(fd, in, n) == n && !memcmp(in, out, n), "thread %d echo %d", id, i);
+		if (i % 30 == 0) {
+			int m = snprintf(out, sizeof(out), "t%d-%d", id, i);
+			CHECK(sendto(u, out, (size_t)m, 0, (struct sockaddr *)&to, sizeof(to)) == m,
+			      "sendto");
+			CHECK(pollone(u, POLLIN, 5000) & POLLIN, "thread %d: no datagram back", id);
+			CHECK(recv(u, in, sizeof(in), 0) == m && !memcmp(in, out, (size_t)m),
+			      "thread %d: datagram", id);
+		}
+	}
+	close(u);
+	close(fd);
+	return NULL;
+}
+
+static void case_mq(void)
+{
+	pthread_t t[MQ_THREADS];
+
+	for (long i = 0; i < MQ_THREADS; i++)
+		CHECK(pthread_create(&t[i], NULL, mq_worker, (void *)i) == 0, "pthread_create");
+	case_accept();
+	for (int i = 0; i < MQ_THREADS; i++)
+		CHECK(pthread_join(t[i], NULL) == 0, "pthread_join");
+}
+
 /* A kernel fd that joined the epoll before any LibOS socket did is reported together
  * with the sockets' events, in the same call, as the kernel would. */
 static void case_epoll_kfirst(void)
@@ -1503,6 +1548,7 @@ static const struct {
 	{ "epoll_kfirst", case_epoll_kfirst }, { "epoll_late", case_epoll_late },
 	{ "tcp_info", case_tcp_info }, { "linger", case_linger },
 	{ "recvmmsg_timeout", case_recvmmsg_timeout }, { "udp_cmsg", case_udp_cmsg },
+	{ "mq", case_mq },
 };
 
 int main(int argc, char **argv)

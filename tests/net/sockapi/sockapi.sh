@@ -7,6 +7,9 @@
 # root, no netns/veth/ethtool, no libbypass-net.so, or DPDK's af_packet PMD cannot start).
 #
 # usage: sockapi.sh BYPASS_RUN SOCKAPI_TEST SOCKAPI_PEER CASE
+#        CASE mq2_NAME: NAME on two contexts (af_packet qpairs=2, whose kernel fanout
+#        hashes flows over both queues; BYPASS_NET_QUEUES=2); for mq2_mq both must carry
+#        frames
 #        BYPASS_SOCKAPI_NATIVE=1: run the case natively instead (checks the test itself)
 set -u
 
@@ -14,6 +17,8 @@ BR=$1
 TEST=$2
 PEER=$3
 CASE=$4
+QP=1
+case $CASE in mq2_*) CASE=${CASE#mq2_} QP=2 ;; esac
 
 NS=bypass-sockapi-$$
 VR=bs$$r                 # root-namespace end (DPDK's)
@@ -76,9 +81,9 @@ if [ "${BYPASS_SOCKAPI_NATIVE:-}" = 1 ]; then
 	ip addr add "$DIP/24" dev "$VR"
 	timeout 60 "$TEST" "$CASE" "$KIP" >"$TMP/out" 2>&1
 else
-	EAL="--no-pci --no-huge -m 256 --no-shconf --vdev=net_af_packet0,iface=$VR"
-	SOCKAPI_DPDK=1 timeout 60 "$BR" --stats="$TMP/stats.%p.json" --net=dpdk --dpdk="$EAL" \
-		--ip="$DIP/24" "$TEST" "$CASE" "$KIP" >"$TMP/out" 2>&1
+	EAL="--no-pci --no-huge -m 256 --no-shconf --vdev=net_af_packet0,iface=$VR,qpairs=$QP"
+	SOCKAPI_DPDK=1 BYPASS_NET_QUEUES=$QP timeout 60 "$BR" --stats="$TMP/stats.%p.json" \
+		--net=dpdk --dpdk="$EAL" --ip="$DIP/24" "$TEST" "$CASE" "$KIP" >"$TMP/out" 2>&1
 fi
 rc=$?
 cat "$TMP/out"
@@ -92,5 +97,15 @@ fi
 if [ "${BYPASS_SOCKAPI_NATIVE:-}" != 1 ] && [ "$CASE" != loopback ]; then
 	cat "$TMP"/stats.*.json 2>/dev/null | grep -q '"net": {' ||
 		fail "$CASE: no dpdk-net counters in --stats"
+fi
+if [ "${BYPASS_SOCKAPI_NATIVE:-}" != 1 ] && [ $QP = 2 ]; then
+	st=$(cat "$TMP"/stats.*.json)
+	c0=$(echo "$st" | grep -o '"ctx0_rx_pkts": *[0-9]*' | sed 's/.*: *//' | head -n 1)
+	c1=$(echo "$st" | grep -o '"ctx1_rx_pkts": *[0-9]*' | sed 's/.*: *//' | head -n 1)
+	echo "two contexts: frames received by context 0: ${c0:-none}, by context 1: ${c1:-none}"
+	echo "$st" | grep -q '"contexts": *2' || fail "$CASE: not two contexts"
+	# mq's nine flows all hashed to one queue: 1 in 256.  Fewer flows may well be.
+	[ "$CASE" != mq ] || { [ "${c0:-0}" -gt 0 ] && [ "${c1:-0}" -gt 0 ]; } ||
+		fail "$CASE: both contexts must carry frames"
 fi
 exit 0

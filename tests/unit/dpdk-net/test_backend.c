@@ -143,9 +143,14 @@ START_TEST(test_backend_stats_json_parses)
     for (int i = 0; i < 3; i++)
         g_be->poll();
     ck_assert_int_gt(g_be->stats_json(js, sizeof(js)), 0);
-    /* Every counter of struct dnet_stats, all 64-bit. */
-    ck_assert_int_eq(json_flat_count(js), 48);
-    ck_assert_msg(strstr(js, "{\"rx_pkts\":"), "%s", js);
+    /* The number of contexts, the frames of each, then every counter of struct
+     * dnet_stats (the contexts' sums), all 64-bit. */
+    int n = g_be->ctx_count();
+    ck_assert_int_ge(n, 1);
+    ck_assert_int_eq(json_flat_count(js), 1 + 2 * n + 48);
+    ck_assert_msg(!strncmp(js, "{\"contexts\":", 12), "%s", js);
+    ck_assert_msg(strstr(js, "\"ctx0_rx_pkts\":"), "%s", js);
+    ck_assert_msg(strstr(js, ",\"rx_pkts\":"), "%s", js);
     ck_assert_msg(strstr(js, "\"tcp_tw_overflow\":"), "%s", js);
     ck_assert_msg(strstr(js, "\"redirect_drop\":"), "%s", js);
 }
@@ -462,8 +467,8 @@ static int memif_server(const char *sock)
         k = g_be->udp_recvfrom(u, buf, sizeof(buf), &sip, &sport);
         if (k > 0)
             udp_done = g_be->udp_sendto(u, buf, (size_t)k, sip, sport) == k;
-        if (!c && g_be->tcp_accept(l, &c) < 0)
-            continue;
+        if (tcp_done || (!c && g_be->tcp_accept(l, &c) < 0))
+            continue;   /* a closed handle is never used again */
         k = g_be->tcp_recv(c, buf, sizeof(buf));
         for (ssize_t off = 0; k > 0 && off < k && g_be->now_us() < end;) {
             ssize_t w = g_be->tcp_send(c, buf + off, (size_t)(k - off));
