@@ -71,6 +71,7 @@ struct dnet_fault {
 
 /* ---- the per-core context ---- */
 struct dnet_tcb;
+struct dnet_tcb_slab;
 struct dnet_udp_sock;
 struct rte_ring;
 
@@ -106,6 +107,8 @@ struct dnet_ctx {
     struct dnet_tcb *tcp_listen;               /* listeners, a short list */
     uint32_t tcp_count;                        /* control blocks, TIME_WAIT ones excepted */
     uint32_t tcp_tw_count;                     /* control blocks in TIME_WAIT */
+    uint32_t tcp_orphans;                      /* closed by the user, still finishing */
+    struct dnet_tcb_slab *slab_head, *slab_tail; /* control blocks' slabs, those with room first */
     uint16_t eph_next;                         /* next ephemeral port to try (host order) */
     uint64_t isn_secret[2];
 

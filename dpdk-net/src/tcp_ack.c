@@ -130,6 +130,7 @@ int dnet_tcp_ack_in(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const struct tcp
             if (!tcb->user_ref) {
                 tcb->rtx_kind = TCP_RTX_TIMEWAIT; /* orphan: do not wait forever */
                 dnet_timer_arm(ctx, &tcb->rtx_timer, ctx->conf.time_wait_ms * 1000ull);
+                dnet_tcp_orphan_trim(tcb);        /* all acknowledged: the buffer goes */
             }
             break;
         case DNET_TCP_CLOSING:

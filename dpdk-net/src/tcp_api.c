@@ -284,26 +284,30 @@ int dnet_tcp_close(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
         tcb->user_ref = 0;
         dnet_tcp_set_closed(ctx, tcb, 0);
         return 0;
-    case DNET_TCP_ESTABLISHED:
-    case DNET_TCP_CLOSE_WAIT:
-        /* Linux: closing with unread data resets the connection (RFC 2525 2.17). */
-        if (tcb->rcv.len)
-            return dnet_tcp_abort(ctx, tcb);
-        /* fallthrough */
-    case DNET_TCP_SYN_RCVD:
+    case DNET_TCP_TIME_WAIT:
         tcb->user_ref = 0;
-        tcp_queue_fin(ctx, tcb);
+        dnet_tcp_time_wait_orphan(tcb);
         return 0;
     default:
-        tcb->user_ref = 0;   /* already closing; the stack finishes and frees it */
-        if (tcb->state == DNET_TCP_TIME_WAIT)
-            dnet_tcp_time_wait_orphan(tcb);
-        if (tcb->state == DNET_TCP_FIN_WAIT_2 && !dnet_timer_armed(&tcb->rtx_timer)) {
-            tcb->rtx_kind = TCP_RTX_TIMEWAIT;  /* orphan FIN_WAIT_2 timeout */
-            dnet_timer_arm(ctx, &tcb->rtx_timer, ctx->conf.time_wait_ms * 1000ull);
-        }
-        return 0;
+        break;
     }
+    /* Linux: closing with unread data resets the connection (RFC 2525 2.17), whatever
+     * closing state a shutdown() already took it to. */
+    if (tcb->rcv.len)
+        return dnet_tcp_abort(ctx, tcb);
+    /* The stack finishes it and frees it: an orphan, bounded like Linux's tcp_max_orphans
+     * (past it, a RST instead of the FIN). */
+    if (dnet_tcp_orphan(ctx, tcb) < 0) {
+        ctx->st.tcp_orphan_overflow++;
+        return dnet_tcp_abort(ctx, tcb);
+    }
+    tcb->user_ref = 0;
+    tcp_queue_fin(ctx, tcb);
+    if (tcb->state == DNET_TCP_FIN_WAIT_2 && !dnet_timer_armed(&tcb->rtx_timer)) {
+        tcb->rtx_kind = TCP_RTX_TIMEWAIT;  /* orphan FIN_WAIT_2 timeout (tcp_fin_timeout) */
+        dnet_timer_arm(ctx, &tcb->rtx_timer, ctx->conf.time_wait_ms * 1000ull);
+    }
+    return 0;
 }
 
 int dnet_tcp_set_nodelay(struct dnet_tcb *tcb, int on)

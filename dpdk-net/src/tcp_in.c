@@ -328,6 +328,15 @@ static void tcp_sync_input(struct dnet_ctx *ctx, struct dnet_tcb *tcb, struct tc
     }
     if (dnet_tcp_ack_in(ctx, tcb, s) < 0)
         return;  /* tcb is gone */
+    if (s->len && (!tcb->user_ref || tcb->shut_rd) &&
+        (tcb->state == DNET_TCP_FIN_WAIT_1 || tcb->state == DNET_TCP_FIN_WAIT_2)) {
+        /* New data nobody will read (closed, or shut for reading, and past our FIN): RFC
+         * 1122 4.2.2.13 and Linux reset the connection ("data after close"). */
+        ctx->st.tcp_abort_on_data++;
+        dnet_tcp_send_rst(ctx, tcb);
+        dnet_tcp_set_closed(ctx, tcb, ECONNRESET);
+        return;
+    }
     if (s->len && (tcb->state == DNET_TCP_ESTABLISHED || tcb->state == DNET_TCP_FIN_WAIT_1 ||
                    tcb->state == DNET_TCP_FIN_WAIT_2))
         dnet_tcp_data_in(ctx, tcb, s->seq, s->data, s->len);
@@ -357,10 +366,15 @@ static void tcp_segment(struct dnet_ctx *ctx, struct tcp_seg *s, struct rte_mbuf
 
     if (tcb && tcb->state == DNET_TCP_TIME_WAIT &&
         (s->flags & (TCP_F_SYN | TCP_F_ACK | TCP_F_RST)) == TCP_F_SYN) {
-        /* TIME_WAIT reuse: a new SYN above the old sequence space or timestamps. */
+        /* TIME_WAIT reuse (RFC 6191): a new SYN above the old sequence space or timestamps,
+         * and not an old duplicate by PAWS (a TSval below TS.Recent), as Linux checks; a
+         * refused one goes on to the PAWS drop and ACK below. */
+        int paws_ok = !(tcb->ts_ok && s->opt.has_ts && seq_lt(s->opt.tsval, tcb->ts_recent));
+
         lsn = dnet_tcb_listener(ctx, s->dport);
-        if (lsn && (seq_gt(s->seq, tcb->rcv_nxt) ||
-                    (tcb->ts_ok && s->opt.has_ts && seq_gt(s->opt.tsval, tcb->ts_recent)))) {
+        if (lsn && paws_ok &&
+            (seq_gt(s->seq, tcb->rcv_nxt) ||
+             (tcb->ts_ok && s->opt.has_ts && seq_gt(s->opt.tsval, tcb->ts_recent)))) {
             uint32_t iss = tcb->snd_nxt + 128000;
 
             dnet_tcp_set_closed(ctx, tcb, 0);

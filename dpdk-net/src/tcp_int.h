@@ -34,6 +34,7 @@
 #define TCP_RTO_MAX_US 120000000u
 #define TCP_SYN_RETRIES 6
 #define TCP_DATA_RETRIES 15
+#define TCP_ORPHAN_RETRIES 8        /* Linux tcp_orphan_retries: RTOs or zero-window probes */
 #define TCP_PERSIST_MAX_US 60000000u
 
 static inline int seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
@@ -74,7 +75,8 @@ struct tcp_seg {
 enum { TCP_RTX_NONE, TCP_RTX_RTO, TCP_RTX_PERSIST, TCP_RTX_TIMEWAIT, TCP_RTX_TLP };
 
 struct dnet_tcb {
-    struct dnet_tcb *hnext;        /* hash chain, or the listener list */
+    struct dnet_tcb *hnext;        /* hash chain, the listener list, or a slab's free list */
+    struct dnet_tcb_slab *slab;    /* where it was carved (tcp_tcb.c) */
     struct dnet_tcb *parent;       /* listener while embryonic or unaccepted */
     struct dnet_tcb *aq_next;      /* accept queue link */
     rte_be32_t lip, rip;
@@ -86,6 +88,7 @@ struct dnet_tcb {
     uint8_t snd_wscale, rcv_wscale, backoff, retries, dupacks, in_recovery, rtt_active;
     uint8_t tlp_out;               /* a loss probe went out; none again until snd_una moves */
     uint8_t tw;                    /* counted in ctx->tcp_tw_count, not ctx->tcp_count */
+    uint8_t orphan;                /* counted in ctx->tcp_orphans (user_ref is 0) */
     int err;                       /* pending error, positive errno */
     uint64_t ev_stamp;             /* dnet_tcp_ev_stamp(): moves when the events may change */
     void *user;                    /* dnet_tcp_set_user(); non-NULL: touches are queued */
@@ -191,6 +194,12 @@ void dnet_tcp_child_established(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 void dnet_tcp_enter_time_wait(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 /* The user let go of a TIME_WAIT block: the receive buffer goes too. */
 void dnet_tcp_time_wait_orphan(struct dnet_tcb *tcb);
+/* The user let go of a connection that still finishes (it must hold no unread data):
+ * count it in ctx->tcp_orphans, free the receive buffer and shrink the send buffer to
+ * what it holds.  Returns -ENOSPC (nothing done) when max_orphans are already counted. */
+int dnet_tcp_orphan(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+/* An orphan's send buffer: shrunk to the bytes it holds (freed when empty). */
+void dnet_tcp_orphan_trim(struct dnet_tcb *tcb);
 uint32_t dnet_tcp_rcv_window(const struct dnet_tcb *tcb);
 
 /* tcp_in.c / tcp_ack.c */

@@ -283,8 +283,13 @@ void dnet_tcp_output(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
             tcb->total_retrans++;
             tcb->bytes_retrans += len;
         }
-        if (tcp_xmit(ctx, tcb, tcb->snd_nxt, flags, off, len) < 0)
+        if (tcp_xmit(ctx, tcb, tcb->snd_nxt, flags, off, len) < 0) {
+            /* Not sent (no mbuf): with nothing in flight no ACK would come to retry it,
+             * and an orphan's FIN would never leave.  The RTO resends from snd_una. */
+            if (!dnet_timer_armed(&tcb->rtx_timer))
+                dnet_tcp_arm_rto(ctx, tcb);
             break;
+        }
         tcb->snd_nxt += len + (fin ? 1 : 0);
         if (seq_gt(tcb->snd_nxt, tcb->snd_max))
             tcb->snd_max = tcb->snd_nxt;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// TCP control blocks: allocation, the connection table (4-tuple hash) and listener list,
-// RFC 6528 ISNs (SipHash-2-4 of the 4-tuple plus a 4 us clock), and the transitions that
-// end or park a connection (CLOSED, TIME_WAIT, accept queue).
+// TCP control blocks: allocation (from slabs), the connection table (4-tuple hash) and
+// listener list, RFC 6528 ISNs (SipHash-2-4 of the 4-tuple plus a 4 us clock), and the
+// transitions that end or park a connection (CLOSED, TIME_WAIT, accept queue).
 #include <errno.h>
 #include <string.h>
 
@@ -16,13 +16,113 @@ static unsigned tcb_bucket(rte_be32_t rip, rte_be16_t rport, rte_be16_t lport)
     return (h ^ (h >> 15)) & (DNET_TCP_HASH - 1);
 }
 
+/* Control blocks come from slabs as large as a default buffer, not one rte_malloc each.
+ * A TIME_WAIT block outlives its buffers by a minute: allocated on its own, each one sat at
+ * the end of the hole some freed buffers had left (rte_malloc carves from the end of the
+ * first free element that fits), shrinking it below a buffer's size; an active closer
+ * (nginx after keepalive_requests, or wrk when it closes before the FIN is read) thus
+ * broke a 256 MiB heap into pieces under 256 KiB after ~2200 connections, with 220 MiB
+ * free, and SYNs were dropped (tcp_nomem_drop) or connect() failed with ENOMEM. */
+#define TCB_SLAB_BYTES (256u * 1024)
+#define TCB_SIZE RTE_ALIGN_CEIL(sizeof(struct dnet_tcb), RTE_CACHE_LINE_SIZE)
+
+struct dnet_tcb_slab {
+    struct dnet_tcb_slab *next, *prev;  /* ctx->slab_head list: slabs with room first */
+    struct dnet_tcb *free;              /* blocks given back, linked by hnext */
+    uint32_t used, carved, cap;         /* in use; ever handed out (the rest untouched) */
+    uint8_t *blocks;
+};
+
+static void slab_unlink(struct dnet_ctx *ctx, struct dnet_tcb_slab *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        ctx->slab_head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        ctx->slab_tail = s->prev;
+    s->next = s->prev = NULL;
+}
+
+static void slab_push_head(struct dnet_ctx *ctx, struct dnet_tcb_slab *s)
+{
+    s->prev = NULL;
+    s->next = ctx->slab_head;
+    if (ctx->slab_head)
+        ctx->slab_head->prev = s;
+    else
+        ctx->slab_tail = s;
+    ctx->slab_head = s;
+}
+
+static void slab_push_tail(struct dnet_ctx *ctx, struct dnet_tcb_slab *s)
+{
+    s->next = NULL;
+    s->prev = ctx->slab_tail;
+    if (ctx->slab_tail)
+        ctx->slab_tail->next = s;
+    else
+        ctx->slab_head = s;
+    ctx->slab_tail = s;
+}
+
+/* A zeroed block from the first slab (which has room if any slab has), or a new slab.
+ * Blocks are carved lazily: a slab's untouched pages cost no memory without hugepages. */
+static struct dnet_tcb *tcb_slab_get(struct dnet_ctx *ctx)
+{
+    struct dnet_tcb_slab *s = ctx->slab_head;
+    struct dnet_tcb *tcb;
+
+    if (!s || s->used == s->cap) {
+        size_t hdr = RTE_ALIGN_CEIL(sizeof(*s), RTE_CACHE_LINE_SIZE);
+
+        s = rte_malloc("dnet_tcb_slab", TCB_SLAB_BYTES, RTE_CACHE_LINE_SIZE);
+        if (!s)
+            return NULL;
+        memset(s, 0, sizeof(*s));
+        s->blocks = (uint8_t *)s + hdr;
+        s->cap = (uint32_t)((TCB_SLAB_BYTES - hdr) / TCB_SIZE);
+        slab_push_head(ctx, s);
+    }
+    if (s->free) {
+        tcb = s->free;
+        s->free = tcb->hnext;
+    } else {
+        tcb = (struct dnet_tcb *)(s->blocks + (size_t)s->carved++ * TCB_SIZE);
+    }
+    if (++s->used == s->cap) {          /* full: behind the ones with room */
+        slab_unlink(ctx, s);
+        slab_push_tail(ctx, s);
+    }
+    memset(tcb, 0, sizeof(*tcb));
+    tcb->slab = s;
+    return tcb;
+}
+
+static void tcb_slab_put(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    struct dnet_tcb_slab *s = tcb->slab;
+
+    tcb->hnext = s->free;
+    s->free = tcb;
+    if (--s->used == 0) {               /* an empty slab goes back to the heap */
+        slab_unlink(ctx, s);
+        rte_free(s);
+    } else if (s->used == s->cap - 1) { /* was full: it has room again */
+        slab_unlink(ctx, s);
+        slab_push_head(ctx, s);
+    }
+}
+
 struct dnet_tcb *dnet_tcb_alloc(struct dnet_ctx *ctx)
 {
     struct dnet_tcb *tcb;
 
     if (ctx->tcp_count >= ctx->conf.max_conns)
         return NULL;
-    tcb = rte_zmalloc("dnet_tcb", sizeof(*tcb), RTE_CACHE_LINE_SIZE);
+    tcb = tcb_slab_get(ctx);
     if (!tcb)
         return NULL;
     dnet_tcp_timers_init(tcb);
@@ -58,7 +158,9 @@ static void tcb_free(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
         ctx->tcp_tw_count--;
     else
         ctx->tcp_count--;
-    rte_free(tcb);
+    if (tcb->orphan)
+        ctx->tcp_orphans--;
+    tcb_slab_put(ctx, tcb);
 }
 
 void dnet_tcb_hash(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
@@ -230,6 +332,10 @@ void dnet_tcp_enter_time_wait(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
         }
         tcb->state = DNET_TCP_TIME_WAIT;
         tcb_time_wait_trim(tcb);
+        if (tcb->orphan) {             /* max_time_wait bounds it from here */
+            tcb->orphan = 0;
+            ctx->tcp_orphans--;
+        }
     }
     /* Over the limit: gone at the next tick, once the ACK of the peer's FIN has left. */
     if (!tcb->tw)
@@ -242,6 +348,49 @@ void dnet_tcp_enter_time_wait(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 void dnet_tcp_time_wait_orphan(struct dnet_tcb *tcb)
 {
     tcb_time_wait_trim(tcb);
+}
+
+/* An orphan keeps only what it still has to send.  Capacities stay non-zero: ring offsets
+ * are taken modulo them, and the window field of what it sends comes from the receive one
+ * (nothing is copied in any more: data for an orphan is answered with a RST). */
+void dnet_tcp_orphan_trim(struct dnet_tcb *tcb)
+{
+    struct dnet_bytebuf *b = &tcb->snd;
+    uint32_t first;
+    uint8_t *d;
+
+    if (!b->len) {
+        rte_free(b->data);
+        b->data = NULL;
+        b->head = 0;
+        return;
+    }
+    if (b->len == b->cap || !b->data)
+        return;
+    d = rte_malloc("dnet_snd", b->len, 0);
+    if (!d)
+        return;                        /* keeps the larger one; nothing is lost */
+    first = RTE_MIN(b->len, b->cap - b->head);
+    memcpy(d, b->data + b->head, first);
+    memcpy(d + first, b->data, b->len - first);
+    rte_free(b->data);
+    b->data = d;
+    b->cap = b->len;
+    b->head = 0;
+}
+
+int dnet_tcp_orphan(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    if (ctx->tcp_orphans >= ctx->conf.max_orphans)
+        return -ENOSPC;
+    tcb->orphan = 1;
+    ctx->tcp_orphans++;
+    rte_free(tcb->rcv.data);
+    tcb->rcv.data = NULL;
+    tcb->rcv.len = 0;
+    tcb->nooo = 0;                     /* out-of-order bytes nobody will read */
+    dnet_tcp_orphan_trim(tcb);
+    return 0;
 }
 
 /* Free a listener and every connection it still parents (RST to the established ones). */

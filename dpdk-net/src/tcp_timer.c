@@ -8,12 +8,16 @@
 static void tcp_rto_expired(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
     int syn = tcb->state == DNET_TCP_SYN_SENT || tcb->state == DNET_TCP_SYN_RCVD;
+    /* Nobody waits for an orphan: it gives up sooner (Linux tcp_orphan_retries). */
+    unsigned max = syn ? TCP_SYN_RETRIES : tcb->orphan ? TCP_ORPHAN_RETRIES : TCP_DATA_RETRIES;
 
-    if (tcb->retries >= (syn ? TCP_SYN_RETRIES : TCP_DATA_RETRIES)) {
+    if (tcb->retries >= max) {
         if (tcb->state == DNET_TCP_SYN_RCVD && tcb->passive) {
             dnet_tcp_set_closed(ctx, tcb, 0); /* embryo gives up silently */
             return;
         }
+        if (tcb->orphan)
+            ctx->st.tcp_orphan_timeout++;
         dnet_tcp_set_closed(ctx, tcb, ETIMEDOUT);
         return;
     }
@@ -39,6 +43,9 @@ static void tcp_rto_expired(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
         tcb->snd_nxt = tcb->snd_una + one;
         if (tcb->shut_wr && tcb->snd_nxt == tcb->fin_seq)
             tcb->snd_nxt++;
+        /* What the output loop could not send went out just now: its ACK must count. */
+        if (seq_gt(tcb->snd_nxt, tcb->snd_max))
+            tcb->snd_max = tcb->snd_nxt;
     }
     dnet_timer_arm(ctx, &tcb->rtx_timer, tcb->rto_us);
     tcb->rtx_kind = TCP_RTX_RTO;
@@ -67,11 +74,20 @@ static void tcp_rtx_fn(struct dnet_ctx *ctx, struct dnet_timer *t)
         tcp_tlp_expired(ctx, tcb);
         break;
     case TCP_RTX_PERSIST:
+        /* A peer that keeps its window shut would keep an orphan for ever: give up after
+         * as many probes as an orphan gets retransmissions. */
+        if (tcb->orphan && tcb->backoff >= TCP_ORPHAN_RETRIES) {
+            ctx->st.tcp_orphan_timeout++;
+            dnet_tcp_set_closed(ctx, tcb, ETIMEDOUT);
+            break;
+        }
         dnet_tcp_send_probe(ctx, tcb);
         tcb->backoff++;
         dnet_tcp_arm_persist(ctx, tcb);
         break;
     case TCP_RTX_TIMEWAIT:
+        if (tcb->state == DNET_TCP_FIN_WAIT_2)
+            ctx->st.tcp_orphan_timeout++;   /* the peer never sent its FIN */
         dnet_tcp_set_closed(ctx, tcb, 0);
         break;
     default:

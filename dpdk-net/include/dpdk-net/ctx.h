@@ -48,6 +48,10 @@ struct dnet_ctx_conf {
     uint32_t max_time_wait;  /**< connections held in TIME_WAIT (no buffers, ~600 bytes each);
                                   past it a connection closes without waiting, as with
                                   Linux's tcp_max_tw_buckets; default 16384 */
+    uint32_t max_orphans;    /**< connections the user has closed that are still finishing
+                                  (FIN_WAIT_1/2, CLOSING, LAST_ACK; counted in max_conns
+                                  too); past it close() resets instead, as with Linux's
+                                  tcp_max_orphans; default max_conns / 2 */
     int no_tlp;              /**< non-zero: no tail loss probe (RFC 8985 7), the RTO alone */
     struct dnet_fault_conf fault; /**< seeded fault injection; all zero = off (fault.h) */
     uint32_t inbox_len;      /**< frames the redirect inbox holds when the port has more than
@@ -74,6 +78,10 @@ struct dnet_stats {
              tcp_rto, tcp_ooo, tcp_drop, tcp_backlog_drop, tcp_challenge_ack;
     uint64_t tcp_nomem_drop;   /**< SYN to a listener dropped: max_conns reached or no memory */
     uint64_t tcp_tw_overflow;  /**< closed without TIME_WAIT: max_time_wait reached */
+    uint64_t tcp_orphan_overflow; /**< close() reset instead of FIN: max_orphans reached */
+    uint64_t tcp_abort_on_data;   /**< data for a connection closed for reading: RST */
+    uint64_t tcp_orphan_timeout;  /**< an orphan gave up: FIN_WAIT_2 timeout, retransmissions
+                                       or zero-window probes unanswered */
     /** Several contexts on one port.  A redirected frame counts in rx_pkts, eth and ip_*
      *  of the context that received it, then in redirect_tx there and redirect_rx plus
      *  tcp_ or udp_* in its owner (summed over the contexts, each layer counts it once).

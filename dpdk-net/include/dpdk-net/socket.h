@@ -101,6 +101,9 @@ int dnet_tcp_shutdown(struct dnet_ctx *ctx, struct dnet_tcb *tcb, int how);
 /**
  * Release the caller's handle.  Queued data is still sent, then FIN (or RST if unread data
  * is discarded, as Linux does); the stack frees the block when the connection is done.
+ * Until then it is an orphan: its receive buffer is gone (data that arrives draws a RST),
+ * its send buffer shrinks to the bytes still to deliver, and it gives up after fewer
+ * retransmissions; past max_orphans (dnet_ctx_conf) the close resets at once instead.
  * @return 0.
  */
 int dnet_tcp_close(struct dnet_ctx *ctx, struct dnet_tcb *tcb);

@@ -25,6 +25,7 @@ static int ctx_conf_fill(struct dnet_ctx_conf *c, const struct dnet_port *port)
     DEF(time_wait_ms, 60000);
     DEF(max_conns, 4096);
     DEF(max_time_wait, 16384);
+    DEF(max_orphans, RTE_MAX(c->max_conns / 2, 1u));
     return dnet_fault_check(&c->fault);
 }
 

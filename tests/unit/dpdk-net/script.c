@@ -46,6 +46,7 @@ static int cmd_kv_conf(struct script *sc, char **a, int n)
         else if (!strcmp(a[i], "rto_min")) sc->conf.rto_min_ms = v;
         else if (!strcmp(a[i], "tw")) sc->conf.time_wait_ms = v;
         else if (!strcmp(a[i], "tlp")) sc->conf.no_tlp = !v;
+        else if (!strcmp(a[i], "max_orphans")) sc->conf.max_orphans = v;
         else return ERR("ctx: unknown key '%s'", a[i]);
     }
     return 0;

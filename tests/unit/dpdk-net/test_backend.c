@@ -147,12 +147,13 @@ START_TEST(test_backend_stats_json_parses)
      * dnet_stats (the contexts' sums), all 64-bit. */
     int n = g_be->ctx_count();
     ck_assert_int_ge(n, 1);
-    ck_assert_int_eq(json_flat_count(js), 1 + 2 * n + 48);
+    ck_assert_int_eq(json_flat_count(js), 1 + 2 * n + 51);
     ck_assert_msg(!strncmp(js, "{\"contexts\":", 12), "%s", js);
     ck_assert_msg(strstr(js, "\"ctx0_rx_pkts\":"), "%s", js);
     ck_assert_msg(strstr(js, ",\"rx_pkts\":"), "%s", js);
     ck_assert_msg(strstr(js, "\"tcp_tw_overflow\":"), "%s", js);
     ck_assert_msg(strstr(js, "\"redirect_drop\":"), "%s", js);
+    ck_assert_msg(strstr(js, "\"tcp_orphan_timeout\":"), "%s", js);
 }
 END_TEST
 
