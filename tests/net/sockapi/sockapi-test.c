@@ -188,10 +188,23 @@ static void case_eagain_write(void)
 {
 	int fd = tcp_to(7001, 0);	/* the peer never reads */
 	int fl = fcntl(fd, F_GETFL);
+	char c = 'x';
+	int round = 0;
 
 	CHECK(fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0, "F_SETFL");
 	CHECK(write_until_eagain(fd) > 0, "nothing was accepted before EAGAIN");
+	/* An EAGAIN may come while the peer's window is still open: the ACKs of what is in
+	 * flight then free room, and POLLOUT is right.  Fill until a pause frees nothing
+	 * (the window is shut, nothing in flight), then the buffer stays full. */
+	for (;;) {
+		usleep(50000);
+		if (write(fd, &c, 1) < 0 && errno == EAGAIN)
+			break;
+		CHECK(++round < 200, "the peer's window never shut");
+		write_until_eagain(fd);
+	}
 	CHECK(!(pollone(fd, POLLOUT, 0) & POLLOUT), "POLLOUT with a full buffer");
+	CHECK(!(pollone(fd, POLLOUT, 200) & POLLOUT), "POLLOUT while the window stays shut");
 	close(fd);
 }
 
