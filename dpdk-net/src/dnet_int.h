@@ -15,6 +15,8 @@
 #include "dpdk-net/port.h"
 
 #define DNET_BURST 32
+/* The clock's fixed point: 2^-40 us per cycle, ~1e-9 relative error at GHz rates. */
+#define DNET_TSC_US_SHIFT 40
 #define DNET_TX_MAX 64
 
 /* ---- timer wheel (lcore/timer.c): 1 ms ticks, hashed into DNET_WHEEL_SLOTS slots ---- */
@@ -89,6 +91,7 @@ struct dnet_ctx {
 
     int virt;                       /* virtual clock */
     uint64_t now_us, tsc_hz, tsc0;
+    uint64_t tsc_us_mult;           /* microseconds per cycle << DNET_TSC_US_SHIFT */
     struct dnet_wheel wheel;
     uint64_t gen;                   /* readiness generation (dnet_ctx_gen) */
     uint64_t ev_clock;              /* the last stamp dnet_tcb_touch() gave (never repeats) */
@@ -162,6 +165,12 @@ void dnet_eth_output(struct dnet_ctx *ctx, struct rte_mbuf *m, const struct rte_
  * and routes.  Takes @m.  Returns 0 or a negative errno (frame dropped). */
 int dnet_ip4_output(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t dst, uint8_t proto,
                     uint16_t l4_len);
+/* dnet_ip4_output() for a TCP segment whose payload (what follows its @hlen header bytes)
+ * the caller has summed while copying it in: @data_sum, a one's complement sum of at most
+ * 17 bits (__rte_raw_cksum_reduce() of __rte_raw_cksum(), or two such added).  A software
+ * checksum then reads only the header. */
+int dnet_ip4_output_tcp(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t dst, uint16_t hlen,
+                        uint32_t data_sum);
 /* Verify the TCP/UDP checksum of @m (l2_len/l3_len set), trusting RX offload flags when the
  * device checked it.  Returns 1 if good. */
 int dnet_l4_csum_ok(const struct dnet_ctx *ctx, const struct rte_mbuf *m);

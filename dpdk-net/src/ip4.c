@@ -146,8 +146,9 @@ int dnet_ip4_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n)
     return handled;
 }
 
-int dnet_ip4_output(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t dst, uint8_t proto,
-                    uint16_t l4_len)
+/* dnet_ip4_output(); with @have_sum, a TCP segment's payload sums to @data_sum. */
+static int ip4_output(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t dst, uint8_t proto,
+                      uint16_t l4_len, int have_sum, uint32_t data_sum)
 {
     struct rte_ipv4_hdr *ih = (struct rte_ipv4_hdr *)rte_pktmbuf_prepend(m, sizeof(*ih));
     rte_be32_t hop;
@@ -180,6 +181,13 @@ int dnet_ip4_output(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t dst, ui
         if (ctx->offloads & (tcp ? DNET_OFF_TX_TCP_CSUM : DNET_OFF_TX_UDP_CSUM)) {
             m->ol_flags |= tcp ? RTE_MBUF_F_TX_TCP_CKSUM : RTE_MBUF_F_TX_UDP_CKSUM;
             *ck = rte_ipv4_phdr_cksum(ih, m->ol_flags);
+        } else if (have_sum) {
+            /* The payload starts at an even offset (l4_len is a multiple of 4): its sum
+             * adds as it is.  TCP has no "0 means none", so no 0 -> 0xffff as for UDP. */
+            uint32_t sum = data_sum + __rte_raw_cksum(ih + 1, l4_len, 0) +
+                           rte_ipv4_phdr_cksum(ih, 0);
+
+            *ck = (uint16_t)~__rte_raw_cksum_reduce(sum);
         } else {
             *ck = rte_ipv4_udptcp_cksum(ih, ih + 1);
         }
@@ -197,4 +205,16 @@ int dnet_ip4_output(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t dst, ui
     }
     hop = ((dst ^ ctx->ip) & ctx->mask) == 0 || !ctx->gw ? dst : ctx->gw;
     return dnet_eth_output_ip(ctx, m, hop);
+}
+
+int dnet_ip4_output(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t dst, uint8_t proto,
+                    uint16_t l4_len)
+{
+    return ip4_output(ctx, m, dst, proto, l4_len, 0, 0);
+}
+
+int dnet_ip4_output_tcp(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t dst, uint16_t hlen,
+                        uint32_t data_sum)
+{
+    return ip4_output(ctx, m, dst, IPPROTO_TCP, hlen, 1, data_sum);
 }

@@ -79,13 +79,29 @@ static uint16_t tcp_wnd_field(const struct dnet_tcb *tcb, int syn)
     return (uint16_t)RTE_MIN(w, 65535u);
 }
 
-static void tcp_copy_out(const struct dnet_bytebuf *b, uint32_t off, uint8_t *dst, uint32_t len)
+/* Copy @len bytes at send-buffer offset @off to @dst; with @sum, also return their one's
+ * complement sum (folded to 17 bits at most) for a software checksum, read from the send
+ * buffer rather than from the mbuf the copy has just written (the pass over the mbuf in
+ * dnet_ip4_output was ~5% of nginx's time over net_memif, which has no offloads). */
+static uint32_t tcp_copy_out(const struct dnet_bytebuf *b, uint32_t off, uint8_t *dst, uint32_t len,
+                             int sum)
 {
     uint32_t pos = (b->head + off) % b->cap;
-    uint32_t first = RTE_MIN(len, b->cap - pos);
+    uint32_t first = RTE_MIN(len, b->cap - pos), s = 0, rest;
 
     memcpy(dst, b->data + pos, first);
     memcpy(dst + first, b->data, len - first);
+    if (!sum)
+        return 0;
+    s = __rte_raw_cksum_reduce(__rte_raw_cksum(b->data + pos, first, 0));
+    if (first == len)
+        return s;
+    rest = __rte_raw_cksum_reduce(__rte_raw_cksum(b->data, len - first, 0));
+    /* After an odd first piece the second one's bytes sit in the other halves of the
+     * segment's 16-bit words: swapping its folded sum puts them there. */
+    if (first & 1)
+        rest = rte_bswap16((uint16_t)rest);
+    return s + rest;
 }
 
 /* Build and send one segment: @len bytes at send-buffer offset @off. */
@@ -98,6 +114,7 @@ static int tcp_xmit(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t seq, ui
     unsigned hlen = sizeof(struct rte_tcp_hdr) + RTE_ALIGN_CEIL(olen, 4);
     struct rte_mbuf *m = dnet_pkt_alloc(ctx);
     struct rte_tcp_hdr *th;
+    uint32_t data_sum = 0;
 
     if (!m)
         return -ENOBUFS;
@@ -119,7 +136,8 @@ static int tcp_xmit(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t seq, ui
     th->tcp_urp = 0;
     memcpy(th + 1, opts, olen);
     if (len)
-        tcp_copy_out(&tcb->snd, off, (uint8_t *)th + hlen, len);
+        data_sum = tcp_copy_out(&tcb->snd, off, (uint8_t *)th + hlen, len,
+                                !(ctx->offloads & DNET_OFF_TX_TCP_CSUM));
     if (flags & TCP_F_ACK) {
         uint32_t edge = tcb->rcv_nxt + ((uint32_t)rte_be_to_cpu_16(th->rx_win) << (syn ? 0 : tcb->rcv_wscale));
 
@@ -139,7 +157,7 @@ static int tcp_xmit(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t seq, ui
         tcb->bytes_sent += len;
         tcb->last_data_sent_us = ctx->now_us;
     }
-    return dnet_ip4_output(ctx, m, tcb->rip, IPPROTO_TCP, (uint16_t)hlen);
+    return dnet_ip4_output_tcp(ctx, m, tcb->rip, (uint16_t)hlen, data_sum);
 }
 
 int dnet_tcp_send_syn(struct dnet_ctx *ctx, struct dnet_tcb *tcb)

@@ -54,6 +54,7 @@ int dnet_ctx_create(struct dnet_ctx **out, struct dnet_port *port, const struct 
     ctx->gw = c.gateway;
     ctx->virt = c.virtual_clock;
     ctx->tsc_hz = rte_get_tsc_hz();
+    ctx->tsc_us_mult = (uint64_t)(((unsigned __int128)1000000 << DNET_TSC_US_SHIFT) / ctx->tsc_hz);
     ctx->tsc0 = rte_get_tsc_cycles();
     ctx->isn_secret[0] = c.isn_secret ? c.isn_secret : rte_rand();
     ctx->isn_secret[1] = c.isn_secret ? ~c.isn_secret : rte_rand();
@@ -127,15 +128,20 @@ void dnet_ctx_tx(struct dnet_ctx *ctx, struct rte_mbuf *m)
     ctx->tx[ctx->ntx++] = m;
 }
 
+/* The real clock now.  Every poll reads it: a multiply and a shift instead of three
+ * 64-bit divisions (2% of a polling process); the product is 128 bits wide, so it does
+ * not overflow for years of cycles. */
+static uint64_t ctx_tsc_now_us(const struct dnet_ctx *ctx)
+{
+    uint64_t d = rte_get_tsc_cycles() - ctx->tsc0;
+
+    return (uint64_t)(((unsigned __int128)d * ctx->tsc_us_mult) >> DNET_TSC_US_SHIFT);
+}
+
 static void ctx_clock_update(struct dnet_ctx *ctx)
 {
-    uint64_t d;
-
-    if (ctx->virt)
-        return;
-    d = rte_get_tsc_cycles() - ctx->tsc0;
-    /* Split to avoid overflowing d * 1e6 after a few hours of cycles. */
-    ctx->now_us = d / ctx->tsc_hz * 1000000 + (d % ctx->tsc_hz) * 1000000 / ctx->tsc_hz;
+    if (!ctx->virt)
+        ctx->now_us = ctx_tsc_now_us(ctx);
 }
 
 int dnet_ctx_poll(struct dnet_ctx *ctx)
@@ -172,7 +178,9 @@ uint64_t dnet_ctx_gen(const struct dnet_ctx *ctx)
 
 uint64_t dnet_ctx_now_us(const struct dnet_ctx *ctx)
 {
-    return ctx->now_us;
+    /* The time now, not the last poll's: a receive that finds its data without polling
+     * (libos/src/net/io.c) dates it by its age. */
+    return ctx->virt ? ctx->now_us : ctx_tsc_now_us(ctx);
 }
 
 int dnet_ctx_clock_advance(struct dnet_ctx *ctx, uint64_t us)
