@@ -295,8 +295,12 @@ static inline struct dnet_ctx *bc_lock(struct bnet_ctx *b)
     return b->ctx;
 }
 
+/* What a call queued for the wire (data, ACKs, SYN, FIN, RST) leaves before the context
+ * is let go, not at the next poll: a program that writes and then blocks in the kernel,
+ * or computes, must not hold its data back, and the peer starts on it at once. */
 static inline void bc_unlock(struct bnet_ctx *b)
 {
+    dnet_ctx_flush(b->ctx);
     __atomic_store_n(&b->lock, 0, __ATOMIC_RELEASE);
 }
 

@@ -117,6 +117,13 @@ void dnet_ctx_destroy(struct dnet_ctx *ctx);
 int dnet_ctx_poll(struct dnet_ctx *ctx);
 
 /**
+ * Hand the frames queued for transmission to the device now, as dnet_ctx_poll() does at
+ * its end: the socket.h calls queue what they send (data, ACKs, SYN, FIN, RST) and only a
+ * poll or this sends it.  Nothing to send: a test.
+ */
+void dnet_ctx_flush(struct dnet_ctx *ctx);
+
+/**
  * The readiness generation: a counter that moves whenever the readiness of any endpoint of
  * the context may have changed: packets received (dnet_ctx_poll), timers run, and every
  * socket.h call that takes the context.  It may move without a change; it never stays put

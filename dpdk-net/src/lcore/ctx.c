@@ -171,6 +171,12 @@ int dnet_ctx_poll(struct dnet_ctx *ctx)
     return n;
 }
 
+void dnet_ctx_flush(struct dnet_ctx *ctx)
+{
+    if (ctx->ntx)
+        dnet_ctx_tx_flush(ctx);
+}
+
 uint64_t dnet_ctx_gen(const struct dnet_ctx *ctx)
 {
     return ctx->gen;

@@ -98,14 +98,13 @@ struct xfer {
 	size_t count;
 };
 
-/* A read's try before net_wait, which polls the device first: a busy server's read
- * finds its data already taken in by the epoll wait that reported it, so a poll there
- * (an RX and a TX burst of the device) bought nothing.  Only -EAGAIN goes on to
- * net_wait, which polls before it tries again: a non-blocking read never reports EAGAIN
- * without having looked at the device.  Writes keep polling first: the ACKs it takes in
- * free send-buffer room as the kernel's would while a program writes (a writer that
- * filled the buffer before reading any ACK would see EAGAIN, then POLLOUT at once), and
- * the poll sends what the previous write queued. */
+/* A read's or a write's try before net_wait, which polls the device first: a busy
+ * server's read finds its data already taken in by the epoll wait that reported it, and
+ * its write finds room, so a poll there (an RX and a TX burst of the device) bought
+ * nothing.  Only -EAGAIN goes on to net_wait, which polls before it tries again: a
+ * non-blocking call never reports EAGAIN without having looked at the device (the ACKs
+ * that poll takes in free send-buffer room, as the kernel's would).  What a write queues
+ * leaves at the end of the backend's call, not at the next poll. */
 static long try_unpolled(struct net_sock *s, net_try_fn *try, struct xfer *x)
 {
 	net_lock();
@@ -348,7 +347,9 @@ static long sock_send(struct libos_args *a, struct net_sock *s, struct xfer *x)
 		if (r)
 			return r;
 	}
-	r = net_wait(a, s, try_send, x, nb, s->sndtimeo_us, !x->no_restart, &x->done);
+	r = try_unpolled(s, try_send, x);
+	if (r == -EAGAIN)
+		r = net_wait(a, s, try_send, x, nb, s->sndtimeo_us, !x->no_restart, &x->done);
 	if (r == -EAGAIN && x->done)
 		r = (long)x->done;
 	if (r == -EINTR && x->done)

@@ -208,6 +208,22 @@ static void case_eagain_write(void)
 	close(fd);
 }
 
+/* What a write sends leaves with the write: a program that then blocks in the kernel
+ * (here nanosleep, no LibOS call meanwhile) must not hold its data back. */
+static void case_write_sleep(void)
+{
+	struct timespec ts = { 0, 300 * 1000000 };
+	char buf[8];
+	int fd = tcp_to(7000, 0);
+
+	write_all(fd, "ping", 4);
+	nanosleep(&ts, NULL);
+	CHECK(pollone(fd, POLLIN, 0) & POLLIN,
+	      "no echo 300 ms after the write: it left only at the next call");
+	CHECK(read_full(fd, buf, 4) == 4 && !memcmp(buf, "ping", 4), "echo");
+	close(fd);
+}
+
 static void case_accept(void)
 {
 	struct sockaddr_in me = { .sin_family = AF_INET }, from;
@@ -1561,7 +1577,7 @@ static const struct {
 	{ "epoll_kfirst", case_epoll_kfirst }, { "epoll_late", case_epoll_late },
 	{ "tcp_info", case_tcp_info }, { "linger", case_linger },
 	{ "recvmmsg_timeout", case_recvmmsg_timeout }, { "udp_cmsg", case_udp_cmsg },
-	{ "mq", case_mq },
+	{ "mq", case_mq }, { "write_sleep", case_write_sleep },
 };
 
 int main(int argc, char **argv)
