@@ -15,9 +15,21 @@
 
 #include "net.h"
 
-struct net_state g_net = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-};
+struct net_state g_net;
+
+void net_lock_slow(void)
+{
+	/* The holder runs a short call; if it lost its CPU, give it ours after a while. */
+	for (unsigned i = 0;; i++) {
+		if (!__atomic_load_n(&g_net.lock, __ATOMIC_RELAXED) &&
+		    !__atomic_exchange_n(&g_net.lock, 1, __ATOMIC_ACQUIRE))
+			return;
+		if (i < 256)
+			__builtin_ia32_pause();
+		else
+			libos_raw(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+	}
+}
 
 /* Idle policy of a blocking wait: poll flat out for NET_SPIN_US after the last packet
  * (latency), then yield the CPU between polls until NET_YIELD_US, then sleep
@@ -254,7 +266,7 @@ void libos_net_fork_child(void)
 	if (!g_net.on)
 		return;
 	/* Another thread may have held the lock at the fork: it is ours alone now. */
-	pthread_mutex_init(&g_net.lock, NULL);
+	g_net.lock = 0;
 	g_net.child = true;
 	g_net.be = NULL;
 	g_tramp_route[SYS_socket] = libos_trace_selects(SYS_socket) ? TRAMP_ROUTE_LIBOS
