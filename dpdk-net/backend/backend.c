@@ -544,6 +544,11 @@ static int bnet_tcp_set_nodelay(struct bnet_tcb *t, int on)
     return BNET_EACH(t, tcb_set_nodelay, on);
 }
 
+static int bnet_tcp_set_tx(struct bnet_tcb *t, uint8_t ttl, uint8_t tos, uint32_t notsent_lowat)
+{
+    return BNET_EACH(t, dnet_tcp_set_tx, ttl, tos, notsent_lowat);
+}
+
 static int bnet_tcp_set_keepalive(struct bnet_tcb *t, uint32_t idle_s, uint32_t intvl_s,
                                   uint32_t cnt)
 {
@@ -747,6 +752,16 @@ static ssize_t bnet_udp_sendto(struct bnet_udp *u, const void *buf, size_t len, 
     return r;
 }
 
+static ssize_t bnet_udp_sendto_ext(struct bnet_udp *u, const void *buf, size_t len,
+                                   uint32_t dip, uint16_t dport, uint8_t ttl, uint8_t tos)
+{
+    struct bnet_ctx *b = bc_of_udp(u);
+    ssize_t r = dnet_udp_sendto_ext(bc_lock(b), usock(u), buf, len, dip, dport, ttl, tos);
+
+    bc_unlock(b);
+    return r;
+}
+
 static ssize_t bnet_udp_recvfrom(struct bnet_udp *u, void *buf, size_t len, uint32_t *sip,
                                  uint16_t *sport)
 {
@@ -848,6 +863,11 @@ static int bnet_ctx_count(void)
     return g_bnet.n;
 }
 
+static uint32_t bnet_if_index(void)
+{
+    return g_bnet.n ? g_bnet.ifindex : 0;
+}
+
 __attribute__((visibility("default")))
 const struct bypass_net_backend bypass_net_backend = {
     .abi = BYPASS_NET_BACKEND_ABI,
@@ -881,4 +901,7 @@ const struct bypass_net_backend bypass_net_backend = {
     .tcp_set_user = bnet_tcp_set_user,
     .tcp_touched = bnet_tcp_touched,
     .ctx_count = bnet_ctx_count,
+    .tcp_set_tx = bnet_tcp_set_tx,
+    .udp_sendto_ext = bnet_udp_sendto_ext,
+    .if_index = bnet_if_index,
 };

@@ -165,12 +165,17 @@ void dnet_eth_output(struct dnet_ctx *ctx, struct rte_mbuf *m, const struct rte_
  * and routes.  Takes @m.  Returns 0 or a negative errno (frame dropped). */
 int dnet_ip4_output(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t dst, uint8_t proto,
                     uint16_t l4_len);
+/* The TTL every datagram carries unless its endpoint chose one (Linux's ip_default_ttl). */
+#define DNET_IP4_TTL_DEF 64
+/* dnet_ip4_output() with the header's @ttl and @tos (an endpoint's IP_TTL/IP_TOS). */
+int dnet_ip4_output_ext(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t dst, uint8_t proto,
+                        uint16_t l4_len, uint8_t ttl, uint8_t tos);
 /* dnet_ip4_output() for a TCP segment whose payload (what follows its @hlen header bytes)
  * the caller has summed while copying it in: @data_sum, a one's complement sum of at most
  * 17 bits (__rte_raw_cksum_reduce() of __rte_raw_cksum(), or two such added).  A software
  * checksum then reads only the header. */
 int dnet_ip4_output_tcp(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t dst, uint16_t hlen,
-                        uint32_t data_sum);
+                        uint32_t data_sum, uint8_t ttl, uint8_t tos);
 /* Verify the TCP/UDP checksum of @m (l2_len/l3_len set), trusting RX offload flags when the
  * device checked it.  Returns 1 if good. */
 int dnet_l4_csum_ok(const struct dnet_ctx *ctx, const struct rte_mbuf *m);

@@ -148,7 +148,7 @@ int dnet_ip4_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n)
 
 /* dnet_ip4_output(); with @have_sum, a TCP segment's payload sums to @data_sum. */
 static int ip4_output(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t dst, uint8_t proto,
-                      uint16_t l4_len, int have_sum, uint32_t data_sum)
+                      uint16_t l4_len, int have_sum, uint32_t data_sum, uint8_t ttl, uint8_t tos)
 {
     struct rte_ipv4_hdr *ih = (struct rte_ipv4_hdr *)rte_pktmbuf_prepend(m, sizeof(*ih));
     rte_be32_t hop;
@@ -159,11 +159,11 @@ static int ip4_output(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t dst, 
         return -ENOBUFS;
     }
     ih->version_ihl = RTE_IPV4_VHL_DEF;
-    ih->type_of_service = 0;
+    ih->type_of_service = tos;
     ih->total_length = rte_cpu_to_be_16((uint16_t)rte_pktmbuf_pkt_len(m));
     ih->packet_id = rte_cpu_to_be_16(ctx->ip_id++);
     ih->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
-    ih->time_to_live = 64;
+    ih->time_to_live = ttl;
     ih->next_proto_id = proto;
     ih->hdr_checksum = 0;
     ih->src_addr = ctx->ip;
@@ -210,11 +210,17 @@ static int ip4_output(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t dst, 
 int dnet_ip4_output(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t dst, uint8_t proto,
                     uint16_t l4_len)
 {
-    return ip4_output(ctx, m, dst, proto, l4_len, 0, 0);
+    return ip4_output(ctx, m, dst, proto, l4_len, 0, 0, DNET_IP4_TTL_DEF, 0);
+}
+
+int dnet_ip4_output_ext(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t dst, uint8_t proto,
+                        uint16_t l4_len, uint8_t ttl, uint8_t tos)
+{
+    return ip4_output(ctx, m, dst, proto, l4_len, 0, 0, ttl, tos);
 }
 
 int dnet_ip4_output_tcp(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t dst, uint16_t hlen,
-                        uint32_t data_sum)
+                        uint32_t data_sum, uint8_t ttl, uint8_t tos)
 {
-    return ip4_output(ctx, m, dst, IPPROTO_TCP, hlen, 1, data_sum);
+    return ip4_output(ctx, m, dst, IPPROTO_TCP, hlen, 1, data_sum, ttl, tos);
 }

@@ -310,6 +310,17 @@ int dnet_tcp_close(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
     return 0;
 }
 
+int dnet_tcp_set_tx(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint8_t ttl, uint8_t tos,
+                    uint32_t notsent_lowat)
+{
+    ctx->gen++;
+    dnet_tcb_touch(ctx, tcb);   /* the OUT rule may have changed */
+    tcb->ip_ttl = ttl ? ttl : DNET_IP4_TTL_DEF;
+    tcb->ip_tos = tos;
+    tcb->notsent_lowat = notsent_lowat;
+    return 0;
+}
+
 int dnet_tcp_set_nodelay(struct dnet_tcb *tcb, int on)
 {
     tcb->nodelay = on != 0;
@@ -374,6 +385,24 @@ int dnet_tcp_touched(struct dnet_ctx *ctx, void **users, int max)
     return n;
 }
 
+/* Linux's __sk_stream_is_writeable(sk, 1) in tcp_poll: the free room is at least half of
+ * what is queued (sk_stream_min_wspace), and with TCP_NOTSENT_LOWAT twice the bytes not
+ * yet sent are below it (tcp_stream_memory_free).  A send still takes whatever fits. */
+static inline int tcp_writeable(const struct dnet_tcb *tcb)
+{
+    uint32_t len = tcb->snd.len, room = tcb->snd.cap - len;
+
+    if (!room || (uint64_t)room * 2 < len)
+        return 0;
+    if (tcb->notsent_lowat != UINT32_MAX) {
+        uint32_t end = tcb->snd_buf_seq + len;
+        uint64_t notsent = seq_gt(end, tcb->snd_max) ? end - tcb->snd_max : 0;
+
+        return notsent * 2 < tcb->notsent_lowat;
+    }
+    return 1;
+}
+
 uint32_t dnet_tcp_events(const struct dnet_tcb *tcb, uint32_t *rcv_avail)
 {
     uint32_t ev = 0;
@@ -388,7 +417,7 @@ uint32_t dnet_tcp_events(const struct dnet_tcb *tcb, uint32_t *rcv_avail)
     if (tcb->rcv.len || tcb->rcv_fin || tcb->shut_rd || tcb->err || tcb->state == DNET_TCP_CLOSED)
         ev |= DNET_EV_IN;
     if ((tcb->state == DNET_TCP_ESTABLISHED || tcb->state == DNET_TCP_CLOSE_WAIT) &&
-        !tcb->shut_wr && tcb->snd.cap != tcb->snd.len)
+        !tcb->shut_wr && tcp_writeable(tcb))
         ev |= DNET_EV_OUT;
     if (tcb->err)
         ev |= DNET_EV_ERR;

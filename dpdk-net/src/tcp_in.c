@@ -128,6 +128,11 @@ static void tcp_listen_input(struct dnet_ctx *ctx, struct dnet_tcb *lsn, const s
     c->lport = s->dport;
     c->passive = 1;
     c->parent = lsn;
+    /* As Linux's sk_clone: the connection starts with its listener's IP_TTL, IP_TOS and
+     * TCP_NOTSENT_LOWAT (the SYN-ACK already carries them). */
+    c->ip_ttl = lsn->ip_ttl;
+    c->ip_tos = lsn->ip_tos;
+    c->notsent_lowat = lsn->notsent_lowat;
     lsn->syn_len++;
     tcp_negotiate(c, s);
     c->iss = iss ? iss : dnet_tcp_isn(ctx, c);

@@ -157,7 +157,8 @@ static int tcp_xmit(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t seq, ui
         tcb->bytes_sent += len;
         tcb->last_data_sent_us = ctx->now_us;
     }
-    return dnet_ip4_output_tcp(ctx, m, tcb->rip, (uint16_t)hlen, data_sum);
+    return dnet_ip4_output_tcp(ctx, m, tcb->rip, (uint16_t)hlen, data_sum, tcb->ip_ttl,
+                               tcb->ip_tos);
 }
 
 int dnet_tcp_send_syn(struct dnet_ctx *ctx, struct dnet_tcb *tcb)

@@ -130,6 +130,8 @@ struct dnet_tcb *dnet_tcb_alloc(struct dnet_ctx *ctx)
     tcb->mss = TCP_DEF_PEER_MSS;
     tcb->lip = ctx->ip;
     tcb->queue = ctx->queue;
+    tcb->ip_ttl = DNET_IP4_TTL_DEF;
+    tcb->notsent_lowat = UINT32_MAX;
     /* Smallest scale that lets the window field cover the whole receive buffer. */
     while ((65535u << tcb->rcv_wscale) < ctx->conf.rcvbuf && tcb->rcv_wscale < 14)
         tcb->rcv_wscale++;

@@ -33,7 +33,8 @@ enum dnet_tcp_state {
 
 /** Readiness bits returned by dnet_tcp_events() and dnet_tcp_info() (the EPOLLIN etc. values). */
 #define DNET_EV_IN    0x001u  /**< data, EOF, an error, or (listener) a connection to accept */
-#define DNET_EV_OUT   0x004u  /**< connected and send buffer has room */
+#define DNET_EV_OUT   0x004u  /**< connected, and the send buffer's room is at least half of
+                                   *   what it holds (Linux's sk_stream_is_writeable()) */
 #define DNET_EV_ERR   0x008u  /**< a pending error (read it with dnet_tcp_info().error) */
 #define DNET_EV_HUP   0x010u  /**< both directions are shut */
 #define DNET_EV_RDHUP 0x2000u /**< the peer sent FIN */
@@ -176,6 +177,16 @@ int dnet_tcp_stats(const struct dnet_ctx *ctx, const struct dnet_tcb *tcb, struc
 /** SO_ERROR: return the pending error as a positive errno (0 = none) and clear it. */
 int dnet_tcp_take_error(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 
+/**
+ * IP_TTL @p ttl (0: the default, 64) and IP_TOS @p tos for every segment of @p tcb from now
+ * on (a listener's connections start with its values, as Linux's do), and
+ * TCP_NOTSENT_LOWAT @p notsent_lowat (UINT32_MAX: none): DNET_EV_OUT needs twice the bytes
+ * queued but not yet sent below it, besides the free room being at least half of what is
+ * queued (Linux's sk_stream_is_writeable()).  @return 0.
+ */
+int dnet_tcp_set_tx(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint8_t ttl, uint8_t tos,
+                    uint32_t notsent_lowat);
+
 /** TCP_NODELAY: non-zero disables Nagle's algorithm.  @return 0. */
 int dnet_tcp_set_nodelay(struct dnet_tcb *tcb, int on);
 
@@ -204,6 +215,14 @@ int dnet_udp_bind(struct dnet_ctx *ctx, rte_be16_t port, uint32_t qlen, struct d
  */
 ssize_t dnet_udp_sendto(struct dnet_ctx *ctx, struct dnet_udp_sock *us, const void *buf,
                         size_t len, rte_be32_t dip, rte_be16_t dport);
+
+/**
+ * dnet_udp_sendto() with the IPv4 header's @p ttl (1-255) and @p tos: the sender's IP_TTL
+ * and IP_TOS, or a control message's.  dnet_udp_sendto() sends with 64 and 0.
+ */
+ssize_t dnet_udp_sendto_ext(struct dnet_ctx *ctx, struct dnet_udp_sock *us, const void *buf,
+                            size_t len, rte_be32_t dip, rte_be16_t dport, uint8_t ttl,
+                            uint8_t tos);
 
 /**
  * Take the oldest queued datagram: copies up to @p len bytes (the rest is discarded, as

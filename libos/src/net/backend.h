@@ -4,7 +4,7 @@
  * use the network map none of DPDK.  The module exports one symbol, BYPASS_NET_BACKEND_SYM,
  * a const struct bypass_net_backend.  Addresses and ports are in network byte order.
  *
- * Threading (ABI 5): one context per queue pair of the port (ctx_count()), each with its
+ * Threading (ABI 5 on): one context per queue pair of the port (ctx_count()), each with its
  * own connection tables, timers and mbuf cache, and each entered by one thread at a time:
  * the backend takes a context's lock around every call on it (the caller's lock is its
  * own business; the backend never calls back).  Every thread has a home context, given
@@ -21,7 +21,7 @@
 #include <sys/types.h>
 
 #define BYPASS_NET_BACKEND_SYM	"bypass_net_backend"
-#define BYPASS_NET_BACKEND_ABI	5
+#define BYPASS_NET_BACKEND_ABI	6
 
 /* What --dpdk/--ip/--gw (or BYPASS_DPDK, BYPASS_IP, BYPASS_GW) asked for. */
 struct bypass_net_conf {
@@ -163,6 +163,18 @@ struct bypass_net_backend {
 	int (*tcp_touched)(void **users, int max);
 	/* ABI 5: the number of contexts. */
 	int (*ctx_count)(void);
+	/* ABI 6: IP_TTL @ttl (1-255; 0 = the default, 64) and IP_TOS @tos for every segment of
+	 * @t from now on (a listener's: on each context; its connections start with them),
+	 * and TCP_NOTSENT_LOWAT (UINT32_MAX = none).  BNET_OUT follows Linux's tcp_poll: the
+	 * free room at least half of what is queued, and twice the bytes not yet sent below
+	 * @notsent_lowat.  0. */
+	int (*tcp_set_tx)(struct bnet_tcb *t, uint8_t ttl, uint8_t tos, uint32_t notsent_lowat);
+	/* ABI 6: udp_sendto with the datagram's TTL (1-255) and TOS. */
+	ssize_t (*udp_sendto_ext)(struct bnet_udp *u, const void *buf, size_t len, uint32_t dip,
+				  uint16_t dport, uint8_t ttl, uint8_t tos);
+	/* ABI 6: the kernel's index of the interface behind the port (0 = none), as
+	 * bnet_udp_meta.ifindex says. */
+	uint32_t (*if_index)(void);
 };
 
 #endif

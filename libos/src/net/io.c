@@ -96,7 +96,26 @@ struct xfer {
 	struct net_rxinfo *rx;	/* recvmsg/recvmmsg: what the control messages need */
 	long long *offset;	/* sendfile: NULL = the file position */
 	size_t count;
+	int ttl, tos;		/* UDP send: a control message's IP_TTL (0 = none) and IP_TOS
+				 * (-1 = none) */
+	uint16_t gso;		/* UDP send: UDP_SEGMENT, 0 = none */
 };
+
+/* sendmsg's control messages into @x (net_cmsg_send): 0 or -errno. */
+static long tx_cmsg(const struct net_sock *s, const struct msghdr *m, struct xfer *x)
+{
+	struct net_txinfo tx;
+	long r;
+
+	if (!m->msg_controllen)
+		return 0;
+	if ((r = net_cmsg_send(s, m->msg_control, m->msg_controllen, &tx)))
+		return r;
+	x->ttl = tx.ttl;
+	x->tos = tx.tos;
+	x->gso = tx.gso;
+	return 0;
+}
 
 /* A read's or a write's try before net_wait, which polls the device first: a busy
  * server's read finds its data already taken in by the epoll wait that reported it, and
@@ -270,11 +289,26 @@ static long try_send(struct net_sock *s, void *arg)
 			return -EMSGSIZE;
 		if ((r = iov_copy(x->io, 0, g_net.bounce, x->io->total, false)))
 			return r;
-		r = g_net.be->udp_sendto(s->udp, g_net.bounce, x->io->total, to->sin_addr.s_addr,
-					 to->sin_port);
+		uint8_t ttl = (uint8_t)(x->ttl ? x->ttl : s->ttl);
+		uint8_t tos = (uint8_t)(x->tos >= 0 ? x->tos : s->tos);
+		size_t seg = x->io->total;
+		if (x->gso && x->io->total > x->gso) {
+			/* UDP_SEGMENT: datagrams of gso bytes (the last one shorter), as the
+			 * kernel's GSO would cut them; udp_send_skb's limits. */
+			if (x->io->total > (size_t)x->gso * 128)
+				return -EINVAL;
+			seg = x->gso;
+		}
+		for (size_t off = 0; off < x->io->total; off += seg) {
+			size_t n = x->io->total - off < seg ? x->io->total - off : seg;
+			r = g_net.be->udp_sendto_ext(s->udp, g_net.bounce + off, n,
+						     to->sin_addr.s_addr, to->sin_port, ttl, tos);
+			if (r < 0)
+				break;
+		}
 		if (r == -EAGAIN)
 			s->gen++;
-		return r;
+		return r < 0 ? r : (long)x->io->total;
 	}
 	if (s->state == NET_CONNECTING && (r = net_sock_conn_update(s)) < 0) {
 		if (r != -EAGAIN)
@@ -393,7 +427,7 @@ long libos_sys_read(struct libos_args *a)
 {
 	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct net_iov io;
-	struct xfer x = { .io = &io, .in_fd = -1 };
+	struct xfer x = { .io = &io, .in_fd = -1, .tos = -1 };
 
 	if (!s)
 		return net_passthrough(a);
@@ -407,7 +441,7 @@ long libos_sys_write(struct libos_args *a)
 {
 	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct net_iov io;
-	struct xfer x = { .io = &io, .in_fd = -1 };
+	struct xfer x = { .io = &io, .in_fd = -1, .tos = -1 };
 
 	if (!s)
 		return net_passthrough(a);
@@ -421,7 +455,7 @@ static long vec_io(struct libos_args *a, bool out)
 {
 	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct net_iov io = { 0 };
-	struct xfer x = { .io = &io, .in_fd = -1 };
+	struct xfer x = { .io = &io, .in_fd = -1, .tos = -1 };
 	long r;
 
 	if (!s)
@@ -448,7 +482,7 @@ long libos_sys_sendto(struct libos_args *a)
 	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct net_iov io;
 	struct sockaddr_in to;
-	struct xfer x = { .io = &io, .in_fd = -1, .flags = (int)a->a[3] };
+	struct xfer x = { .io = &io, .in_fd = -1, .tos = -1, .flags = (int)a->a[3] };
 	long r;
 
 	if (!s)
@@ -470,7 +504,7 @@ long libos_sys_recvfrom(struct libos_args *a)
 	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct net_iov io;
 	struct sockaddr_in from = { 0 };
-	struct xfer x = { .io = &io, .in_fd = -1, .flags = (int)a->a[3], .addr = &from };
+	struct xfer x = { .io = &io, .in_fd = -1, .tos = -1, .flags = (int)a->a[3], .addr = &from };
 	long r;
 
 	if (!s)
@@ -496,7 +530,7 @@ long libos_sys_sendmsg(struct libos_args *a)
 	struct net_iov io = { 0 };
 	struct msghdr m;
 	struct sockaddr_in to;
-	struct xfer x = { .io = &io, .in_fd = -1, .flags = (int)a->a[2] };
+	struct xfer x = { .io = &io, .in_fd = -1, .tos = -1, .flags = (int)a->a[2] };
 	long r;
 
 	if (!s)
@@ -510,7 +544,8 @@ long libos_sys_sendmsg(struct libos_args *a)
 		r = dgram_to_kernel(a, s);
 	else if (r >= 0) {
 		x.addr = r == 1 ? &to : NULL;
-		r = sock_send(a, s, &x);
+		if ((r = tx_cmsg(s, &m, &x)) == 0)
+			r = sock_send(a, s, &x);
 	}
 out:
 	iov_put(&io);
@@ -562,7 +597,7 @@ long libos_sys_recvmsg(struct libos_args *a)
 	struct msghdr m;
 	struct sockaddr_in from = { 0 };
 	struct net_rxinfo rx = { 0 };
-	struct xfer x = { .io = &io, .in_fd = -1, .flags = (int)a->a[2], .addr = &from,
+	struct xfer x = { .io = &io, .in_fd = -1, .tos = -1, .flags = (int)a->a[2], .addr = &from,
 			  .rx = &rx };
 	struct msghdr *um = (struct msghdr *)a->a[1];
 	long r;
@@ -662,7 +697,8 @@ static long mmsg(struct libos_args *a, bool out)
 		struct net_iov io = { 0 };
 		struct sockaddr_in addr = { 0 };
 		struct net_rxinfo rx = { 0 };
-		struct xfer x = { .io = &io, .in_fd = -1, .flags = flags & ~MSG_WAITFORONE,
+		struct xfer x = { .io = &io, .in_fd = -1, .tos = -1,
+				  .flags = flags & ~MSG_WAITFORONE,
 				  .no_restart = i > 0 };
 		if ((r = libos_from_guest(&mh, &uv[i], sizeof(mh))))
 			break;
@@ -677,8 +713,10 @@ static long mmsg(struct libos_args *a, bool out)
 				r = -ENETUNREACH;	/* loopback mid-batch: not ours to convert */
 			if (r >= 0) {
 				x.addr = r == 1 ? &addr : NULL;
-				r = sock_send(a, s, &x);
+				r = tx_cmsg(s, &mh.msg_hdr, &x);
 			}
+			if (r >= 0)
+				r = sock_send(a, s, &x);
 		} else {
 			if (i && (flags & MSG_WAITFORONE))
 				x.flags |= MSG_DONTWAIT;

@@ -76,6 +76,7 @@ struct net_sock {
 	struct linger linger;
 	int rcvbuf, sndbuf, keepidle, keepintvl, keepcnt, defer_accept, tos, ttl;
 	int rcvlowat, cork;
+	int notsent_lowat;		/* TCP_NOTSENT_LOWAT; 0 = none (the sysctl's "no limit") */
 	/* Control messages asked for (cmsg.c): IP_PKTINFO, IP_RECVTTL, IP_RECVTOS, and the
 	 * receive time (SO_TIMESTAMP*: none, microseconds or nanoseconds; _NEW types). */
 	bool pktinfo, recvttl, recvtos, tstamp_new;
@@ -295,6 +296,9 @@ uint32_t net_sock_events(struct net_sock *s, uint32_t *avail);	/* BNET_* now */
 /* A connecting TCP socket: -EAGAIN still connecting, 0 connected (or not connecting),
  * or the failure (-ECONNREFUSED...; then the socket is unconnected with s->error set). */
 int net_sock_conn_update(struct net_sock *s);
+/* opt.c: give the backend @s's IP_TTL, IP_TOS and TCP_NOTSENT_LOWAT (lock held; @s has
+ * a tcb, a connection or a listener). */
+void net_sock_apply_tx(struct net_sock *s);
 /* A guest address for @s as IPv4 in @sin (AF_INET6 sockets: :: and ::ffff:a.b.c.d are
  * IPv4 through the dual stack): 0, NET_ADDR_KERNEL (IPv6 proper: the kernel's), or
  * -EINVAL/-EFAULT/-EAFNOSUPPORT.  sin_family AF_UNSPEC passes through. */
@@ -312,6 +316,21 @@ long net_dup_common(struct libos_args *a, int oldfd);
  * msg_controllen), or -EFAULT. */
 long net_cmsg_put(const struct net_sock *s, const struct net_rxinfo *rx, void *uctl,
 		  size_t len, int *flags);
+/* What sendmsg's control messages ask of one send. */
+struct net_txinfo {
+	int ttl;	/* IP_TTL, 0 = the socket's */
+	int tos;	/* IP_TOS, -1 = the socket's */
+	uint16_t gso;	/* UDP_SEGMENT, 0 = none */
+};
+/* cmsg.c: check the guest's control messages @uctl (@len bytes) of a send on @s as
+ * Linux does (UDP: udp_cmsg_send and ip_cmsg_send; TCP: sock_cmsg_send, only SOL_SOCKET)
+ * and fill @tx.  0; -EINVAL (a bad length, a value out of range, an unknown SOL_IP or
+ * SOL_SOCKET type; on TCP every failure); -EPERM (SO_MARK, SO_PRIORITY above 6 without
+ * CAP_NET_ADMIN/CAP_NET_RAW); -ENODEV (IP_PKTINFO: an interface not the port's);
+ * -ENETUNREACH (IP_PKTINFO: a unicast source not ours);
+ * -EOPNOTSUPP (IP_RETOPTS with options); -ENOBUFS; -EFAULT. */
+long net_cmsg_send(const struct net_sock *s, const void *uctl, size_t len,
+		   struct net_txinfo *tx);
 /* The arrival time of what a receive just took, for @rx (lock held): @rx_us on the
  * backend's clock, 0 = unknown. */
 void net_rx_stamp(struct net_rxinfo *rx, uint64_t rx_us);

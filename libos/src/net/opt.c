@@ -39,9 +39,10 @@ static int *int_opt(struct net_sock *s, int level, int name)
 		case TCP_KEEPCNT: return &s->keepcnt;
 		case TCP_DEFER_ACCEPT: return &s->defer_accept;
 		case TCP_CORK: return &s->cork;
+		case TCP_NOTSENT_LOWAT: return &s->notsent_lowat;
 		case TCP_QUICKACK: case TCP_FASTOPEN: case TCP_USER_TIMEOUT:
 		case TCP_MAXSEG: case TCP_SYNCNT: case TCP_LINGER2: case TCP_WINDOW_CLAMP:
-		case TCP_NOTSENT_LOWAT: case TCP_FASTOPEN_CONNECT:
+		case TCP_FASTOPEN_CONNECT:
 			return &scratch;
 		}
 	} else if (level == IPPROTO_IPV6 && s->family == AF_INET6) {
@@ -147,6 +148,15 @@ static void apply_tcp(struct net_sock *s)
 				    (uint32_t)s->keepintvl, (uint32_t)s->keepcnt);
 }
 
+void net_sock_apply_tx(struct net_sock *s)
+{
+	if (!s->tcb || !g_net.be || s->state == NET_DEAD)
+		return;
+	/* TCP_NOTSENT_LOWAT 0 is the sysctl's default, "no limit" (tcp_notsent_lowat()). */
+	g_net.be->tcp_set_tx(s->tcb, (uint8_t)s->ttl, (uint8_t)s->tos,
+			     s->notsent_lowat ? (uint32_t)s->notsent_lowat : UINT32_MAX);
+}
+
 static uint64_t tv_to_us(const struct timeval *tv)
 {
 	return (uint64_t)tv->tv_sec * 1000000u + (uint64_t)tv->tv_usec;
@@ -179,10 +189,23 @@ long libos_sys_setsockopt(struct libos_args *a)
 			r = -EINVAL;
 			goto out;
 		}
+		if (level == IPPROTO_IP && name == IP_TTL && iv != -1 && (iv < 1 || iv > 255)) {
+			r = -EINVAL;	/* do_ip_setsockopt: -1 (the default) or 1-255 */
+			goto out;
+		}
 		if (b)
 			*b = iv != 0;
 		else
 			*ip = iv;
+		if (level == IPPROTO_IP && name == IP_TTL && iv == -1)
+			*ip = 64;	/* reads back as the sysctl's default, as on Linux */
+		if (level == IPPROTO_IP && name == IP_TOS) {
+			/* A byte; TCP keeps its own ECN bits, the low two (Linux's
+			 * __ip_sock_set_tos), which are 0 here: no ECN. */
+			*ip = iv & 0xff;
+			if (s->type == SOCK_STREAM)
+				*ip &= ~3;
+		}
 		if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF))
 			*ip = iv > 0x7fffffff / 2 ? 0x7fffffff : iv * 2;	/* as Linux reports */
 		if ((level == IPPROTO_TCP && (name == TCP_KEEPIDLE || name == TCP_KEEPINTVL ||
@@ -192,6 +215,9 @@ long libos_sys_setsockopt(struct libos_args *a)
 		}
 		if (level == IPPROTO_TCP || (level == SOL_SOCKET && name == SO_KEEPALIVE))
 			apply_tcp(s);
+		if ((level == IPPROTO_IP && (name == IP_TTL || name == IP_TOS)) ||
+		    (level == IPPROTO_TCP && name == TCP_NOTSENT_LOWAT))
+			net_sock_apply_tx(s);
 	} else if (is_tstamp_opt(level, name)) {
 		if (len < sizeof(int)) {
 			r = -EINVAL;

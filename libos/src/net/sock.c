@@ -405,6 +405,8 @@ long libos_sys_listen(struct libos_args *a)
 		if (r == 0) {
 			s->state = NET_LISTEN;
 			g_net.be->tcp_set_user(s->tcb, s);	/* epoll hears of its changes */
+			if (s->ttl != 64 || s->tos || s->notsent_lowat)
+				net_sock_apply_tx(s);	/* its connections start with them */
 		}
 	}
 	net_unlock();
@@ -461,6 +463,9 @@ static long try_accept(struct net_sock *s, void *arg)
 	c->linger = s->linger;
 	c->rcvbuf = s->rcvbuf;
 	c->sndbuf = s->sndbuf;
+	c->ttl = s->ttl;	/* the stack gave the connection the listener's already */
+	c->tos = s->tos;
+	c->notsent_lowat = s->notsent_lowat;
 	if (c->nodelay)
 		g_net.be->tcp_set_nodelay(tcb, 1);
 	if (c->keepalive)
@@ -613,6 +618,8 @@ long libos_sys_connect(struct libos_args *a)
 		if (r)
 			goto out;
 		g_net.be->tcp_set_user(s->tcb, s);
+		if (s->ttl != 64 || s->tos || s->notsent_lowat)
+			net_sock_apply_tx(s);	/* the SYN went out with 64 and 0 */
 		if (s->nodelay)
 			g_net.be->tcp_set_nodelay(s->tcb, 1);
 		if (s->keepalive)

@@ -11,11 +11,19 @@
  *                    "hello", close
  *   7007 slowsink    (small receive buffer) read nothing for 2 s, then read until EOF or
  *                    error; note "FIN N" / "RST N" / "ERR N" (N bytes read) in DIR/last
+ *   7008 udp ttl/tos each datagram answered with "ttl=T tos=S", its header's values
+ *                    (IP_RECVTTL, IP_RECVTOS)
+ *   7009 tcp ttl/tos read "PORT\n"; PORT 0: this connection, else connect back to the
+ *                    client's address at PORT; on that connection send "r", then
+ *                    answer "ttl=T tos=S\n" with the header of the first data segment
+ *                    that comes on it (seen through a raw IPPROTO_TCP socket)
  * usage: sockapi-peer DIR   (writes DIR/ready when listening; exits on SIGTERM) */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +68,38 @@ static void note(const char *what)
 		fputs(what, f);
 		fclose(f);
 	}
+}
+
+/* 7009: the TTL and TOS of the first data segment from the client on @c, as the raw
+ * socket @raw (opened before "r" went out) saw them. */
+static void ttl_tos_report(int c, int raw)
+{
+	struct sockaddr_in me, him;
+	socklen_t l = sizeof(me);
+	unsigned char pkt[65536];
+	char line[64];
+
+	getsockname(c, (struct sockaddr *)&me, &l);
+	l = sizeof(him);
+	getpeername(c, (struct sockaddr *)&him, &l);
+	for (;;) {
+		ssize_t n = recv(raw, pkt, sizeof(pkt), 0);
+		if (n <= 0) {
+			snprintf(line, sizeof(line), "none\n");
+			break;
+		}
+		const struct iphdr *ih = (const struct iphdr *)pkt;
+		size_t hl = ih->ihl * 4u;
+		if ((size_t)n < hl + sizeof(struct tcphdr) || ih->saddr != him.sin_addr.s_addr)
+			continue;
+		const struct tcphdr *th = (const struct tcphdr *)(pkt + hl);
+		if (th->source != him.sin_port || th->dest != me.sin_port ||
+		    (size_t)n <= hl + th->doff * 4u)
+			continue;
+		snprintf(line, sizeof(line), "ttl=%d tos=%d\n", ih->ttl, ih->tos);
+		break;
+	}
+	(void)!write(c, line, strlen(line));
 }
 
 static void serve(int port, int c, const struct sockaddr_in *from)
@@ -124,6 +164,28 @@ static void serve(int port, int c, const struct sockaddr_in *from)
 			(void)!write(c, buf, (size_t)n);
 		break;
 	}
+	case 7009: {
+		int k = 0;
+		struct timeval tv = { 5, 0 };
+		while (k < 15 && read(c, buf + k, 1) == 1 && buf[k] != '\n')
+			k++;
+		buf[k] = '\0';
+		int raw = socket(AF_INET, SOCK_RAW, IPPROTO_TCP);
+		setsockopt(raw, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		int s = c;
+		if (atoi(buf)) {
+			struct sockaddr_in to = *from;
+			to.sin_port = htons((uint16_t)atoi(buf));
+			s = socket(AF_INET, SOCK_STREAM, 0);
+			if (connect(s, (struct sockaddr *)&to, sizeof(to)) != 0)
+				break;
+		}
+		(void)!write(s, "r", 1);
+		ttl_tos_report(s, raw);
+		while (read(s, buf, sizeof(buf)) > 0)	/* until the client closes */
+			;
+		break;
+	}
 	case 7006: {
 		int k = 0;
 		n = 0;
@@ -144,8 +206,8 @@ static void serve(int port, int c, const struct sockaddr_in *from)
 
 int main(int argc, char **argv)
 {
-	static const int tcp[] = { 7000, 7001, 7003, 7004, 7005, 7006, 7007 };
-	int fds[8], n = 0, u;
+	static const int tcp[] = { 7000, 7001, 7003, 7004, 7005, 7006, 7007, 7009 };
+	int fds[9], n = 0, u, u2;
 	char path[4096];
 
 	if (argc != 2) {
@@ -167,14 +229,22 @@ int main(int argc, char **argv)
 	}
 	int tos = 0x20;		/* the echoes carry it: udp_cmsg reads it back (IP_RECVTOS) */
 	setsockopt(u, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+	if ((u2 = listen_on(SOCK_DGRAM, 7008)) < 0) {
+		perror("sockapi-peer: udp 7008");
+		return 1;
+	}
+	int one = 1;
+	setsockopt(u2, IPPROTO_IP, IP_RECVTTL, &one, sizeof(one));
+	setsockopt(u2, IPPROTO_IP, IP_RECVTOS, &one, sizeof(one));
 	note("NONE");
 	snprintf(path, sizeof(path), "%s/ready", g_dir);
 	close(open(path, O_WRONLY | O_CREAT, 0644));
 	for (;;) {
 		fd_set r;
-		int max = u;
+		int max = u > u2 ? u : u2;
 		FD_ZERO(&r);
 		FD_SET(u, &r);
+		FD_SET(u2, &r);
 		for (int i = 0; i < n; i++) {
 			FD_SET(fds[i], &r);
 			if (fds[i] > max)
@@ -190,6 +260,26 @@ int main(int argc, char **argv)
 			if (k >= 0)
 				sendto(u, buf, (size_t)k, 0, (struct sockaddr *)&from, fl);
 		}
+		if (FD_ISSET(u2, &r)) {
+			char buf[65536], ctl[256], line[64];
+			struct sockaddr_in from;
+			struct iovec iov = { buf, sizeof(buf) };
+			struct msghdr m = { .msg_name = &from, .msg_namelen = sizeof(from),
+					    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+					    .msg_controllen = sizeof(ctl) };
+			int ttl = -1, tos = -1;
+			if (recvmsg(u2, &m, 0) >= 0) {
+				for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+					if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TTL)
+						memcpy(&ttl, CMSG_DATA(cm), sizeof(ttl));
+					if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_TOS)
+						tos = *(unsigned char *)CMSG_DATA(cm);
+				}
+				snprintf(line, sizeof(line), "ttl=%d tos=%d", ttl, tos);
+				sendto(u2, line, strlen(line), 0, (struct sockaddr *)&from,
+				       sizeof(from));
+			}
+		}
 		for (int i = 0; i < n; i++) {
 			if (!FD_ISSET(fds[i], &r))
 				continue;
@@ -202,6 +292,7 @@ int main(int argc, char **argv)
 				for (int j = 0; j < n; j++)
 					close(fds[j]);
 				close(u);
+				close(u2);
 				serve(tcp[i], c, &from);
 				_exit(0);
 			}

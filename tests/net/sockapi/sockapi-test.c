@@ -11,6 +11,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1561,6 +1562,370 @@ static void case_udp_cmsg(void)
 	close(fd);
 }
 
+/* ---- ip_ttl_tos: IP_TTL and IP_TOS reach the wire (UDP, TCP, accepted TCP) ---- */
+
+/* One datagram to the peer's 7008, which answers with the TTL and TOS it saw. */
+static void udp_ttl_tos_expect(int fd, int ttl, int tos)
+{
+	char buf[64], want[64];
+
+	CHECK(send(fd, "x", 1, 0) == 1, "send to 7008");
+	CHECK(pollone(fd, POLLIN, 5000) & POLLIN, "no answer from 7008");
+	ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+	CHECK(n > 0, "recv from 7008");
+	buf[n] = '\0';
+	snprintf(want, sizeof(want), "ttl=%d tos=%d", ttl, tos);
+	CHECK(!strcmp(buf, want), "the peer saw '%s', expected '%s'", buf, want);
+}
+
+/* The peer's 7009 sent "r" on @fd: send data, read what it saw of it. */
+static void tcp_ttl_tos_expect(int fd, int ttl, int tos)
+{
+	char buf[64], want[64];
+	size_t k = 0;
+
+	CHECK(read_full(fd, buf, 1) == 1 && buf[0] == 'r', "7009: no 'r'");
+	write_all(fd, "q", 1);
+	while (k < sizeof(buf) - 1 && read(fd, buf + k, 1) == 1 && buf[k] != '\n')
+		k++;
+	buf[k] = '\0';
+	snprintf(want, sizeof(want), "ttl=%d tos=%d", ttl, tos);
+	CHECK(!strcmp(buf, want), "TCP: the peer saw '%s', expected '%s'", buf, want);
+}
+
+static void case_ip_ttl_tos(void)
+{
+	struct sockaddr_in to = peer_at(7008), me = { .sin_family = AF_INET };
+	socklen_t l = sizeof(me);
+	char line[16];
+	int bad;
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+
+	/* UDP: the defaults, the ranges, then what the options say */
+	CHECK(u >= 0 && connect(u, (struct sockaddr *)&to, sizeof(to)) == 0, "UDP connect");
+	CHECK(opt_get(u, IPPROTO_IP, IP_TTL) == 64 && opt_get(u, IPPROTO_IP, IP_TOS) == 0,
+	      "UDP: IP_TTL 64 and IP_TOS 0 at first");
+	udp_ttl_tos_expect(u, 64, 0);
+	bad = 0;
+	CHECK(setsockopt(u, IPPROTO_IP, IP_TTL, &bad, sizeof(bad)) < 0 && errno == EINVAL,
+	      "IP_TTL 0: EINVAL");
+	bad = 256;
+	CHECK(setsockopt(u, IPPROTO_IP, IP_TTL, &bad, sizeof(bad)) < 0 && errno == EINVAL,
+	      "IP_TTL 256: EINVAL");
+	bad = -2;
+	CHECK(setsockopt(u, IPPROTO_IP, IP_TTL, &bad, sizeof(bad)) < 0 && errno == EINVAL,
+	      "IP_TTL -2: EINVAL");
+	opt_set(u, IPPROTO_IP, IP_TTL, 33);
+	opt_set(u, IPPROTO_IP, IP_TOS, 0x2b);	/* UDP keeps the ECN bits */
+	CHECK(opt_get(u, IPPROTO_IP, IP_TTL) == 33, "UDP: IP_TTL reads 33");
+	CHECK(opt_get(u, IPPROTO_IP, IP_TOS) == 0x2b, "UDP: IP_TOS reads 0x2b");
+	udp_ttl_tos_expect(u, 33, 0x2b);
+	opt_set(u, IPPROTO_IP, IP_TTL, -1);	/* back to the default */
+	CHECK(opt_get(u, IPPROTO_IP, IP_TTL) == 64, "UDP: IP_TTL -1 reads 64");
+	udp_ttl_tos_expect(u, 64, 0x2b);
+	close(u);
+
+	/* TCP, set on a connected socket: TCP drops the ECN bits of IP_TOS */
+	int c = tcp_to(7009, 0);
+	write_all(c, "0\n", 2);
+	opt_set(c, IPPROTO_IP, IP_TTL, 17);
+	opt_set(c, IPPROTO_IP, IP_TOS, 0x2b);
+	CHECK(opt_get(c, IPPROTO_IP, IP_TOS) == 0x28, "TCP: IP_TOS 0x2b reads 0x%x, expected 0x28",
+	      opt_get(c, IPPROTO_IP, IP_TOS));
+	tcp_ttl_tos_expect(c, 17, 0x28);
+	close(c);
+
+	/* TCP, accepted: the connection starts with its listener's values */
+	int one = 1, ls = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(ls >= 0 && setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0,
+	      "socket");
+	CHECK(bind(ls, (struct sockaddr *)&me, sizeof(me)) == 0 && listen(ls, 8) == 0 &&
+	      getsockname(ls, (struct sockaddr *)&me, &l) == 0, "listen");
+	opt_set(ls, IPPROTO_IP, IP_TTL, 21);
+	opt_set(ls, IPPROTO_IP, IP_TOS, 0x48);
+	c = tcp_to(7009, 0);
+	int n = snprintf(line, sizeof(line), "%d\n", ntohs(me.sin_port));
+	write_all(c, line, (size_t)n);
+	int a = accept(ls, NULL, NULL);
+	CHECK(a >= 0, "accept");
+	CHECK(opt_get(a, IPPROTO_IP, IP_TTL) == 21 && opt_get(a, IPPROTO_IP, IP_TOS) == 0x48,
+	      "accepted: IP_TTL/IP_TOS not the listener's");
+	tcp_ttl_tos_expect(a, 21, 0x48);
+	close(a);
+	close(c);
+	close(ls);
+}
+
+/* ---- pollout: POLLOUT/EPOLLOUT only when the free room is half what is queued ---- */
+
+/* Non-blocking @fd: fill until EAGAIN and a pause frees nothing; the bytes taken. */
+static long fill_shut(int fd)
+{
+	static char big[65536];
+	long total = 0;
+	int round = 0;
+
+	for (;;) {
+		ssize_t w = write(fd, big, sizeof(big));
+		if (w > 0) {
+			total += w;
+			continue;
+		}
+		CHECK(errno == EAGAIN, "write: expected EAGAIN");
+		usleep(50000);
+		w = write(fd, big, 1);
+		if (w < 0 && errno == EAGAIN)
+			return total;
+		CHECK(w == 1 && ++round < 400, "the buffer never stayed full");
+		total += w;
+	}
+}
+
+static void case_pollout(void)
+{
+	static char big[1 << 20];
+	int fd = tcp_to(7007, SOCK_NONBLOCK);	/* reads nothing for 2 s, then all */
+
+	CHECK(pollone(fd, POLLOUT, 5000) & POLLOUT, "connect: no POLLOUT");
+	long full = fill_shut(fd);
+	CHECK(!(pollone(fd, POLLOUT, 0) & POLLOUT), "POLLOUT with a full buffer");
+	/* The peer starts reading after 2 s: its window updates free the room a few KB at a
+	 * time.  Linux reports POLLOUT only once the room is half what is still queued
+	 * (sk_stream_is_writeable), so the write that follows takes at least about a third
+	 * of the buffer, not the first few KB freed. */
+	CHECK(pollone(fd, POLLOUT, 10000) & POLLOUT, "no POLLOUT once the peer reads");
+	ssize_t w = write(fd, big, sizeof(big));
+	CHECK(w > 0, "write after POLLOUT");
+	CHECK(w * 4 >= full, "POLLOUT with %zd bytes free of %ld: below half what is queued",
+	      w, full);
+
+	/* epoll, edge-triggered: the edge comes when the threshold is crossed */
+	int ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET, .data.u32 = 7 };
+	CHECK(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0, "epoll_ctl");
+	for (int i = 0; i < 3; i++) {
+		long got = 0;
+		for (;;) {
+			w = write(fd, big, sizeof(big));
+			if (w < 0)
+				break;
+			got += w;
+		}
+		CHECK(errno == EAGAIN, "write: expected EAGAIN");
+		CHECK(epoll_wait(ep, &ev, 1, 10000) == 1 && (ev.events & EPOLLOUT),
+		      "ET: no EPOLLOUT edge after the buffer drained");
+		w = write(fd, big, sizeof(big));
+		CHECK(w > 0 && w * 4 >= full, "ET: EPOLLOUT with %zd bytes free of %ld", w, full);
+	}
+	close(ep);
+	close(fd);
+}
+
+/* ---- sendmsg_cmsg: control messages of sendmsg/sendmmsg, as ip_cmsg_send takes them ---- */
+
+struct cm_build {
+	union { char b[256]; struct cmsghdr align; } u;
+	size_t len;
+};
+
+/* Append a message of @dlen data bytes; its cmsg_len is @cmlen, or CMSG_LEN(@dlen) if 0. */
+static void cm_add(struct cm_build *c, int level, int type, const void *data, size_t dlen,
+		   size_t cmlen)
+{
+	struct cmsghdr *h = (struct cmsghdr *)(c->u.b + c->len);
+
+	memset(h, 0, CMSG_SPACE(dlen));
+	h->cmsg_level = level;
+	h->cmsg_type = type;
+	h->cmsg_len = cmlen ? cmlen : CMSG_LEN(dlen);
+	memcpy(CMSG_DATA(h), data, dlen);
+	c->len += CMSG_SPACE(dlen);
+}
+
+static ssize_t send_cm(int fd, const void *buf, size_t len, const struct cm_build *c)
+{
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = c && c->len ? (void *)c->u.b : NULL,
+			    .msg_controllen = c ? c->len : 0 };
+	return sendmsg(fd, &m, 0);
+}
+
+/* The answer of 7008 to one datagram sent before: "ttl=T tos=S". */
+static void udp_report_expect(int fd, int ttl, int tos)
+{
+	char buf[64], want[64];
+
+	CHECK(pollone(fd, POLLIN, 5000) & POLLIN, "no answer from 7008");
+	ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+	CHECK(n > 0, "recv from 7008");
+	buf[n] = '\0';
+	snprintf(want, sizeof(want), "ttl=%d tos=%d", ttl, tos);
+	CHECK(!strcmp(buf, want), "the peer saw '%s', expected '%s'", buf, want);
+}
+
+static void cm_int(struct cm_build *c, int level, int type, int v)
+{
+	cm_add(c, level, type, &v, sizeof(v), 0);
+}
+
+/* One sendmsg with the messages of @c that must fail with @err. */
+static void send_cm_fails(int fd, const struct cm_build *c, int err, const char *what)
+{
+	errno = 0;
+	CHECK(send_cm(fd, "x", 1, c) < 0 && errno == err, "%s: expected errno %d", what, err);
+}
+
+static void case_sendmsg_cmsg(void)
+{
+	struct sockaddr_in to = peer_at(7008), me;
+	socklen_t l = sizeof(me);
+	struct cm_build c;
+	unsigned char tos8 = 0x10;
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+
+	CHECK(u >= 0 && connect(u, (struct sockaddr *)&to, sizeof(to)) == 0, "UDP connect");
+	CHECK(getsockname(u, (struct sockaddr *)&me, &l) == 0, "getsockname");
+
+	/* IP_TTL and IP_TOS (an int or a byte) for one datagram each */
+	memset(&c, 0, sizeof(c));
+	cm_int(&c, IPPROTO_IP, IP_TTL, 9);
+	CHECK(send_cm(u, "x", 1, &c) == 1, "sendmsg IP_TTL 9");
+	udp_report_expect(u, 9, 0);
+	memset(&c, 0, sizeof(c));
+	cm_int(&c, IPPROTO_IP, IP_TOS, 0x30);
+	cm_int(&c, IPPROTO_IP, IP_TTL, 200);
+	CHECK(send_cm(u, "x", 1, &c) == 1, "sendmsg IP_TOS 0x30 IP_TTL 200");
+	udp_report_expect(u, 200, 0x30);
+	memset(&c, 0, sizeof(c));
+	cm_add(&c, IPPROTO_IP, IP_TOS, &tos8, 1, 0);
+	CHECK(send_cm(u, "x", 1, &c) == 1, "sendmsg IP_TOS as a byte");
+	udp_report_expect(u, 64, 0x10);
+	CHECK(send(u, "x", 1, 0) == 1, "send");
+	udp_report_expect(u, 64, 0);		/* only that datagram */
+
+	/* what ip_cmsg_send refuses: nothing goes out */
+	memset(&c, 0, sizeof(c));
+	cm_int(&c, IPPROTO_IP, IP_TTL, 0);
+	send_cm_fails(u, &c, EINVAL, "IP_TTL 0");
+	memset(&c, 0, sizeof(c));
+	cm_int(&c, IPPROTO_IP, IP_TTL, 256);
+	send_cm_fails(u, &c, EINVAL, "IP_TTL 256");
+	memset(&c, 0, sizeof(c));
+	cm_add(&c, IPPROTO_IP, IP_TTL, &tos8, 1, 0);
+	send_cm_fails(u, &c, EINVAL, "IP_TTL as a byte");
+	memset(&c, 0, sizeof(c));
+	cm_int(&c, IPPROTO_IP, IP_TOS, 256);
+	send_cm_fails(u, &c, EINVAL, "IP_TOS 256");
+	memset(&c, 0, sizeof(c));
+	cm_add(&c, IPPROTO_IP, IP_TOS, "ab", 2, 0);
+	send_cm_fails(u, &c, EINVAL, "IP_TOS of two bytes");
+	memset(&c, 0, sizeof(c));
+	cm_int(&c, IPPROTO_IP, IP_RECVTTL, 1);
+	send_cm_fails(u, &c, EINVAL, "an unknown SOL_IP type");
+	memset(&c, 0, sizeof(c));
+	cm_int(&c, IPPROTO_IP, IP_TTL, 9);
+	((struct cmsghdr *)c.u.b)->cmsg_len = 8;
+	send_cm_fails(u, &c, EINVAL, "cmsg_len below a header");
+	((struct cmsghdr *)c.u.b)->cmsg_len = 200;
+	send_cm_fails(u, &c, EINVAL, "cmsg_len past msg_controllen");
+	memset(&c, 0, sizeof(c));
+	cm_int(&c, SOL_SOCKET, SO_TIMESTAMP, 1);
+	send_cm_fails(u, &c, EINVAL, "SOL_SOCKET SO_TIMESTAMP");
+
+	/* IP_PKTINFO: our address and the interface, or the route lookup's errors */
+	struct in_pktinfo pi = { .ipi_spec_dst = me.sin_addr };
+	memset(&c, 0, sizeof(c));
+	cm_add(&c, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi), 0);
+	CHECK(send_cm(u, "x", 1, &c) == 1, "IP_PKTINFO with our address");
+	udp_report_expect(u, 64, 0);
+	pi.ipi_spec_dst.s_addr = htonl(0x0a636363);	/* 10.99.99.99: not ours */
+	memset(&c, 0, sizeof(c));
+	cm_add(&c, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi), 0);
+	send_cm_fails(u, &c, ENETUNREACH, "IP_PKTINFO from an address not ours");
+	pi.ipi_spec_dst.s_addr = htonl(0xe0000001);	/* multicast: no source */
+	memset(&c, 0, sizeof(c));
+	cm_add(&c, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi), 0);
+	send_cm_fails(u, &c, EINVAL, "IP_PKTINFO from a multicast address");
+	pi.ipi_spec_dst.s_addr = 0;
+	pi.ipi_ifindex = 9999;
+	memset(&c, 0, sizeof(c));
+	cm_add(&c, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi), 0);
+	send_cm_fails(u, &c, ENODEV, "IP_PKTINFO on no such interface");
+	memset(&c, 0, sizeof(c));
+	cm_add(&c, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi) - 1, 0);
+	send_cm_fails(u, &c, EINVAL, "IP_PKTINFO cut short");
+	/* the interface datagrams come in on (IP_PKTINFO on receive) is the one to send on */
+	union { char b[256]; struct cmsghdr align; } rc;
+	struct msghdr rm;
+	struct iovec riov;
+	char rbuf[64];
+	opt_set(u, IPPROTO_IP, IP_PKTINFO, 1);
+	CHECK(send(u, "x", 1, 0) == 1, "send");
+	CHECK(pollone(u, POLLIN, 5000) & POLLIN, "no answer from 7008");
+	CHECK(recv_ctl(u, rbuf, sizeof(rbuf), rc.b, sizeof(rc.b), &rm, &riov) > 0, "recvmsg");
+	opt_set(u, IPPROTO_IP, IP_PKTINFO, 0);
+	pi.ipi_ifindex = 0;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&rm); h; h = CMSG_NXTHDR(&rm, h))
+		if (h->cmsg_level == IPPROTO_IP && h->cmsg_type == IP_PKTINFO)
+			pi.ipi_ifindex = ((struct in_pktinfo *)CMSG_DATA(h))->ipi_ifindex;
+	CHECK(pi.ipi_ifindex > 0, "no IP_PKTINFO interface on receive");
+	memset(&c, 0, sizeof(c));
+	cm_add(&c, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi), 0);
+	CHECK(send_cm(u, "x", 1, &c) == 1, "IP_PKTINFO on our interface");
+	udp_report_expect(u, 64, 0);
+
+	/* UDP_SEGMENT: three datagrams of 1000 bytes */
+	static char three[3000];
+	uint16_t gso = 1000;
+	memset(&c, 0, sizeof(c));
+	cm_add(&c, SOL_UDP, UDP_SEGMENT, &gso, sizeof(gso), 0);
+	CHECK(send_cm(u, three, sizeof(three), &c) == (ssize_t)sizeof(three), "UDP_SEGMENT");
+	for (int i = 0; i < 3; i++)
+		udp_report_expect(u, 64, 0);
+
+	/* other levels pass, SCM_RIGHTS is Unix's business (ignored); then a good one */
+	memset(&c, 0, sizeof(c));
+	cm_int(&c, IPPROTO_TCP, TCP_NODELAY, 1);
+	cm_int(&c, SOL_SOCKET, SCM_RIGHTS, 0);
+	cm_int(&c, IPPROTO_IP, IP_TTL, 77);
+	CHECK(send_cm(u, "x", 1, &c) == 1, "other levels and SCM_RIGHTS: ignored");
+	udp_report_expect(u, 77, 0);
+
+	/* sendmmsg: each message its own */
+	struct cm_build c2[2];
+	struct iovec iv[2] = { { "a", 1 }, { "b", 1 } };
+	struct mmsghdr mm[2];
+	memset(c2, 0, sizeof(c2));
+	memset(mm, 0, sizeof(mm));
+	for (int i = 0; i < 2; i++) {
+		cm_int(&c2[i], IPPROTO_IP, IP_TTL, 5 + i);
+		mm[i].msg_hdr = (struct msghdr){ .msg_iov = &iv[i], .msg_iovlen = 1,
+						 .msg_control = c2[i].u.b,
+						 .msg_controllen = c2[i].len };
+	}
+	CHECK(sendmmsg(u, mm, 2, 0) == 2, "sendmmsg");
+	udp_report_expect(u, 5, 0);
+	udp_report_expect(u, 6, 0);
+	close(u);
+
+	/* TCP: only SOL_SOCKET is looked at (sock_cmsg_send); its failures are EINVAL */
+	char buf[8];
+	int t = tcp_to(7000, 0);
+	memset(&c, 0, sizeof(c));
+	cm_int(&c, IPPROTO_IP, IP_TTL, 0);	/* UDP would refuse it */
+	CHECK(send_cm(t, "ab", 2, &c) == 2, "TCP: a SOL_IP cmsg is ignored");
+	memset(&c, 0, sizeof(c));
+	cm_int(&c, SOL_SOCKET, SO_TIMESTAMP, 1);
+	send_cm_fails(t, &c, EINVAL, "TCP: SOL_SOCKET SO_TIMESTAMP");
+	memset(&c, 0, sizeof(c));
+	cm_int(&c, IPPROTO_IP, IP_TTL, 9);
+	((struct cmsghdr *)c.u.b)->cmsg_len = 8;
+	send_cm_fails(t, &c, EINVAL, "TCP: cmsg_len below a header");
+	CHECK(read_full(t, buf, 2) == 2 && !memcmp(buf, "ab", 2), "TCP: the echo");
+	close(t);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -1578,6 +1943,8 @@ static const struct {
 	{ "tcp_info", case_tcp_info }, { "linger", case_linger },
 	{ "recvmmsg_timeout", case_recvmmsg_timeout }, { "udp_cmsg", case_udp_cmsg },
 	{ "mq", case_mq }, { "write_sleep", case_write_sleep },
+	{ "ip_ttl_tos", case_ip_ttl_tos }, { "pollout", case_pollout },
+	{ "sendmsg_cmsg", case_sendmsg_cmsg },
 };
 
 int main(int argc, char **argv)
