@@ -185,7 +185,9 @@ long libos_sys_setsockopt(struct libos_args *a)
 	bool *b = bool_opt(s, level, name);
 	int *ip = int_opt(s, level, name);
 	if (b || ip) {
-		if (len < sizeof(int)) {
+		if (len < sizeof(int) && level == IPPROTO_IP) {
+			iv = len ? val[0] : 0;	/* do_ip_setsockopt: one unsigned byte, or 0 */
+		} else if (len < sizeof(int)) {
 			r = -EINVAL;
 			goto out;
 		}

@@ -1623,6 +1623,19 @@ static void case_ip_ttl_tos(void)
 	opt_set(u, IPPROTO_IP, IP_TTL, -1);	/* back to the default */
 	CHECK(opt_get(u, IPPROTO_IP, IP_TTL) == 64, "UDP: IP_TTL -1 reads 64");
 	udp_ttl_tos_expect(u, 64, 0x2b);
+	/* do_ip_setsockopt takes a shorter value as one unsigned byte, and none as 0 */
+	unsigned char byte = 40;
+	CHECK(setsockopt(u, IPPROTO_IP, IP_TTL, &byte, 1) == 0 &&
+	      opt_get(u, IPPROTO_IP, IP_TTL) == 40, "UDP: IP_TTL as one byte");
+	byte = 0xb8;
+	CHECK(setsockopt(u, IPPROTO_IP, IP_TOS, &byte, 2) == 0 &&
+	      opt_get(u, IPPROTO_IP, IP_TOS) == 0xb8, "UDP: IP_TOS as a short value");
+	CHECK(setsockopt(u, IPPROTO_IP, IP_TTL, &byte, 0) < 0 && errno == EINVAL,
+	      "IP_TTL of no bytes: 0, EINVAL");
+	CHECK(setsockopt(u, IPPROTO_IP, IP_TOS, &byte, 0) == 0 &&
+	      opt_get(u, IPPROTO_IP, IP_TOS) == 0, "IP_TOS of no bytes: 0");
+	opt_set(u, IPPROTO_IP, IP_TTL, -1);
+	opt_set(u, IPPROTO_IP, IP_TOS, 0x2b);
 	close(u);
 
 	/* TCP, set on a connected socket: TCP drops the ECN bits of IP_TOS */
