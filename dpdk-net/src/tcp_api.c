@@ -416,8 +416,13 @@ uint32_t dnet_tcp_events(const struct dnet_tcb *tcb, uint32_t *rcv_avail)
         *rcv_avail = tcb->rcv.len;
     if (tcb->rcv.len || tcb->rcv_fin || tcb->shut_rd || tcb->err || tcb->state == DNET_TCP_CLOSED)
         ev |= DNET_EV_IN;
-    if ((tcb->state == DNET_TCP_ESTABLISHED || tcb->state == DNET_TCP_CLOSE_WAIT) &&
-        !tcb->shut_wr && tcp_writeable(tcb))
+    /* Linux's tcp_poll: past the handshake, a send side that is shut (shutdown, our FIN
+     * sent, or the connection over) is always writable, so a writer wakes to EPIPE;
+     * otherwise the writeable rule. */
+    if (tcb->state != DNET_TCP_SYN_SENT && tcb->state != DNET_TCP_SYN_RCVD &&
+        (tcb->shut_wr ||
+         (tcb->state != DNET_TCP_ESTABLISHED && tcb->state != DNET_TCP_CLOSE_WAIT) ||
+         tcp_writeable(tcb)))
         ev |= DNET_EV_OUT;
     if (tcb->err)
         ev |= DNET_EV_ERR;

@@ -582,6 +582,8 @@ static void case_shutdown(void)
 
 	CHECK(write(fd, "half", 4) == 4, "write");
 	CHECK(shutdown(fd, SHUT_WR) == 0, "SHUT_WR");
+	/* tcp_poll: once the send side is shut, POLLOUT always (a writer wakes to EPIPE) */
+	CHECK(pollone(fd, POLLOUT, 0) & POLLOUT, "no POLLOUT after SHUT_WR");
 	signal(SIGPIPE, SIG_IGN);
 	CHECK(send(fd, "x", 1, MSG_NOSIGNAL) < 0 && errno == EPIPE, "send after SHUT_WR: EPIPE");
 	CHECK(read_full(fd, buf, sizeof(buf)) == 4 && !memcmp(buf, "half", 4), "half-close echo");
