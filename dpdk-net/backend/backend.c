@@ -445,18 +445,24 @@ static int bnet_tcp_accept(struct bnet_tcb *lsn, struct bnet_tcb **out)
     return rc;
 }
 
-static int bnet_tcp_connect(uint32_t dip, uint16_t dport, uint16_t sport, struct bnet_tcb **out)
+static int bnet_tcp_connect_tx(uint32_t dip, uint16_t dport, uint16_t sport, uint8_t ttl,
+                               uint8_t tos, struct bnet_tcb **out)
 {
     struct dnet_tcb *t = NULL;
     int rc = -ENETDOWN;
 
     if (g_bnet.n) {
         struct bnet_ctx *b = &g_bnet.c[bnet_ctx_for_port(sport)];
-        rc = dnet_tcp_connect(bc_lock(b), dip, dport, sport, &t);
+        rc = dnet_tcp_connect_tx(bc_lock(b), dip, dport, sport, ttl, tos, &t);
         bc_unlock(b);
     }
     *out = (struct bnet_tcb *)t;
     return rc;
+}
+
+static int bnet_tcp_connect(uint32_t dip, uint16_t dport, uint16_t sport, struct bnet_tcb **out)
+{
+    return bnet_tcp_connect_tx(dip, dport, sport, 0, 0, out);
 }
 
 static ssize_t bnet_tcp_send(struct bnet_tcb *t, const void *buf, size_t len)
@@ -904,4 +910,5 @@ const struct bypass_net_backend bypass_net_backend = {
     .tcp_set_tx = bnet_tcp_set_tx,
     .udp_sendto_ext = bnet_udp_sendto_ext,
     .if_index = bnet_if_index,
+    .tcp_connect_tx = bnet_tcp_connect_tx,
 };

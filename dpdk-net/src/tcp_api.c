@@ -114,6 +114,12 @@ static int tcp_pick_port(struct dnet_ctx *ctx, rte_be32_t dip, rte_be16_t dport,
 int dnet_tcp_connect(struct dnet_ctx *ctx, rte_be32_t dip, rte_be16_t dport, rte_be16_t sport,
                      struct dnet_tcb **out)
 {
+    return dnet_tcp_connect_tx(ctx, dip, dport, sport, 0, 0, out);
+}
+
+int dnet_tcp_connect_tx(struct dnet_ctx *ctx, rte_be32_t dip, rte_be16_t dport, rte_be16_t sport,
+                        uint8_t ttl, uint8_t tos, struct dnet_tcb **out)
+{
     struct dnet_tcb *t;
     int rc;
 
@@ -133,6 +139,9 @@ int dnet_tcp_connect(struct dnet_ctx *ctx, rte_be32_t dip, rte_be16_t dport, rte
     t->rport = dport;
     t->lport = sport;
     t->user_ref = 1;
+    if (ttl)
+        t->ip_ttl = ttl;
+    t->ip_tos = tos;
     if (dnet_tcb_buffers(ctx, t) < 0) {
         t->user_ref = 0;
         dnet_tcp_set_closed(ctx, t, 0);

@@ -81,6 +81,13 @@ int dnet_tcp_connect(struct dnet_ctx *ctx, rte_be32_t dip, rte_be16_t dport, rte
                      struct dnet_tcb **out);
 
 /**
+ * dnet_tcp_connect() whose SYN, and every segment after it, carries IP TTL @p ttl (0: the
+ * default) and TOS @p tos, as a socket's IP_TTL/IP_TOS set before connect() do on Linux.
+ */
+int dnet_tcp_connect_tx(struct dnet_ctx *ctx, rte_be32_t dip, rte_be16_t dport, rte_be16_t sport,
+                        uint8_t ttl, uint8_t tos, struct dnet_tcb **out);
+
+/**
  * Queue up to @p len bytes for sending.  @return bytes queued (> 0); -EAGAIN if the buffer
  * is full or the connection is not yet established; -EPIPE after shutdown(SHUT_WR) or close;
  * the pending error (-ECONNRESET, -ETIMEDOUT, -ECONNREFUSED) once; -ENOTCONN otherwise.

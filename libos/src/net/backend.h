@@ -21,7 +21,7 @@
 #include <sys/types.h>
 
 #define BYPASS_NET_BACKEND_SYM	"bypass_net_backend"
-#define BYPASS_NET_BACKEND_ABI	6
+#define BYPASS_NET_BACKEND_ABI	7
 
 /* What --dpdk/--ip/--gw (or BYPASS_DPDK, BYPASS_IP, BYPASS_GW) asked for. */
 struct bypass_net_conf {
@@ -175,6 +175,10 @@ struct bypass_net_backend {
 	/* ABI 6: the kernel's index of the interface behind the port (0 = none), as
 	 * bnet_udp_meta.ifindex says. */
 	uint32_t (*if_index)(void);
+	/* ABI 7: tcp_connect whose SYN already carries IP TTL @ttl (0 = the default) and TOS
+	 * @tos (IP_TTL/IP_TOS set before connect). */
+	int (*tcp_connect_tx)(uint32_t dip, uint16_t dport, uint16_t sport, uint8_t ttl,
+			      uint8_t tos, struct bnet_tcb **out);
 };
 
 #endif

@@ -613,13 +613,14 @@ long libos_sys_connect(struct libos_args *a)
 		if ((r = net_backend_up()))
 			goto out;
 		s->error = 0;
-		r = g_net.be->tcp_connect(sin.sin_addr.s_addr, sin.sin_port, s->local.sin_port,
-					  &s->tcb);
+		/* The SYN carries IP_TTL and IP_TOS already, as on Linux. */
+		r = g_net.be->tcp_connect_tx(sin.sin_addr.s_addr, sin.sin_port, s->local.sin_port,
+					     (uint8_t)s->ttl, (uint8_t)s->tos, &s->tcb);
 		if (r)
 			goto out;
 		g_net.be->tcp_set_user(s->tcb, s);
-		if (s->ttl != 64 || s->tos || s->notsent_lowat)
-			net_sock_apply_tx(s);	/* the SYN went out with 64 and 0 */
+		if (s->notsent_lowat)
+			net_sock_apply_tx(s);
 		if (s->nodelay)
 			g_net.be->tcp_set_nodelay(s->tcb, 1);
 		if (s->keepalive)

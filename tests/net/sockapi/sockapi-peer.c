@@ -17,6 +17,8 @@
  *                    client's address at PORT; on that connection send "r", then
  *                    answer "ttl=T tos=S\n" with the header of the first data segment
  *                    that comes on it (seen through a raw IPPROTO_TCP socket)
+ *   7010 tcp syn     read a line, answer "ttl=T tos=S\n" with the header of the SYN that
+ *                    opened this connection (a raw socket open since the start kept it)
  * usage: sockapi-peer DIR   (writes DIR/ready when listening; exits on SIGTERM) */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -95,6 +97,34 @@ static void ttl_tos_report(int c, int raw)
 		const struct tcphdr *th = (const struct tcphdr *)(pkt + hl);
 		if (th->source != him.sin_port || th->dest != me.sin_port ||
 		    (size_t)n <= hl + th->doff * 4u)
+			continue;
+		snprintf(line, sizeof(line), "ttl=%d tos=%d\n", ih->ttl, ih->tos);
+		break;
+	}
+	(void)!write(c, line, strlen(line));
+}
+
+/* A raw IPPROTO_TCP socket open from the start (7010 looks for its connection's SYN). */
+static int g_synraw = -1;
+
+/* 7010: the TTL and TOS of the SYN from @him that opened a connection to us. */
+static void syn_report(int c, const struct sockaddr_in *him)
+{
+	unsigned char pkt[65536];
+	char line[64] = "none\n";
+	struct timeval tv = { 2, 0 };
+
+	setsockopt(g_synraw, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (;;) {
+		ssize_t n = recv(g_synraw, pkt, sizeof(pkt), 0);
+		if (n <= 0)
+			break;
+		const struct iphdr *ih = (const struct iphdr *)pkt;
+		size_t hl = ih->ihl * 4u;
+		if ((size_t)n < hl + sizeof(struct tcphdr) || ih->saddr != him->sin_addr.s_addr)
+			continue;
+		const struct tcphdr *th = (const struct tcphdr *)(pkt + hl);
+		if (th->source != him->sin_port || th->dest != htons(7010) || !th->syn || th->ack)
 			continue;
 		snprintf(line, sizeof(line), "ttl=%d tos=%d\n", ih->ttl, ih->tos);
 		break;
@@ -186,6 +216,13 @@ static void serve(int port, int c, const struct sockaddr_in *from)
 			;
 		break;
 	}
+	case 7010:
+		while (read(c, buf, 1) == 1 && buf[0] != '\n')
+			;
+		syn_report(c, from);
+		while (read(c, buf, sizeof(buf)) > 0)	/* until the client closes */
+			;
+		break;
 	case 7006: {
 		int k = 0;
 		n = 0;
@@ -206,8 +243,8 @@ static void serve(int port, int c, const struct sockaddr_in *from)
 
 int main(int argc, char **argv)
 {
-	static const int tcp[] = { 7000, 7001, 7003, 7004, 7005, 7006, 7007, 7009 };
-	int fds[9], n = 0, u, u2;
+	static const int tcp[] = { 7000, 7001, 7003, 7004, 7005, 7006, 7007, 7009, 7010 };
+	int fds[10], n = 0, u, u2;
 	char path[4096];
 
 	if (argc != 2) {
@@ -218,6 +255,9 @@ int main(int argc, char **argv)
 	signal(SIGCHLD, SIG_IGN);	/* no zombies */
 	setpgid(0, 0);
 	signal(SIGTERM, on_term);
+	int big = 4 << 20;
+	g_synraw = socket(AF_INET, SOCK_RAW, IPPROTO_TCP);
+	setsockopt(g_synraw, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	for (size_t i = 0; i < sizeof(tcp) / sizeof(tcp[0]); i++)
 		if ((fds[n++] = listen_on(SOCK_STREAM, tcp[i])) < 0) {
 			perror("sockapi-peer: listen");

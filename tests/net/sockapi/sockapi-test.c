@@ -1650,6 +1650,21 @@ static void case_ip_ttl_tos(void)
 	tcp_ttl_tos_expect(c, 17, 0x28);
 	close(c);
 
+	/* TCP, set before connect: the SYN carries them already */
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in syn_to = peer_at(7010);
+	opt_set(c, IPPROTO_IP, IP_TTL, 23);
+	opt_set(c, IPPROTO_IP, IP_TOS, 0x48);
+	CHECK(c >= 0 && connect(c, (struct sockaddr *)&syn_to, sizeof(syn_to)) == 0,
+	      "connect to 7010");
+	write_all(c, "\n", 1);
+	size_t k = 0;
+	while (k < sizeof(line) - 1 && read(c, line + k, 1) == 1 && line[k] != '\n')
+		k++;
+	line[k] = '\0';
+	CHECK(!strcmp(line, "ttl=23 tos=72"), "the SYN: %s, expected ttl=23 tos=72", line);
+	close(c);
+
 	/* TCP, accepted: the connection starts with its listener's values */
 	int one = 1, ls = socket(AF_INET, SOCK_STREAM, 0);
 	CHECK(ls >= 0 && setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0,
