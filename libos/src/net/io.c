@@ -212,7 +212,12 @@ static long try_recv(struct net_sock *s, void *arg)
 		}
 		return r;
 	}
-	/* UDP: one datagram per call */
+	/* UDP: one datagram per call; a pending error first (__skb_recv_udp: sock_error) */
+	if (s->error) {
+		int e = s->error;
+		s->error = 0;
+		return -e;
+	}
 	if (!s->udp) {
 		s->gen++;
 		return -EAGAIN;	/* never bound: nothing can arrive (Linux waits too) */
@@ -740,6 +745,12 @@ static long mmsg(struct libos_args *a, bool out)
 		done++;
 		if (!out && !mmsg_timeout_left(&tmo))
 			break;
+	}
+	if (done && !out && r < 0 && r != -EAGAIN && r != -EINTR && r != -NET_ERESTART) {
+		/* do_recvmmsg: the count now, the error at the socket's next call (sk_err) */
+		net_lock();
+		s->error = (int)-r;
+		net_unlock();
 	}
 	net_sock_release(s);
 	if (done) {

@@ -112,7 +112,7 @@ uint32_t net_sock_events(struct net_sock *s, uint32_t *avail)
 	if (s->type == SOCK_DGRAM) {
 		uint32_t n = s->udp && g_net.be ? g_net.be->udp_pending(s->udp) : 0;
 		*avail = n;
-		return BNET_OUT | (n ? BNET_IN : 0);
+		return BNET_OUT | (n ? BNET_IN : 0) | (s->error ? BNET_ERR : 0);
 	}
 	if (!s->tcb || !g_net.be)
 		return s->error ? BNET_ERR | BNET_HUP | BNET_OUT : BNET_OUT | BNET_HUP;

@@ -816,6 +816,42 @@ static void case_badptr(void)
 	close(fd);
 }
 
+/* recvmmsg that meets an error after some datagrams returns their count and keeps the
+ * error for the socket's next call (do_recvmmsg: sk_err), as SO_ERROR shows. */
+static void case_recvmmsg_err(void)
+{
+	struct sockaddr_in to = peer_at(7002);
+	struct mmsghdr mm[2];
+	struct iovec iov[2];
+	char b0[16];
+	int err = 0;
+	socklen_t l = sizeof(err);
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+
+	CHECK(u >= 0, "socket");
+	CHECK(sendto(u, "one", 3, 0, (struct sockaddr *)&to, sizeof(to)) == 3 &&
+	      sendto(u, "two", 3, 0, (struct sockaddr *)&to, sizeof(to)) == 3, "sendto");
+	/* Both echoes back: the first wait also takes in the ARP reply the datagrams waited
+	 * for; the second takes in what came during the sleep. */
+	CHECK(pollone(u, POLLIN, 5000) & POLLIN, "no echo");
+	usleep(200000);
+	CHECK(pollone(u, POLLIN, 0) & POLLIN, "no echo");
+	memset(mm, 0, sizeof(mm));
+	iov[0] = (struct iovec){ b0, sizeof(b0) };
+	iov[1] = (struct iovec){ g_bad, 16 };
+	mm[0].msg_hdr.msg_iov = &iov[0];
+	mm[0].msg_hdr.msg_iovlen = 1;
+	mm[1].msg_hdr.msg_iov = &iov[1];
+	mm[1].msg_hdr.msg_iovlen = 1;
+	int n = recvmmsg(u, mm, 2, MSG_DONTWAIT, NULL);
+	CHECK(n == 1 && mm[0].msg_len == 3 && !memcmp(b0, "one", 3),
+	      "recvmmsg: %d datagrams, expected the first", n);
+	CHECK(getsockopt(u, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == EFAULT,
+	      "SO_ERROR %d after the fault, expected EFAULT", err);
+	CHECK(getsockopt(u, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == 0, "SO_ERROR cleared");
+	close(u);
+}
+
 static void *late_reader(void *arg)
 {
 	static char buf[16];
@@ -1973,6 +2009,7 @@ static const struct {
 	{ "tcp_info", case_tcp_info }, { "linger", case_linger },
 	{ "recvmmsg_timeout", case_recvmmsg_timeout }, { "udp_cmsg", case_udp_cmsg },
 	{ "mq", case_mq }, { "write_sleep", case_write_sleep },
+	{ "recvmmsg_err", case_recvmmsg_err },
 	{ "ip_ttl_tos", case_ip_ttl_tos }, { "pollout", case_pollout },
 	{ "sendmsg_cmsg", case_sendmsg_cmsg },
 };
