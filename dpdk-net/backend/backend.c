@@ -72,17 +72,15 @@ struct bnet_lgroup {
  * configure their rings and the link runs the smaller count, but a server with fewer rings
  * than its client refuses the link, and one with more reads one ring from two queues.
  * Both ends must agree, so memif takes one pair unless told. */
-static int bnet_ctx_want(uint16_t pid, unsigned asked, char *err, size_t errlen)
+static int bnet_ctx_want(uint16_t pid, const struct rte_eth_dev_info *di, unsigned asked,
+                         char *err, size_t errlen)
 {
-    struct rte_eth_dev_info di;
     cpu_set_t cpus;
     unsigned n = asked, max;
 
-    if (rte_eth_dev_info_get(pid, &di) != 0)
-        return 1;
-    max = RTE_MIN(RTE_MIN((unsigned)di.max_rx_queues, (unsigned)di.max_tx_queues),
+    max = RTE_MIN(RTE_MIN((unsigned)di->max_rx_queues, (unsigned)di->max_tx_queues),
                   (unsigned)BNET_CTX_MAX);
-    if (!n && !strcmp(di.driver_name, "net_memif"))
+    if (!n && !strcmp(di->driver_name, "net_memif"))
         return 1;
     if (!n) {
         n = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? (unsigned)CPU_COUNT(&cpus) : 1;
@@ -110,6 +108,7 @@ static int bnet_port_start(const struct bypass_net_conf *conf, const struct dnet
 {
     struct dnet_port_conf pc = { 0 };
     struct dnet_ctx_conf cc = { 0 };
+    struct rte_eth_dev_info di;
     uint16_t pid = conf->port_id;
     char why[200];
     size_t from;
@@ -126,7 +125,11 @@ static int bnet_port_start(const struct bypass_net_conf *conf, const struct dnet
                  rte_eth_dev_count_avail());
         return -ENODEV;
     }
-    n = bnet_ctx_want(pid, conf->queues, err, errlen);
+    if ((rc = rte_eth_dev_info_get(pid, &di)) != 0) {
+        snprintf(err, errlen, "port %u: no device information (%s)", pid, strerror(-rc));
+        return rc;
+    }
+    n = bnet_ctx_want(pid, &di, conf->queues, err, errlen);
     if (n < 0)
         return n;
     pc.nb_queues = (uint16_t)n;
@@ -164,9 +167,7 @@ static int bnet_port_start(const struct bypass_net_conf *conf, const struct dnet
     }
     g_bnet.ip = conf->ip;
     g_bnet.stale_tsc = rte_get_tsc_hz() / 1000000u * BNET_STALE_US;
-    struct rte_eth_dev_info di;
-    if (rte_eth_dev_info_get(pid, &di) == 0)
-        g_bnet.ifindex = di.if_index;
+    g_bnet.ifindex = di.if_index;
     /* Neighbours (and the kernel's ARP cache on a veth) learn our address now, before the
      * first connection; one poll sends it. */
     dnet_arp_announce(g_bnet.c[0].ctx);
@@ -748,16 +749,6 @@ static int bnet_udp_bind(uint16_t port, uint32_t qlen, struct bnet_udp **out)
     return rc;
 }
 
-static ssize_t bnet_udp_sendto(struct bnet_udp *u, const void *buf, size_t len, uint32_t dip,
-                               uint16_t dport)
-{
-    struct bnet_ctx *b = bc_of_udp(u);
-    ssize_t r = dnet_udp_sendto(bc_lock(b), usock(u), buf, len, dip, dport);
-
-    bc_unlock(b);
-    return r;
-}
-
 static ssize_t bnet_udp_sendto_ext(struct bnet_udp *u, const void *buf, size_t len,
                                    uint32_t dip, uint16_t dport, uint8_t ttl, uint8_t tos)
 {
@@ -766,6 +757,12 @@ static ssize_t bnet_udp_sendto_ext(struct bnet_udp *u, const void *buf, size_t l
 
     bc_unlock(b);
     return r;
+}
+
+static ssize_t bnet_udp_sendto(struct bnet_udp *u, const void *buf, size_t len, uint32_t dip,
+                               uint16_t dport)
+{
+    return bnet_udp_sendto_ext(u, buf, len, dip, dport, 0, 0);	/* the defaults */
 }
 
 static ssize_t bnet_udp_recvfrom(struct bnet_udp *u, void *buf, size_t len, uint32_t *sip,

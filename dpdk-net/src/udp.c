@@ -222,7 +222,7 @@ ssize_t dnet_udp_recvmsg(struct dnet_ctx *ctx, struct dnet_udp_sock *us, void *b
 ssize_t dnet_udp_sendto(struct dnet_ctx *ctx, struct dnet_udp_sock *us, const void *buf,
                         size_t len, rte_be32_t dip, rte_be16_t dport)
 {
-    return dnet_udp_sendto_ext(ctx, us, buf, len, dip, dport, DNET_IP4_TTL_DEF, 0);
+    return dnet_udp_sendto_ext(ctx, us, buf, len, dip, dport, 0, 0);
 }
 
 ssize_t dnet_udp_sendto_ext(struct dnet_ctx *ctx, struct dnet_udp_sock *us, const void *buf,
@@ -250,6 +250,7 @@ ssize_t dnet_udp_sendto_ext(struct dnet_ctx *ctx, struct dnet_udp_sock *us, cons
     uh->dgram_cksum = 0;
     memcpy(uh + 1, buf, len);
     ctx->st.udp_tx++;
-    rc = dnet_ip4_output_ext(ctx, m, dip, IPPROTO_UDP, sizeof(*uh), ttl, tos);
+    rc = dnet_ip4_output_ext(ctx, m, dip, IPPROTO_UDP, sizeof(*uh), ttl ? ttl : DNET_IP4_TTL_DEF,
+                             tos);
     return rc < 0 && rc != -EINPROGRESS ? rc : (ssize_t)len;
 }

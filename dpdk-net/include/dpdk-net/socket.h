@@ -224,8 +224,9 @@ ssize_t dnet_udp_sendto(struct dnet_ctx *ctx, struct dnet_udp_sock *us, const vo
                         size_t len, rte_be32_t dip, rte_be16_t dport);
 
 /**
- * dnet_udp_sendto() with the IPv4 header's @p ttl (1-255) and @p tos: the sender's IP_TTL
- * and IP_TOS, or a control message's.  dnet_udp_sendto() sends with 64 and 0.
+ * dnet_udp_sendto() with the IPv4 header's @p ttl (1-255; 0 = the default, 64) and @p tos:
+ * the sender's IP_TTL and IP_TOS, or a control message's.  dnet_udp_sendto() sends with the
+ * defaults.
  */
 ssize_t dnet_udp_sendto_ext(struct dnet_ctx *ctx, struct dnet_udp_sock *us, const void *buf,
                             size_t len, rte_be32_t dip, rte_be16_t dport, uint8_t ttl,

@@ -96,8 +96,9 @@ struct xfer {
 	struct net_rxinfo *rx;	/* recvmsg/recvmmsg: what the control messages need */
 	long long *offset;	/* sendfile: NULL = the file position */
 	size_t count;
-	int ttl, tos;		/* UDP send: a control message's IP_TTL (0 = none) and IP_TOS
-				 * (-1 = none) */
+	int ttl;		/* UDP send: a control message's IP_TTL, 0 = none */
+	bool have_tos;		/* UDP send: a control message's IP_TOS in tos */
+	uint8_t tos;
 	uint16_t gso;		/* UDP send: UDP_SEGMENT, 0 = none */
 };
 
@@ -112,7 +113,8 @@ static long tx_cmsg(const struct net_sock *s, const struct msghdr *m, struct xfe
 	if ((r = net_cmsg_send(s, m->msg_control, m->msg_controllen, &tx)))
 		return r;
 	x->ttl = tx.ttl;
-	x->tos = tx.tos;
+	x->have_tos = tx.tos >= 0;
+	x->tos = (uint8_t)tx.tos;
 	x->gso = tx.gso;
 	return 0;
 }
@@ -295,7 +297,7 @@ static long try_send(struct net_sock *s, void *arg)
 		if ((r = iov_copy(x->io, 0, g_net.bounce, x->io->total, false)))
 			return r;
 		uint8_t ttl = (uint8_t)(x->ttl ? x->ttl : s->ttl);
-		uint8_t tos = (uint8_t)(x->tos >= 0 ? x->tos : s->tos);
+		uint8_t tos = x->have_tos ? x->tos : (uint8_t)s->tos;
 		size_t seg = x->io->total;
 		if (x->gso && x->io->total > x->gso) {
 			/* UDP_SEGMENT: datagrams of gso bytes (the last one shorter), as the
@@ -432,7 +434,7 @@ long libos_sys_read(struct libos_args *a)
 {
 	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct net_iov io;
-	struct xfer x = { .io = &io, .in_fd = -1, .tos = -1 };
+	struct xfer x = { .io = &io, .in_fd = -1 };
 
 	if (!s)
 		return net_passthrough(a);
@@ -446,7 +448,7 @@ long libos_sys_write(struct libos_args *a)
 {
 	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct net_iov io;
-	struct xfer x = { .io = &io, .in_fd = -1, .tos = -1 };
+	struct xfer x = { .io = &io, .in_fd = -1 };
 
 	if (!s)
 		return net_passthrough(a);
@@ -460,7 +462,7 @@ static long vec_io(struct libos_args *a, bool out)
 {
 	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct net_iov io = { 0 };
-	struct xfer x = { .io = &io, .in_fd = -1, .tos = -1 };
+	struct xfer x = { .io = &io, .in_fd = -1 };
 	long r;
 
 	if (!s)
@@ -487,7 +489,7 @@ long libos_sys_sendto(struct libos_args *a)
 	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct net_iov io;
 	struct sockaddr_in to;
-	struct xfer x = { .io = &io, .in_fd = -1, .tos = -1, .flags = (int)a->a[3] };
+	struct xfer x = { .io = &io, .in_fd = -1, .flags = (int)a->a[3] };
 	long r;
 
 	if (!s)
@@ -509,7 +511,7 @@ long libos_sys_recvfrom(struct libos_args *a)
 	struct net_sock *s = net_sock_hold(a->a[0]);
 	struct net_iov io;
 	struct sockaddr_in from = { 0 };
-	struct xfer x = { .io = &io, .in_fd = -1, .tos = -1, .flags = (int)a->a[3], .addr = &from };
+	struct xfer x = { .io = &io, .in_fd = -1, .flags = (int)a->a[3], .addr = &from };
 	long r;
 
 	if (!s)
@@ -535,7 +537,7 @@ long libos_sys_sendmsg(struct libos_args *a)
 	struct net_iov io = { 0 };
 	struct msghdr m;
 	struct sockaddr_in to;
-	struct xfer x = { .io = &io, .in_fd = -1, .tos = -1, .flags = (int)a->a[2] };
+	struct xfer x = { .io = &io, .in_fd = -1, .flags = (int)a->a[2] };
 	long r;
 
 	if (!s)
@@ -602,7 +604,7 @@ long libos_sys_recvmsg(struct libos_args *a)
 	struct msghdr m;
 	struct sockaddr_in from = { 0 };
 	struct net_rxinfo rx = { 0 };
-	struct xfer x = { .io = &io, .in_fd = -1, .tos = -1, .flags = (int)a->a[2], .addr = &from,
+	struct xfer x = { .io = &io, .in_fd = -1, .flags = (int)a->a[2], .addr = &from,
 			  .rx = &rx };
 	struct msghdr *um = (struct msghdr *)a->a[1];
 	long r;
@@ -702,7 +704,7 @@ static long mmsg(struct libos_args *a, bool out)
 		struct net_iov io = { 0 };
 		struct sockaddr_in addr = { 0 };
 		struct net_rxinfo rx = { 0 };
-		struct xfer x = { .io = &io, .in_fd = -1, .tos = -1,
+		struct xfer x = { .io = &io, .in_fd = -1,
 				  .flags = flags & ~MSG_WAITFORONE,
 				  .no_restart = i > 0 };
 		if ((r = libos_from_guest(&mh, &uv[i], sizeof(mh))))
