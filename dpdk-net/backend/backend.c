@@ -297,12 +297,56 @@ static inline struct dnet_ctx *bc_lock(struct bnet_ctx *b)
 }
 
 /* What a call queued for the wire (data, ACKs, SYN, FIN, RST) leaves before the context
- * is let go, not at the next poll: a program that writes and then blocks in the kernel,
- * or computes, must not hold its data back, and the peer starts on it at once. */
+ * is let go, not at the next poll: a program that writes and then blocks in the kernel
+ * must not hold its data back, and the peer starts on it at once.  A thread whose owner
+ * tracks what it holds (tx_hold) lets its sends and receives keep theirs queued
+ * (bc_unlock_held). */
 static inline void bc_unlock(struct bnet_ctx *b)
 {
     dnet_ctx_flush(b->ctx);
     __atomic_store_n(&b->lock, 0, __ATOMIC_RELEASE);
+}
+
+/* Held frames (tx_hold): the contexts where the calling thread's calls left frames
+ * queued, and the flag that tells its owner (the LibOS) so. */
+static __thread uint32_t t_held;
+static __thread uint8_t *t_hold_flag;
+
+/* bc_unlock for a call of a thread that holds its frames: they stay queued until its
+ * next poll or tx_release, or until any other call on the context sends them. */
+static inline void bc_unlock_held(struct bnet_ctx *b)
+{
+    uint8_t *flag = t_hold_flag;
+
+    if (flag && dnet_ctx_tx_queued(b->ctx)) {
+        t_held |= 1u << (b - g_bnet.c);
+        *flag = 1;
+        __atomic_store_n(&b->lock, 0, __ATOMIC_RELEASE);
+        return;
+    }
+    bc_unlock(b);
+}
+
+static void bnet_tx_release(void)
+{
+    uint32_t m = t_held;
+
+    t_held = 0;
+    if (t_hold_flag)
+        *t_hold_flag = 0;
+    while (m) {
+        struct bnet_ctx *b = &g_bnet.c[__builtin_ctz(m)];
+
+        m &= m - 1;
+        bc_lock(b);
+        bc_unlock(b);
+    }
+}
+
+static void bnet_tx_hold(uint8_t *flag)
+{
+    bnet_tx_release();
+    t_hold_flag = flag;
 }
 
 static inline struct bnet_ctx *bc_of_tcb(const struct bnet_tcb *t)
@@ -348,7 +392,9 @@ static int bnet_poll(void)
         if (g_bnet.n == 1 && bc_trylock(b)) {
             n = dnet_ctx_poll(b->ctx);
             bc_unlock(b);
+            t_held = 0;
         }
+        bnet_tx_release();	/* held where it did not poll; clears the flag */
         return n;
     }
     home = bnet_home();
@@ -365,7 +411,9 @@ static int bnet_poll(void)
             __atomic_store_n(&b->polled, now, __ATOMIC_RELAXED);
         n += dnet_ctx_poll(b->ctx);
         bc_unlock(b);
+        t_held &= ~(1u << c);
     }
+    bnet_tx_release();
     return n;
 }
 
@@ -471,7 +519,7 @@ static ssize_t bnet_tcp_send(struct bnet_tcb *t, const void *buf, size_t len)
     struct bnet_ctx *b = bc_of_tcb(t);
     ssize_t r = dnet_tcp_send(bc_lock(b), tcb(t), buf, len);
 
-    bc_unlock(b);
+    bc_unlock_held(b);
     return r;
 }
 
@@ -480,7 +528,7 @@ static ssize_t bnet_tcp_recv(struct bnet_tcb *t, void *buf, size_t len)
     struct bnet_ctx *b = bc_of_tcb(t);
     ssize_t r = dnet_tcp_recv(bc_lock(b), tcb(t), buf, len);
 
-    bc_unlock(b);
+    bc_unlock_held(b);
     return r;
 }
 
@@ -755,7 +803,7 @@ static ssize_t bnet_udp_sendto_ext(struct bnet_udp *u, const void *buf, size_t l
     struct bnet_ctx *b = bc_of_udp(u);
     ssize_t r = dnet_udp_sendto_ext(bc_lock(b), usock(u), buf, len, dip, dport, ttl, tos);
 
-    bc_unlock(b);
+    bc_unlock_held(b);
     return r;
 }
 
@@ -908,4 +956,6 @@ const struct bypass_net_backend bypass_net_backend = {
     .udp_sendto_ext = bnet_udp_sendto_ext,
     .if_index = bnet_if_index,
     .tcp_connect_tx = bnet_tcp_connect_tx,
+    .tx_hold = bnet_tx_hold,
+    .tx_release = bnet_tx_release,
 };

@@ -48,6 +48,7 @@ struct libos_thread {
 	pid_t tid;
 	bool twin;			/* a pthread twin (not the main or a vfork child) */
 	bool vfork_child;		/* shares memory with a suspended parent */
+	bool net_hold;			/* its socket calls hold their frames (net/core.c) */
 	uint64_t deferred;		/* signals re-raised and blocked while in host code */
 	stack_t guest_alt;		/* the guest's sigaltstack */
 	stack_t host_alt;		/* the real one: ours */

@@ -69,12 +69,35 @@ tramp_entry:
 7:	mov	%rsi, %r11
 4:	call	tramp_path_probe
 	jrcxz	3f				/* /proc/...: the LibOS decides */
-2:	syscall
+2:	movzbl	%gs:TRAMP_TLS_HOLD, %ecx
+	jrcxz	8f				/* the LibOS holds nothing of ours */
+	call	tramp_nowait
+	jrcxz	3f				/* it may wait: the LibOS finishes first */
+8:	syscall
 	.globl	tramp_fast_ret
 tramp_fast_ret:
 	ret
 3:	jmp	tramp_slow
 	.size	tramp_entry, .-tramp_entry
+
+/* rcx = 0 iff call %rax (< 65536) may wait on another party (g_tramp_nowait).  Clobbers
+ * r11.  Flag-free: lea, movz, mov, shlx, shrx, jrcxz. */
+	.type	tramp_nowait, @function
+tramp_nowait:
+	lea	g_tramp_nowait(%rip), %r11
+	movzwl	%ax, %ecx
+	movzbl	(%r11,%rcx), %ecx
+	jrcxz	1f				/* TRAMP_NOWAIT_NO */
+	lea	-TRAMP_NOWAIT_YES(%rcx), %rcx
+	jrcxz	2f
+	mov	$52, %ecx			/* TRAMP_NOWAIT_NONBLOCK_RDX */
+	shlx	%rcx, %rdx, %r11		/* O_NONBLOCK (bit 11) to bit 63 */
+	mov	$63, %ecx
+	shrx	%rcx, %r11, %rcx
+1:	ret
+2:	mov	$1, %ecx
+	ret
+	.size	tramp_nowait, .-tramp_nowait
 
 /* rcx = 0 iff the path at r11 starts with "/proc/" or cannot be read (a fault on the
  * load resumes at tramp_probe_fault).  Flag-free: mov, shlx, not, lea.  Reading 8 bytes
@@ -125,7 +148,11 @@ tramp_entry_stats:
 	mov	%rsi, %r11			/* 3: path in rsi */
 4:	call	tramp_path_probe
 	jrcxz	3f
-2:	incq	%gs:TRAMP_TLS_NFAST
+2:	cmpb	$0, %gs:TRAMP_TLS_HOLD
+	je	6f
+	call	tramp_nowait
+	jrcxz	3f				/* it may wait: the LibOS finishes first */
+6:	incq	%gs:TRAMP_TLS_NFAST
 	popfq
 	syscall
 	.globl	tramp_stats_ret
@@ -461,6 +488,15 @@ tramp_gate_end:
 	.globl	g_tramp_entry_ptr
 g_tramp_entry_ptr:
 	.quad	tramp_entry
+
+/* While tls.hold is set: which calls never wait (tramp.h, TRAMP_NOWAIT_*). */
+	.bss
+	.balign	64
+	.globl	g_tramp_nowait
+	.type	g_tramp_nowait, @object
+g_tramp_nowait:
+	.zero	TRAMP_ROUTES
+	.size	g_tramp_nowait, TRAMP_ROUTES
 
 /* Route 4's map: one byte per fd number, non-zero for the LibOS's sockets and epolls. */
 	.bss

@@ -31,6 +31,7 @@ _Static_assert(offsetof(struct tramp_tls, selector) == TRAMP_TLS_SELECTOR, "tls"
 _Static_assert(offsetof(struct tramp_tls, in_host) == TRAMP_TLS_IN_HOST, "tls");
 _Static_assert(offsetof(struct tramp_tls, pending) == TRAMP_TLS_PENDING, "tls");
 _Static_assert(offsetof(struct tramp_tls, xsaved) == TRAMP_TLS_XSAVED, "tls");
+_Static_assert(offsetof(struct tramp_tls, hold) == TRAMP_TLS_HOLD, "tls");
 _Static_assert(offsetof(struct tramp_tls, vsave) == TRAMP_TLS_VSAVE, "tls");
 _Static_assert(offsetof(struct tramp_regs, rax) == TRAMP_REGS_RAX, "regs");
 _Static_assert(offsetof(struct tramp_regs, rip) == TRAMP_REGS_RIP, "regs");

@@ -89,6 +89,8 @@ struct dnet_stats {
     uint64_t redirect_tx;      /**< frames put in another context's inbox */
     uint64_t redirect_rx;      /**< frames taken from this context's inbox */
     uint64_t redirect_drop;    /**< frames dropped because the owner's inbox was full */
+    uint64_t tx_bursts;        /**< flushes that handed frames to the device (tx_pkts /
+                                    tx_bursts: frames per device call) */
 };
 
 /**
@@ -122,6 +124,9 @@ int dnet_ctx_poll(struct dnet_ctx *ctx);
  * poll or this sends it.  Nothing to send: a test.
  */
 void dnet_ctx_flush(struct dnet_ctx *ctx);
+
+/** Frames queued for transmission and not yet handed to the device. */
+unsigned dnet_ctx_tx_queued(const struct dnet_ctx *ctx);
 
 /**
  * The readiness generation: a counter that moves whenever the readiness of any endpoint of

@@ -113,6 +113,7 @@ void dnet_ctx_tx_flush(struct dnet_ctx *ctx)
         sent += k;
     }
     ctx->st.tx_pkts += sent;
+    ctx->st.tx_bursts += sent > 0;
     if (sent < n) {
         /* The device is full: drop the rest (TCP retransmits; UDP is best effort). */
         ctx->st.tx_drop += n - sent;
@@ -175,6 +176,11 @@ void dnet_ctx_flush(struct dnet_ctx *ctx)
 {
     if (ctx->ntx)
         dnet_ctx_tx_flush(ctx);
+}
+
+unsigned dnet_ctx_tx_queued(const struct dnet_ctx *ctx)
+{
+    return ctx->ntx;
 }
 
 uint64_t dnet_ctx_gen(const struct dnet_ctx *ctx)

@@ -21,7 +21,7 @@
 #include <sys/types.h>
 
 #define BYPASS_NET_BACKEND_SYM	"bypass_net_backend"
-#define BYPASS_NET_BACKEND_ABI	7
+#define BYPASS_NET_BACKEND_ABI	8
 
 /* What --dpdk/--ip/--gw (or BYPASS_DPDK, BYPASS_IP, BYPASS_GW) asked for. */
 struct bypass_net_conf {
@@ -179,6 +179,14 @@ struct bypass_net_backend {
 	 * @tos (IP_TTL/IP_TOS set before connect). */
 	int (*tcp_connect_tx)(uint32_t dip, uint16_t dport, uint16_t sport, uint8_t ttl,
 			      uint8_t tos, struct bnet_tcb **out);
+	/* ABI 8: held frames.  After tx_hold(@flag), the calling thread's tcp_send, tcp_recv
+	 * and udp_sendto(_ext) leave what they queue (data, ACKs) in their context's TX
+	 * buffer and set *@flag; its next poll() or tx_release() hands them to the device
+	 * and clears *@flag (so may any other thread's call on the context, or a full
+	 * buffer).  A burst of calls between two polls leaves in one device call.  NULL:
+	 * every call sends at once again (the default). */
+	void (*tx_hold)(uint8_t *flag);
+	void (*tx_release)(void);
 };
 
 #endif

@@ -261,6 +261,14 @@ long net_wait(struct libos_args *a, struct net_sock *s, net_try_fn *try, void *a
 	}
 }
 
+void libos_net_release(struct libos_thread *t)
+{
+	tramp_vectors_save_regs();	/* the packet path: the register-only save covers it */
+	if (g_net.be && !g_net.child)
+		g_net.be->tx_release();
+	t->tls.hold = 0;
+}
+
 void libos_net_fork_child(void)
 {
 	if (!g_net.on)

@@ -265,6 +265,7 @@ static long sock_recv(struct libos_args *a, struct net_sock *s, struct xfer *x)
 	if (x->flags & ~(MSG_DONTWAIT | MSG_PEEK | MSG_WAITALL | MSG_TRUNC | MSG_NOSIGNAL |
 			 MSG_CMSG_CLOEXEC))
 		return -EOPNOTSUPP;
+	net_hold_arm(a->self);
 	r = try_unpolled(s, try_recv, x);
 	if (r == -EAGAIN)
 		r = net_wait(a, s, try_recv, x, nb, s->rcvtimeo_us, !x->no_restart, &x->done);
@@ -388,6 +389,7 @@ static long sock_send(struct libos_args *a, struct net_sock *s, struct xfer *x)
 		if (r)
 			return r;
 	}
+	net_hold_arm(a->self);
 	r = try_unpolled(s, try_send, x);
 	if (r == -EAGAIN)
 		r = net_wait(a, s, try_send, x, nb, s->sndtimeo_us, !x->no_restart, &x->done);

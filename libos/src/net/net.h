@@ -30,6 +30,20 @@ void libos_net_exit(void);
 /* execve re-entry: the net options to pass on (up to 4 pointers into @buf).  Returns
  * how many were written to @nv. */
 int libos_net_exec_args(char **nv, char *buf, size_t size);
+/* Frames held for the wire (the socket calls leave what they queue for the thread's next
+ * poll, so a round's writes leave in one device call): send the calling thread's now.
+ * The dispatcher calls it before any call of a thread whose tls.hold is set, except the
+ * calls on LibOS sockets and epolls (libos_net_keeps_hold: their waits poll, which sends
+ * them too) and those that never wait (g_tramp_nowait); while it is set the gate sends
+ * every other call to the dispatcher.  README.md, "Held frames". */
+void libos_net_release(struct libos_thread *t);
+
+static inline bool libos_net_keeps_hold(long nr, uint64_t fd)
+{
+	return nr >= 0 && nr < TRAMP_ROUTES && g_tramp_route[nr] == TRAMP_ROUTE_FD_RDI &&
+	       fd < TRAMP_FDMAP && g_tramp_fdmap[fd];
+}
+
 /* The backend's counters as a JSON object into @buf, if the network was used: length,
  * or 0 when there is nothing to report. */
 int libos_net_stats_json(char *buf, size_t size);
@@ -279,6 +293,19 @@ long net_ret(struct libos_args *a, long r);
 /* Rewind the program to issue the same call again (now routed elsewhere): what rax
  * must hold, or -EINTR if the call site is not one we know. */
 long net_reissue(struct libos_args *a);
+/* From now on the calling thread's sends and receives hold the frames they queue until
+ * its next poll or next call that may wait (libos_net_release): a round's writes leave
+ * in one device call.  Once per thread, at its first send or receive.  A vfork child
+ * shares its parent's host thread, whose backend state names the parent's flag: it
+ * holds nothing (the parent sends at once from then on too; rare, and only slower). */
+static inline void net_hold_arm(struct libos_thread *t)
+{
+	if (__builtin_expect(t->net_hold, 1) || !g_net.be || g_net.child)
+		return;
+	g_net.be->tx_hold(t->vfork_child ? NULL : &t->tls.hold);
+	t->net_hold = !t->vfork_child;
+}
+
 /* Run @try (lock held around it, after a backend poll) until it returns anything but
  * -EAGAIN; honour @nonblock, @timeout_us (0 = none; then -EAGAIN) and signals (a call
  * is restartable if @restartable, no timeout is set and *@progress, if given, is 0). */

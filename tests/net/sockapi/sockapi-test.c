@@ -818,6 +818,112 @@ static void case_badptr(void)
 
 /* recvmmsg that meets an error after some datagrams returns their count and keeps the
  * error for the socket's next call (do_recvmmsg: sk_err), as SO_ERROR shows. */
+/* ---- frames held between calls ----
+ * Under bypass-run a socket call may leave its frames queued, so that the writes of a
+ * round leave in one device call.  They must still leave before the program waits in the
+ * kernel for anything: each wait below starts right after a write, and the echo must be
+ * back when it ends. */
+
+static volatile sig_atomic_t g_alarm;
+static int g_alarm_fd = -1;
+
+static void on_alarm_byte(int sig)
+{
+	(void)sig;
+	g_alarm = 1;
+	if (g_alarm_fd >= 0)
+		(void)!write(g_alarm_fd, "a", 1);
+}
+
+/* SIGALRM in @ms, SA_RESTART or not; the handler writes a byte to @fd (-1: none). */
+static void alarm_in(int ms, bool restart, int fd)
+{
+	struct sigaction sa = { .sa_handler = on_alarm_byte, .sa_flags = restart ? SA_RESTART : 0 };
+	struct itimerval it = { .it_value = { 0, ms * 1000 } };
+
+	g_alarm = 0;
+	g_alarm_fd = fd;
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGALRM, &sa, NULL) == 0, "sigaction");
+	CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0, "setitimer");
+}
+
+static void echo_back(int fd, const char *msg, const char *after)
+{
+	char buf[4];
+
+	CHECK(pollone(fd, POLLIN, 0) & POLLIN, "no echo after %s: the write waited with it", after);
+	CHECK(read_full(fd, buf, 4) == 4 && !memcmp(buf, msg, 4), "echo after %s", after);
+}
+
+static void case_hold_waits(void)
+{
+	struct timespec ts = { 0, 300 * 1000000 };
+	struct epoll_event ev = { .events = EPOLLIN };
+	int fd = tcp_to(7000, 0), p[2], ep, word = 0;
+	char c;
+
+	CHECK(pipe(p) == 0, "pipe");
+	alarm_in(300, false, -1);
+	write_all(fd, "hld1", 4);
+	CHECK(read(p[0], &c, 1) == -1 && errno == EINTR && g_alarm, "read: EINTR by SIGALRM");
+	echo_back(fd, "hld1", "a read on a pipe that a signal ended");
+	alarm_in(300, true, p[1]);
+	write_all(fd, "hld2", 4);
+	CHECK(read(p[0], &c, 1) == 1 && c == 'a' && g_alarm,
+	      "read: restarted after the handler (SA_RESTART), then its byte");
+	echo_back(fd, "hld2", "a restarted read");
+	ep = epoll_create1(0);
+	CHECK(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) == 0, "kernel epoll");
+	write_all(fd, "hld3", 4);
+	CHECK(epoll_wait(ep, &ev, 1, 300) == 0, "epoll_wait on a pipe: timeout");
+	echo_back(fd, "hld3", "epoll_wait on kernel fds");
+	write_all(fd, "hld4", 4);
+	CHECK(pollone(p[0], POLLIN, 300) == 0, "poll on a pipe: timeout");
+	echo_back(fd, "hld4", "poll on a kernel fd");
+	write_all(fd, "hld5", 4);
+	CHECK(syscall(SYS_futex, &word, 128 /* FUTEX_WAIT_PRIVATE */, 0, &ts, NULL, 0) == -1 &&
+	      errno == ETIMEDOUT, "futex wait: timeout");
+	echo_back(fd, "hld5", "a futex wait");
+	write_all(fd, "hld6", 4);
+	CHECK(clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL) == 0, "clock_nanosleep");
+	echo_back(fd, "hld6", "clock_nanosleep");
+	close(ep);
+	close(p[0]);
+	close(p[1]);
+	close(fd);
+}
+
+/* Writes on eight connections per round with calls that never wait in between (open
+ * O_NONBLOCK, fstat, getpid, close of a kernel fd): under bypass-run each round's writes
+ * leave together, which sockapi.sh checks in --stats (frames per device call). */
+static void case_hold_batch(void)
+{
+	enum { N = 8, ROUNDS = 200 };
+	int fd[N];
+	char m[4], buf[4];
+	struct stat st;
+
+	for (int i = 0; i < N; i++)
+		fd[i] = tcp_to(7000, 0);
+	for (int r = 0; r < ROUNDS; r++) {
+		for (int i = 0; i < N; i++) {
+			m[0] = 'b', m[1] = (char)r, m[2] = (char)i, m[3] = 'z';
+			write_all(fd[i], m, 4);
+			int d = open("/", O_RDONLY | O_NONBLOCK | O_DIRECTORY);
+			CHECK(d >= 0 && fstat(d, &st) == 0 && S_ISDIR(st.st_mode), "open, fstat /");
+			CHECK(getpid() > 0 && close(d) == 0, "getpid, close");
+		}
+		for (int i = 0; i < N; i++) {
+			m[0] = 'b', m[1] = (char)r, m[2] = (char)i, m[3] = 'z';
+			CHECK(read_full(fd[i], buf, 4) == 4 && !memcmp(buf, m, 4),
+			      "round %d connection %d: echo", r, i);
+		}
+	}
+	for (int i = 0; i < N; i++)
+		close(fd[i]);
+}
+
 static void case_recvmmsg_err(void)
 {
 	struct sockaddr_in to = peer_at(7002);
@@ -2012,6 +2118,7 @@ static const struct {
 	{ "recvmmsg_err", case_recvmmsg_err },
 	{ "ip_ttl_tos", case_ip_ttl_tos }, { "pollout", case_pollout },
 	{ "sendmsg_cmsg", case_sendmsg_cmsg },
+	{ "hold_waits", case_hold_waits }, { "hold_batch", case_hold_batch },
 };
 
 int main(int argc, char **argv)

@@ -98,6 +98,15 @@ if [ "${BYPASS_SOCKAPI_NATIVE:-}" != 1 ] && [ "$CASE" != loopback ]; then
 	cat "$TMP"/stats.*.json 2>/dev/null | grep -q '"net": {' ||
 		fail "$CASE: no dpdk-net counters in --stats"
 fi
+# hold_batch: each round's eight writes must leave in one device call, not one each.
+if [ "${BYPASS_SOCKAPI_NATIVE:-}" != 1 ] && [ "$CASE" = hold_batch ]; then
+	st=$(cat "$TMP"/stats.*.json)
+	tx=$(echo "$st" | grep -o '"tx_pkts": *[0-9]*' | sed 's/.*: *//' | head -n 1)
+	bursts=$(echo "$st" | grep -o '"tx_bursts": *[0-9]*' | sed 's/.*: *//' | head -n 1)
+	echo "frames sent: ${tx:-none} in ${bursts:-none} device calls"
+	[ -n "$tx" ] && [ -n "$bursts" ] && [ "$bursts" -gt 0 ] && [ "$tx" -ge $((3 * bursts)) ] ||
+		fail "$CASE: fewer than 3 frames per device call: $st"
+fi
 if [ "${BYPASS_SOCKAPI_NATIVE:-}" != 1 ] && [ $QP = 2 ]; then
 	st=$(cat "$TMP"/stats.*.json)
 	c0=$(echo "$st" | grep -o '"ctx0_rx_pkts": *[0-9]*' | sed 's/.*: *//' | head -n 1)

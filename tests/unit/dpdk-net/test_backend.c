@@ -147,13 +147,84 @@ START_TEST(test_backend_stats_json_parses)
      * dnet_stats (the contexts' sums), all 64-bit. */
     int n = g_be->ctx_count();
     ck_assert_int_ge(n, 1);
-    ck_assert_int_eq(json_flat_count(js), 1 + 2 * n + 51);
+    ck_assert_int_eq(json_flat_count(js), 1 + 2 * n + 52);
     ck_assert_msg(!strncmp(js, "{\"contexts\":", 12), "%s", js);
     ck_assert_msg(strstr(js, "\"ctx0_rx_pkts\":"), "%s", js);
     ck_assert_msg(strstr(js, ",\"rx_pkts\":"), "%s", js);
     ck_assert_msg(strstr(js, "\"tcp_tw_overflow\":"), "%s", js);
     ck_assert_msg(strstr(js, "\"redirect_drop\":"), "%s", js);
     ck_assert_msg(strstr(js, "\"tcp_orphan_timeout\":"), "%s", js);
+    ck_assert_msg(strstr(js, "\"tx_bursts\":"), "%s", js);
+}
+END_TEST
+
+/* One summed counter of stats_json (",\"name\":"). */
+static unsigned long stat_of(const char *name)
+{
+    char js[4096], key[64];
+    const char *p;
+
+    ck_assert_int_gt(g_be->stats_json(js, sizeof(js)), 0);
+    snprintf(key, sizeof(key), ",\"%s\":", name);
+    p = strstr(js, key);
+    ck_assert_msg(p, "no %s in %s", name, js);
+    return strtoul(p + strlen(key), NULL, 10);
+}
+
+static void *udp_pending_thread(void *u)
+{
+    g_be->udp_pending(u);   /* any call on the context, from a thread that holds nothing */
+    return NULL;
+}
+
+/* tx_hold: the caller's sends leave their frames queued and raise its flag; its
+ * tx_release or poll, or another thread's call on the context, sends them, in one device
+ * call.  Each datagram to a new on-link address queues one frame (its ARP request). */
+START_TEST(test_backend_tx_hold_release)
+{
+    struct bnet_udp *u;
+    uint8_t flag = 0;
+    pthread_t th;
+
+    start(EAL_BASE "--vdev=net_null0,no-rx=1");
+    ck_assert_int_eq(g_be->udp_bind(0, 8, &u), 0);
+    unsigned long tx = stat_of("tx_pkts"), bursts = stat_of("tx_bursts");
+
+    ck_assert_int_eq(g_be->udp_sendto(u, "a", 1, inet_addr("10.9.0.3"), htons(7)), 1);
+    ck_assert_uint_eq(stat_of("tx_pkts"), tx + 1);      /* not held: sent by the call */
+    g_be->tx_hold(&flag);
+    ck_assert_uint_eq(flag, 0);
+    ck_assert_int_eq(g_be->udp_sendto(u, "b", 1, inet_addr("10.9.0.4"), htons(7)), 1);
+    ck_assert_uint_eq(flag, 1);
+    ck_assert_int_eq(g_be->udp_sendto(u, "c", 1, inet_addr("10.9.0.5"), htons(7)), 1);
+    ck_assert_uint_eq(stat_of("tx_pkts"), tx + 1);
+    g_be->tx_release();
+    ck_assert_uint_eq(flag, 0);
+    ck_assert_uint_eq(stat_of("tx_pkts"), tx + 3);
+    ck_assert_uint_eq(stat_of("tx_bursts"), bursts + 2);
+    /* A poll sends them too. */
+    ck_assert_int_eq(g_be->udp_sendto(u, "d", 1, inet_addr("10.9.0.6"), htons(7)), 1);
+    ck_assert_uint_eq(flag, 1);
+    g_be->poll();
+    ck_assert_uint_eq(flag, 0);
+    ck_assert_uint_eq(stat_of("tx_pkts"), tx + 4);
+    /* So does another thread's call on the context; the release after it has nothing. */
+    ck_assert_int_eq(g_be->udp_sendto(u, "e", 1, inet_addr("10.9.0.7"), htons(7)), 1);
+    ck_assert_int_eq(pthread_create(&th, NULL, udp_pending_thread, u), 0);
+    pthread_join(th, NULL);
+    ck_assert_uint_eq(stat_of("tx_pkts"), tx + 5);
+    g_be->tx_release();
+    ck_assert_uint_eq(flag, 0);
+    ck_assert_uint_eq(stat_of("tx_pkts"), tx + 5);
+    /* tx_hold(NULL): sent by the call again. */
+    ck_assert_int_eq(g_be->udp_sendto(u, "f", 1, inet_addr("10.9.0.8"), htons(7)), 1);
+    g_be->tx_hold(NULL);
+    ck_assert_uint_eq(flag, 0);
+    ck_assert_uint_eq(stat_of("tx_pkts"), tx + 6);
+    ck_assert_int_eq(g_be->udp_sendto(u, "g", 1, inet_addr("10.9.0.9"), htons(7)), 1);
+    ck_assert_uint_eq(flag, 0);
+    ck_assert_uint_eq(stat_of("tx_pkts"), tx + 7);
+    g_be->udp_close(u);
 }
 END_TEST
 
@@ -677,6 +748,7 @@ static Suite *backend_suite(void)
     tcase_add_test(tc, test_backend_abi_one_export);
     tcase_add_test(tc, test_backend_init_ring_announces);
     tcase_add_test(tc, test_backend_stats_json_parses);
+    tcase_add_test(tc, test_backend_tx_hold_release);
     tcase_add_test(tc, test_backend_tcp_listen_connect_close);
     tcase_add_test(tc, test_backend_tcp_events_match_info_gen_moves);
     tcase_add_test(tc, test_backend_tcp_stamp_touched_queue);

@@ -20,6 +20,7 @@
 #define TRAMP_TLS_IN_HOST	89
 #define TRAMP_TLS_PENDING	90
 #define TRAMP_TLS_XSAVED	91
+#define TRAMP_TLS_HOLD		92
 #define TRAMP_TLS_VSAVE		96
 
 /* tramp_tls.xsaved: where the guest's extended state is while host code runs. */
@@ -65,12 +66,20 @@
 #define TRAMP_REGS_NR		152
 #define TRAMP_REGS_SIZE		160	/* multiple of 16 */
 
-#define TRAMP_ROUTES		65536
+#define TRAMP_ROUTES		65536	/* syscall numbers the route table covers */
 #define TRAMP_FDMAP		65536	/* fd numbers route 4 looks up */
+
+/* While tls.hold is set, a call the route sends to the kernel goes to the LibOS instead,
+ * unless it never waits on another party (so what the LibOS holds cannot be what it
+ * waits for): per number, 0 = it may wait, 1 = it never waits, 2 = it never waits when
+ * rdx has O_NONBLOCK (openat: a FIFO). */
+#define TRAMP_NOWAIT_NO		0
+#define TRAMP_NOWAIT_YES	1
+#define TRAMP_NOWAIT_NONBLOCK_RDX	2
 
 /* A stub steps this far below the guest's %rsp before calling the gate, so
  * struct tramp_regs.rsp is the guest's %rsp at the site minus TRAMP_RED_ZONE. */
-#define TRAMP_RED_ZONE		128	/* syscall numbers the route table covers */
+#define TRAMP_RED_ZONE		128
 
 #ifndef __ASSEMBLER__
 
@@ -95,7 +104,11 @@ struct tramp_tls {
 	volatile uint8_t in_host;	/* 1 while host code runs for this thread */
 	volatile uint8_t pending;	/* a signal was deferred: deliver on exit */
 	uint8_t xsaved;			/* TRAMP_XS_*: where the guest's vector state is */
-	uint8_t pad[4];
+	/* The LibOS holds work of this thread's that must be done before any call of its
+	 * reaches the kernel (frames queued for the wire): while set, the fast path sends
+	 * every call to the LibOS. */
+	uint8_t hold;
+	uint8_t pad[3];
 	uint64_t vsave;		/* 64-byte aligned TRAMP_VSAVE_SIZE bytes for TRAMP_XS_REGS */
 };
 
@@ -129,6 +142,8 @@ extern const char tramp_exit_begin[], tramp_exit_end[];
 extern const char tramp_probe_begin[], tramp_probe_fault[];
 extern uint8_t g_tramp_route[TRAMP_ROUTES];
 extern uint8_t g_tramp_fdmap[TRAMP_FDMAP];
+extern uint8_t g_tramp_nowait[TRAMP_ROUTES];	/* TRAMP_NOWAIT_* */
+extern uint8_t g_tramp_nowait[TRAMP_ROUTES];
 /* XSAVE feature mask and area size for the world switch (set by tramp_init). */
 extern uint64_t g_tramp_xmask;
 extern uint32_t g_tramp_xsize;
