@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -38,7 +39,8 @@ struct bnet_ctx {
     uint32_t lock;            /* 0 free, 1 held */
     unsigned lcore;           /* lcore id (mempool cache) of whoever holds it */
     uint32_t owners;          /* threads whose home context it is */
-    uint64_t polled;          /* TSC of its last poll */
+    uint64_t polled;          /* TSC of its last poll by a home thread */
+    uint64_t seen;            /* TSC of its last poll by anyone */
 } __rte_cache_aligned;
 
 /* The process's one backend: EAL can start once, so its outcome is kept and replayed. */
@@ -54,6 +56,8 @@ static struct {
     uint64_t stale_tsc;       /* BNET_STALE_US in TSC ticks */
     uint32_t ip;
     uint32_t ifindex;         /* the kernel's index of the port's host interface, 0 = none */
+    unsigned watch_us;        /* bnet_watch's period; 0 = no watch thread */
+    pthread_t watch;
     struct bnet_ctx c[BNET_CTX_MAX];
 } g_bnet;
 
@@ -176,6 +180,8 @@ static int bnet_port_start(const struct bypass_net_conf *conf, const struct dnet
     return 0;
 }
 
+static void *bnet_watch(void *arg);
+
 static int bnet_start(const struct bypass_net_conf *conf, char *err, size_t errlen)
 {
     struct dnet_fault_conf fc;
@@ -211,6 +217,14 @@ static int bnet_start(const struct bypass_net_conf *conf, char *err, size_t errl
         rc = bnet_port_start(conf, &fc, &cap, err, errlen);
         if (rc < 0)
             rte_eal_cleanup();   /* give the memory back; EAL cannot start again anyway */
+    }
+    if (rc == 0 && conf->watch_us) {
+        g_bnet.watch_us = conf->watch_us;
+        rc = -pthread_create(&g_bnet.watch, NULL, bnet_watch, NULL);
+        if (rc < 0)
+            snprintf(err, errlen, "cannot start the watch thread: %s", strerror(-rc));
+        else
+            pthread_setname_np(g_bnet.watch, "bypass-watch");
     }
     /* What DPDK said goes to stderr only if the user chose the log level: the guest's
      * stderr is no place for EAL's chatter, and failures are in @err already. */
@@ -390,6 +404,7 @@ static int bnet_poll(void)
     if (g_bnet.n <= 1) {
         struct bnet_ctx *b = &g_bnet.c[0];
         if (g_bnet.n == 1 && bc_trylock(b)) {
+            __atomic_store_n(&b->seen, rte_rdtsc(), __ATOMIC_RELAXED);
             n = dnet_ctx_poll(b->ctx);
             bc_unlock(b);
             t_held = 0;
@@ -409,12 +424,48 @@ static int bnet_poll(void)
             continue;
         if (c == home)
             __atomic_store_n(&b->polled, now, __ATOMIC_RELAXED);
+        __atomic_store_n(&b->seen, now, __ATOMIC_RELAXED);
         n += dnet_ctx_poll(b->ctx);
         bc_unlock(b);
         t_held &= ~(1u << c);
     }
     bnet_tx_release();
     return n;
+}
+
+/* The watch: poll each context no thread polled for watch_us, so the stack runs while
+ * the program's threads sleep in the kernel or compute, as the kernel's does: ACKs,
+ * window updates, ARP and ICMP answers, retransmissions, keepalives, and frames a
+ * computing thread held (tx_hold) leave.  It looks every watch_us while its polls find
+ * packets, and backs off to BNET_WATCH_BACKOFF times that while they find none (a quiet
+ * process: ~0.1% of a core; its first answer after a quiet spell may take that long).
+ * A host-only thread: started with every signal blocked and GS base 0 (bnet_init). */
+#define BNET_WATCH_BACKOFF 8u
+
+static void *bnet_watch(void *arg)
+{
+    const uint64_t stale = rte_get_tsc_hz() / 1000000u * g_bnet.watch_us;
+    unsigned mult = 1;
+
+    (void)arg;
+    for (;;) {
+        struct timespec period = { 0, (long)g_bnet.watch_us * mult * 1000 };
+        int busy = 0;
+
+        nanosleep(&period, NULL);
+        for (int c = 0; c < g_bnet.n; c++) {
+            struct bnet_ctx *b = &g_bnet.c[c];
+            uint64_t now = rte_rdtsc();
+
+            if (now - __atomic_load_n(&b->seen, __ATOMIC_RELAXED) < stale || !bc_trylock(b))
+                continue;
+            __atomic_store_n(&b->seen, now, __ATOMIC_RELAXED);
+            busy |= dnet_ctx_poll(b->ctx) > 0;
+            bc_unlock(b);
+        }
+        mult = busy ? 1 : RTE_MIN(mult * 2, BNET_WATCH_BACKOFF);
+    }
+    return NULL;
 }
 
 static uint64_t bnet_now_us(void)

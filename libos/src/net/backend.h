@@ -21,7 +21,7 @@
 #include <sys/types.h>
 
 #define BYPASS_NET_BACKEND_SYM	"bypass_net_backend"
-#define BYPASS_NET_BACKEND_ABI	8
+#define BYPASS_NET_BACKEND_ABI	9
 
 /* What --dpdk/--ip/--gw (or BYPASS_DPDK, BYPASS_IP, BYPASS_GW) asked for. */
 struct bypass_net_conf {
@@ -36,6 +36,10 @@ struct bypass_net_conf {
 	unsigned queues;	/* BYPASS_NET_QUEUES: contexts (queue pairs); 0 = one per CPU
 				 * the process may run on, within what the device offers
 				 * (net_memif: 1, both ends must agree) */
+	unsigned watch_us;	/* ABI 9: a thread of the backend's polls every context no
+				 * one polled for this long, so the stack answers (ACKs, ARP,
+				 * ICMP, retransmissions, held frames) while the program
+				 * sleeps in the kernel or computes; 0 = no such thread */
 };
 
 /* Readiness bits (the EPOLL* values). */

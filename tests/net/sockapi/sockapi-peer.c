@@ -19,12 +19,16 @@
  *                    that comes on it (seen through a raw IPPROTO_TCP socket)
  *   7010 tcp syn     read a line, answer "ttl=T tos=S\n" with the header of the SYN that
  *                    opened this connection (a raw socket open since the start kept it)
+ *   7011 pinger      read a line, then send 5 ICMP echo requests to the client's address
+ *                    100 ms apart; answer "replies=K maxrtt_us=M\n" (K answered within
+ *                    1 s of the last request, M the slowest)
  * usage: sockapi-peer DIR   (writes DIR/ready when listening; exits on SIGTERM) */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <netinet/ip_icmp.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,7 +36,9 @@
 #include <string.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *g_dir;
@@ -132,6 +138,73 @@ static void syn_report(int c, const struct sockaddr_in *him)
 	(void)!write(c, line, strlen(line));
 }
 
+static uint64_t mono_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
+static uint16_t icmp_sum(const void *p, size_t n)
+{
+	const uint16_t *w = p;
+	uint32_t s = 0;
+
+	for (; n > 1; n -= 2)
+		s += *w++;
+	if (n)
+		s += *(const uint8_t *)w;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/* 7011: 5 echo requests to @him 100 ms apart; how many came back and the slowest. */
+static void ping_report(int c, const struct sockaddr_in *him)
+{
+	enum { N = 5 };
+	uint64_t sent[N] = { 0 }, maxrtt = 0, last = 0;
+	int raw = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), got = 0, seen[N] = { 0 };
+	uint16_t id = (uint16_t)getpid();
+	char line[64];
+
+	for (int i = 0; raw >= 0 && (i < N || mono_us() - last < 1000000) && got < N;) {
+		if (i < N && (i == 0 || mono_us() - last >= 100000)) {
+			struct icmphdr ih = { .type = ICMP_ECHO };
+			ih.un.echo.id = id;
+			ih.un.echo.sequence = htons((uint16_t)i);
+			ih.checksum = icmp_sum(&ih, sizeof(ih));
+			last = sent[i] = mono_us();
+			sendto(raw, &ih, sizeof(ih), 0, (const struct sockaddr *)him, sizeof(*him));
+			i++;
+		}
+		struct timeval tv = { 0, 10000 };
+		fd_set r;
+		FD_ZERO(&r);
+		FD_SET(raw, &r);
+		if (select(raw + 1, &r, NULL, NULL, &tv) <= 0)
+			continue;
+		unsigned char pkt[1500];
+		ssize_t n = recv(raw, pkt, sizeof(pkt), 0);
+		const struct iphdr *ip = (const struct iphdr *)pkt;
+		if (n < (ssize_t)sizeof(*ip) || ip->saddr != him->sin_addr.s_addr)
+			continue;
+		const struct icmphdr *ih = (const struct icmphdr *)(pkt + ip->ihl * 4u);
+		unsigned q = ntohs(ih->un.echo.sequence);
+		if ((size_t)n < ip->ihl * 4u + sizeof(*ih) || ih->type != ICMP_ECHOREPLY ||
+		    ih->un.echo.id != id || q >= N || seen[q])
+			continue;
+		seen[q] = 1;
+		got++;
+		if (mono_us() - sent[q] > maxrtt)
+			maxrtt = mono_us() - sent[q];
+	}
+	snprintf(line, sizeof(line), "replies=%d maxrtt_us=%llu\n", got,
+		 (unsigned long long)maxrtt);
+	(void)!write(c, line, strlen(line));
+}
+
 static void serve(int port, int c, const struct sockaddr_in *from)
 {
 	char buf[65536];
@@ -223,6 +296,16 @@ static void serve(int port, int c, const struct sockaddr_in *from)
 		while (read(c, buf, sizeof(buf)) > 0)	/* until the client closes */
 			;
 		break;
+	case 7011: {
+		struct sockaddr_in him = *from;
+		while (read(c, buf, 1) == 1 && buf[0] != '\n')
+			;
+		him.sin_port = 0;
+		ping_report(c, &him);
+		while (read(c, buf, sizeof(buf)) > 0)	/* until the client closes */
+			;
+		break;
+	}
 	case 7006: {
 		int k = 0;
 		n = 0;
@@ -243,8 +326,8 @@ static void serve(int port, int c, const struct sockaddr_in *from)
 
 int main(int argc, char **argv)
 {
-	static const int tcp[] = { 7000, 7001, 7003, 7004, 7005, 7006, 7007, 7009, 7010 };
-	int fds[10], n = 0, u, u2;
+	static const int tcp[] = { 7000, 7001, 7003, 7004, 7005, 7006, 7007, 7009, 7010, 7011 };
+	int fds[sizeof(tcp) / sizeof(tcp[0])], n = 0, u, u2;
 	char path[4096];
 
 	if (argc != 2) {

@@ -924,6 +924,46 @@ static void case_hold_batch(void)
 		close(fd[i]);
 }
 
+/* While the program sleeps in the kernel the stack still answers, as the kernel's does:
+ * the peer pings us 5 times during a 1.5 s nanosleep (bypass-run: the backend's watch
+ * thread polls the context nobody polls). */
+static void case_sleep_answers(void)
+{
+	struct timespec ts = { 1, 500 * 1000000 };
+	char line[64];
+	int fd = tcp_to(7011, 0), got = -1;
+	unsigned long long rtt = 0;
+	size_t k = 0;
+
+	write_all(fd, "go\n", 3);
+	CHECK(nanosleep(&ts, NULL) == 0, "nanosleep");
+	while (k < sizeof(line) - 1 && read(fd, line + k, 1) == 1 && line[k] != '\n')
+		k++;
+	line[k] = 0;
+	CHECK(sscanf(line, "replies=%d maxrtt_us=%llu", &got, &rtt) == 2, "report '%s'", line);
+	CHECK(got == 5, "%d of 5 echo requests answered while asleep (%s)", got, line);
+	CHECK(rtt < 200000, "slowest answer %llu us while asleep", rtt);
+	close(fd);
+}
+
+/* A write, then 300 ms of computing without a system call (clock_gettime is the vDSO's):
+ * the data left meanwhile, so its echo is back (bypass-run holds a write's frames until
+ * the thread's next call that may wait; the watch thread sends them when the thread
+ * computes instead). */
+static void case_compute_hold(void)
+{
+	struct timespec t0, t;
+	int fd = tcp_to(7000, 0);
+
+	write_all(fd, "cmp1", 4);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 300);
+	echo_back(fd, "cmp1", "300 ms of computing");
+	close(fd);
+}
+
 static void case_recvmmsg_err(void)
 {
 	struct sockaddr_in to = peer_at(7002);
@@ -2119,6 +2159,7 @@ static const struct {
 	{ "ip_ttl_tos", case_ip_ttl_tos }, { "pollout", case_pollout },
 	{ "sendmsg_cmsg", case_sendmsg_cmsg },
 	{ "hold_waits", case_hold_waits }, { "hold_batch", case_hold_batch },
+	{ "sleep_answers", case_sleep_answers }, { "compute_hold", case_compute_hold },
 };
 
 int main(int argc, char **argv)

@@ -56,16 +56,22 @@ static struct bypass_net_conf conf(const char *eal)
     return c;
 }
 
-/* Start on @eal and expect success. */
-static void start(const char *eal)
+/* Start on @eal with a watch thread of period @watch_us (0: none); expect success. */
+static void start_watch(const char *eal, unsigned watch_us)
 {
     struct bypass_net_conf c = conf(eal);
     char err[256] = "";
     int rc;
 
+    c.watch_us = watch_us;
     load();
     rc = g_be->init(&c, err, sizeof(err));
     ck_assert_msg(rc == 0, "init: %d (%s)", rc, err);
+}
+
+static void start(const char *eal)
+{
+    start_watch(eal, 0);
 }
 
 /* One line: not empty, no newline. */
@@ -224,6 +230,28 @@ START_TEST(test_backend_tx_hold_release)
     ck_assert_int_eq(g_be->udp_sendto(u, "g", 1, inet_addr("10.9.0.9"), htons(7)), 1);
     ck_assert_uint_eq(flag, 0);
     ck_assert_uint_eq(stat_of("tx_pkts"), tx + 7);
+    g_be->udp_close(u);
+}
+END_TEST
+
+/* The watch thread polls a context nobody polls: what a thread held leaves within a few
+ * periods though it makes no further call, and the thread's next release finds nothing. */
+START_TEST(test_backend_watch_sends_held)
+{
+    struct bnet_udp *u;
+    uint8_t flag = 0;
+
+    start_watch(EAL_BASE "--vdev=net_null0,no-rx=1", 1000);
+    ck_assert_int_eq(g_be->udp_bind(0, 8, &u), 0);
+    g_be->tx_hold(&flag);
+    unsigned long tx = stat_of("tx_pkts");
+    ck_assert_int_eq(g_be->udp_sendto(u, "a", 1, inet_addr("10.9.0.3"), htons(7)), 1);
+    ck_assert_uint_eq(flag, 1);
+    for (int i = 0; i < 500 && stat_of("tx_pkts") == tx; i++)
+        usleep(1000);
+    ck_assert_uint_eq(stat_of("tx_pkts"), tx + 1);
+    g_be->tx_release();
+    ck_assert_uint_eq(stat_of("tx_pkts"), tx + 1);
     g_be->udp_close(u);
 }
 END_TEST
@@ -678,6 +706,22 @@ static unsigned long long thread_sigblk(const char *tid)
     return v;
 }
 
+/* 1 if thread @tid's name is @name. */
+static int thread_named(const char *tid, const char *name)
+{
+    char path[300], comm[32] = "";
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%s/comm", tid);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    if (!fgets(comm, sizeof(comm), f))
+        comm[0] = 0;
+    fclose(f);
+    comm[strcspn(comm, "\n")] = 0;
+    return !strcmp(comm, name);
+}
+
 START_TEST(test_backend_eal_threads_block_signals)
 {
     sigset_t before, after;
@@ -685,14 +729,14 @@ START_TEST(test_backend_eal_threads_block_signals)
     char self[16];
     struct dirent *d;
     DIR *dir;
-    int others = 0;
+    int others = 0, watch = 0;
 
     /* The guest's mask and CPUs, as a LibOS thread would have them. */
     sigemptyset(&before);
     sigaddset(&before, SIGUSR2);
     pthread_sigmask(SIG_SETMASK, &before, NULL);
     ck_assert_int_eq(sched_getaffinity(0, sizeof(cpus_before), &cpus_before), 0);
-    start(EAL_BASE "--vdev=net_null0,no-rx=1");
+    start_watch(EAL_BASE "--vdev=net_null0,no-rx=1", 1000);
     pthread_sigmask(SIG_SETMASK, NULL, &after);
     ck_assert(sigismember(&after, SIGUSR2));
     ck_assert(!sigismember(&after, SIGUSR1));
@@ -708,6 +752,7 @@ START_TEST(test_backend_eal_threads_block_signals)
         if (d->d_name[0] == '.' || !strcmp(d->d_name, self))
             continue;
         blk = thread_sigblk(d->d_name);
+        watch += thread_named(d->d_name, "bypass-watch");
         /* All but SIGKILL and SIGSTOP (which cannot be blocked) and glibc's own 32 and 33
          * (pthread_sigmask keeps those open). */
         ck_assert_msg((blk | 1ull << (SIGKILL - 1) | 1ull << (SIGSTOP - 1) | 1ull << 31 |
@@ -715,7 +760,8 @@ START_TEST(test_backend_eal_threads_block_signals)
         others++;
     }
     closedir(dir);
-    ck_assert_int_ge(others, 1);   /* EAL's interrupt thread at least */
+    ck_assert_int_ge(others, 2);   /* EAL's interrupt thread at least, and the watch */
+    ck_assert_int_eq(watch, 1);
 }
 END_TEST
 
@@ -749,6 +795,7 @@ static Suite *backend_suite(void)
     tcase_add_test(tc, test_backend_init_ring_announces);
     tcase_add_test(tc, test_backend_stats_json_parses);
     tcase_add_test(tc, test_backend_tx_hold_release);
+    tcase_add_test(tc, test_backend_watch_sends_held);
     tcase_add_test(tc, test_backend_tcp_listen_connect_close);
     tcase_add_test(tc, test_backend_tcp_events_match_info_gen_moves);
     tcase_add_test(tc, test_backend_tcp_stamp_touched_queue);
