@@ -37,8 +37,8 @@ static const char usage[] =
 	"Environment: BYPASS_STATS=FILE acts as --stats=FILE, BYPASS_TRACE=FILE (or -, for\n"
 	"stderr) as --trace, BYPASS_TRACE_FILTER=LIST as --trace-filter; BYPASS_NET, BYPASS_DPDK,\n"
 	"BYPASS_IP and BYPASS_GW as --net, --dpdk, --ip and --gw (BYPASS_NET_FAULT: dpdk-net\n"
-	"fault injection, key=value,...; BYPASS_NET_QUEUES=N: contexts, one per queue pair);\n"
-	"they survive execve.\n"
+	"fault injection, key=value,...; BYPASS_NET_QUEUES=N: contexts, one per queue pair;\n"
+	"BYPASS_NET_WATCH_US=N: the watch thread's period, 0 for none); they survive execve.\n"
 	"Exit status: the program's, or 127 (not found), 126 (cannot execute), 2 (usage).\n";
 
 int main(int argc, char **argv, char **envp)

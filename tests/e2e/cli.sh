@@ -348,6 +348,11 @@ case_net_bad_queues() {	# contexts: 1..16
 	expect_error 2 BYPASS_NET_QUEUES
 }
 
+case_net_bad_watch() {	# the watch period: 0..1000000 us
+	run BYPASS_NET_WATCH_US=2s -- --net=dpdk --ip=10.0.0.2/24 "$BUSYBOX" true
+	expect_error 2 BYPASS_NET_WATCH_US
+}
+
 case_net_env_unknown() {
 	run BYPASS_NET=tcp -- "$BUSYBOX" true
 	expect_error 2 --net

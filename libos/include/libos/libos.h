@@ -19,7 +19,8 @@ struct libos_config {
 	bool trace_from_env;	/* trace settings came from BYPASS_TRACE* */
 	/* Networking: --net=dpdk serves AF_INET sockets from dpdk-net (libos_net_conf_parse
 	 * fills these from the options or BYPASS_NET, BYPASS_DPDK, BYPASS_IP, BYPASS_GW and
-	 * BYPASS_NET_FAULT, BYPASS_NET_QUEUES).  net_dpdk false: the kernel serves every socket, routes untouched. */
+	 * BYPASS_NET_FAULT, BYPASS_NET_QUEUES, BYPASS_NET_WATCH_US).  net_dpdk false: the
+	 * kernel serves every socket, routes untouched. */
 	bool net_dpdk;
 	bool net_from_env;	/* they came from the environment (the guest sees it) */
 	const char *net_eal;	/* EAL arguments, NULL for none */
@@ -29,6 +30,7 @@ struct libos_config {
 	uint32_t net_gw;	/* network byte order; 0 = none */
 	const char *net_fault;	/* dpdk-net fault injection, NULL = off */
 	unsigned net_queues;	/* contexts (queue pairs); 0 = one per CPU */
+	unsigned net_watch_us;	/* the backend's watch period; 0 = no watch thread */
 	/* execve re-entry (--sigmask=HEX, internal): the guest's signal mask at its execve.
 	 * Signals the old image's LibOS deferred are still blocked in the inherited mask;
 	 * this mask unblocks them, under the new image's (default) actions. */

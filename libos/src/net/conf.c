@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Networking configuration: --net, --dpdk, --ip, --gw (or BYPASS_NET, BYPASS_DPDK,
- * BYPASS_IP, BYPASS_GW, BYPASS_NET_FAULT, BYPASS_NET_QUEUES), checked before the program
+ * BYPASS_IP, BYPASS_GW, BYPASS_NET_FAULT, BYPASS_NET_QUEUES, BYPASS_NET_WATCH_US), checked
+ * before the program
  * starts, and the options an execve re-entry must pass on. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -53,6 +54,24 @@ static int quotes_balanced(const char *s)
 	return !open;
 }
 
+/* Environment variable @name as a decimal number in [@lo, @hi] into *@out (@dflt when
+ * unset or empty): 0, or -EINVAL. */
+static int env_uint(const char *name, unsigned long lo, unsigned long hi, unsigned dflt,
+		    unsigned *out)
+{
+	const char *v = getenv(name);
+	char *end;
+
+	*out = dflt;
+	if (!v || !*v)
+		return 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (*end || *v < '0' || *v > '9' || n < lo || n > hi)
+		return -EINVAL;
+	*out = (unsigned)n;
+	return 0;
+}
+
 /* @opt, else the variable @name (empty = unset); *@opts notes an option was given. */
 static const char *env_or(const char *opt, const char *name, bool *opts)
 {
@@ -89,19 +108,17 @@ int libos_net_conf_parse(struct libos_config *cfg, const char *net, const char *
 	if (cfg->net_fault && !*cfg->net_fault)
 		cfg->net_fault = NULL;
 	cfg->net_from_env = !opts;	/* else execve passes them all as options */
-	/* Contexts, one per queue pair: 1..16, or unset for one per CPU.  Only in the
-	 * environment (execve keeps it). */
-	const char *q = getenv("BYPASS_NET_QUEUES");
-	cfg->net_queues = 0;
-	if (q && *q) {
-		char *end;
-		unsigned long v = strtoul(q, &end, 10);
-		if (*end || *q < '1' || *q > '9' || v > 16) {
-			*what = "BYPASS_NET_QUEUES";
-			*why = "not a number of queue pairs from 1 to 16";
-			return -EINVAL;
-		}
-		cfg->net_queues = (unsigned)v;
+	/* Only in the environment (execve keeps them): the contexts, one per queue pair
+	 * (unset: one per CPU), and the backend's watch period (net/README.md). */
+	if (env_uint("BYPASS_NET_QUEUES", 1, 16, 0, &cfg->net_queues)) {
+		*what = "BYPASS_NET_QUEUES";
+		*why = "not a number of queue pairs from 1 to 16";
+		return -EINVAL;
+	}
+	if (env_uint("BYPASS_NET_WATCH_US", 0, 1000000, NET_WATCH_US, &cfg->net_watch_us)) {
+		*what = "BYPASS_NET_WATCH_US";
+		*why = "not a number of microseconds from 0 (no watch) to 1000000";
+		return -EINVAL;
 	}
 	if (cfg->net_eal && !quotes_balanced(cfg->net_eal)) {
 		*what = "--dpdk";

@@ -41,10 +41,6 @@ void net_lock_slow(void)
  * most NET_EXIT_MAX_US. */
 #define NET_EXIT_QUIET_US	5000
 #define NET_EXIT_MAX_US		200000
-/* The backend's watch: contexts no thread polled for this long are polled by a thread of
- * its own (the stack answers while the program sleeps in the kernel or computes).  1 ms:
- * ~1000 wake-ups a second, each a few us. */
-#define NET_WATCH_US		1000
 
 /* Calls whose first argument is an fd: fast unless it is one of ours (route 4). */
 static const int fd_calls[] = {
@@ -159,7 +155,7 @@ int net_backend_up(void)
 		.gw = cfg->net_gw,
 		.fault = cfg->net_fault,
 		.queues = cfg->net_queues,
-		.watch_us = NET_WATCH_US,
+		.watch_us = cfg->net_watch_us,
 	};
 	int r = be->init(&conf, err, sizeof(err));
 	if (r < 0)

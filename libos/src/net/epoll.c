@@ -430,6 +430,8 @@ static long ep_wait_kernel(struct libos_args *a, int epfd, struct epoll_event *u
 	}
 	if (!(ev = malloc((size_t)max * sizeof(*ev))))
 		return -ENOMEM;
+	if (a->self->tls.hold)
+		libos_net_release(a->self);	/* a LibOS epoll with no member left */
 	r = libos_raw(SYS_epoll_pwait2, epfd, (long)ev, max, timeout_us < 0 ? 0 : (long)&ts,
 		      mask ? (long)&kmask : 0, 8);
 	if (r > 0 && (r = kick_drop(ev, (int)r, kicked)) > 0 &&

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "../internal.h"
@@ -40,8 +41,10 @@ void libos_net_release(struct libos_thread *t);
 
 static inline bool libos_net_keeps_hold(long nr, uint64_t fd)
 {
-	return nr >= 0 && nr < TRAMP_ROUTES && g_tramp_route[nr] == TRAMP_ROUTE_FD_RDI &&
-	       fd < TRAMP_FDMAP && g_tramp_fdmap[fd];
+	if (nr < 0 || nr >= TRAMP_ROUTES || fd >= TRAMP_FDMAP || !g_tramp_fdmap[fd])
+		return false;
+	return g_tramp_route[nr] == TRAMP_ROUTE_FD_RDI || nr == SYS_epoll_wait ||
+	       nr == SYS_epoll_pwait || nr == SYS_epoll_pwait2;
 }
 
 /* The backend's counters as a JSON object into @buf, if the network was used: length,
@@ -50,6 +53,10 @@ int libos_net_stats_json(char *buf, size_t size);
 
 /* ---- inside the socket layer ---- */
 
+/* The backend's watch, by default: contexts no thread polled for this long are polled by
+ * a thread of its own (the stack answers while the program sleeps or computes).
+ * BYPASS_NET_WATCH_US sets it (0: no watch). */
+#define NET_WATCH_US	1000
 #define NET_FD_MAX	TRAMP_FDMAP	/* LibOS fds live below this (the gate's map) */
 #define NET_OPTS_MAX	24		/* options recorded for a socket's kernel replay */
 
@@ -265,8 +272,12 @@ static inline struct net_sock *net_sock_hold(long fd)
 	return s;
 }
 
+/* A call the kernel serves after all, in the host world: what the thread held leaves
+ * first, as the call may wait (libos_net_keeps_hold let it keep them so far). */
 static inline long net_passthrough(struct libos_args *a)
 {
+	if (__builtin_expect(a->self->tls.hold, 0))
+		libos_net_release(a->self);
 	return libos_raw(a->nr, a->a[0], a->a[1], a->a[2], a->a[3], a->a[4], a->a[5]);
 }
 

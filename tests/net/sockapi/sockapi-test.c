@@ -888,6 +888,15 @@ static void case_hold_waits(void)
 	write_all(fd, "hld6", 4);
 	CHECK(clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL) == 0, "clock_nanosleep");
 	echo_back(fd, "hld6", "clock_nanosleep");
+	/* an epoll whose socket left it: the wait is the kernel's again */
+	int ep2 = epoll_create1(0);
+	ev.events = EPOLLIN;
+	CHECK(ep2 >= 0 && epoll_ctl(ep2, EPOLL_CTL_ADD, fd, &ev) == 0 &&
+	      epoll_ctl(ep2, EPOLL_CTL_DEL, fd, NULL) == 0, "epoll with the socket, then without");
+	write_all(fd, "hld7", 4);
+	CHECK(epoll_wait(ep2, &ev, 1, 300) == 0, "epoll_wait on an emptied epoll: timeout");
+	echo_back(fd, "hld7", "epoll_wait on an epoll the socket left");
+	close(ep2);
 	close(ep);
 	close(p[0]);
 	close(p[1]);
