@@ -56,6 +56,17 @@ static const int libos_calls[] = {
 	SYS_epoll_ctl,
 };
 
+/* Every epoll wait, from the start under --net=dpdk: a thread may wait on an epoll before
+ * the process's first LibOS socket exists, and must be woken when one joins it (epoll.c,
+ * the kick); a wait that began on the fast path could not be.  Until then such a wait
+ * costs a world switch and an epoll_ctl more (net.sockapi.epoll_first). */
+static void epoll_waits_route(void)
+{
+	g_tramp_route[SYS_epoll_wait] = TRAMP_ROUTE_LIBOS;
+	g_tramp_route[SYS_epoll_pwait] = TRAMP_ROUTE_LIBOS;
+	g_tramp_route[SYS_epoll_pwait2] = TRAMP_ROUTE_LIBOS;
+}
+
 void libos_net_routes_init(void)
 {
 	const struct libos_config *cfg = g_proc.cfg;
@@ -66,6 +77,8 @@ void libos_net_routes_init(void)
 		g_tramp_route[libos_calls[i]] = TRAMP_ROUTE_FAST;
 	g_net.on = cfg && cfg->net_dpdk;
 	g_tramp_route[SYS_socket] = g_net.on ? TRAMP_ROUTE_LIBOS : TRAMP_ROUTE_FAST;
+	if (g_net.on)
+		epoll_waits_route();
 }
 
 void net_routes_activate(void)
@@ -78,11 +91,7 @@ void net_routes_activate(void)
 	for (size_t i = 0; i < sizeof(fd_calls) / sizeof(fd_calls[0]); i++)
 		if (!libos_trace_selects(fd_calls[i]))	/* traced: the LibOS's already */
 			g_tramp_route[fd_calls[i]] = TRAMP_ROUTE_FD_RDI;
-	/* Every epoll wait: one on an epoll with no LibOS member yet must be woken when a
-	 * socket joins it (epoll.c, the kick). */
-	g_tramp_route[SYS_epoll_wait] = TRAMP_ROUTE_LIBOS;
-	g_tramp_route[SYS_epoll_pwait] = TRAMP_ROUTE_LIBOS;
-	g_tramp_route[SYS_epoll_pwait2] = TRAMP_ROUTE_LIBOS;
+	epoll_waits_route();	/* not route 4: the kernel's epolls need the kick too */
 }
 
 void net_fd_set(int fd, int kind, void *obj)

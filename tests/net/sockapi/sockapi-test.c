@@ -1126,7 +1126,18 @@ static void *late_add_main(void *p)
 	return (void *)(long)epoll_ctl(l->ep, EPOLL_CTL_ADD, l->fd, &ev);
 }
 
-static void case_epoll_late(void)
+/* The same, but the socket is made after the wait began: the process's first. */
+static void *first_add_main(void *p)
+{
+	struct late_add *l = p;
+
+	usleep(200 * 1000);
+	l->fd = tcp_to(7000, 0);
+	struct epoll_event ev = { .events = EPOLLOUT, .data.fd = l->fd };
+	return (void *)(long)epoll_ctl(l->ep, EPOLL_CTL_ADD, l->fd, &ev);
+}
+
+static void epoll_join(void *(*add)(void *), bool connect_first)
 {
 	struct epoll_event ev = { .events = EPOLLIN }, got[4];
 	struct timespec t0, t1;
@@ -1137,8 +1148,8 @@ static void case_epoll_late(void)
 	CHECK(ep >= 0 && pipe(pfd) == 0, "epoll_create1/pipe");
 	ev.data.fd = pfd[0];
 	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, pfd[0], &ev) == 0, "ADD pipe");
-	struct late_add l = { ep, tcp_to(7000, 0) };
-	CHECK(pthread_create(&th, NULL, late_add_main, &l) == 0, "pthread_create");
+	struct late_add l = { ep, connect_first ? tcp_to(7000, 0) : -1 };
+	CHECK(pthread_create(&th, NULL, add, &l) == 0, "pthread_create");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int n = epoll_wait(ep, got, 4, 10000);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -1152,6 +1163,16 @@ static void case_epoll_late(void)
 	close(pfd[0]);
 	close(pfd[1]);
 	close(ep);
+}
+
+static void case_epoll_late(void)
+{
+	epoll_join(late_add_main, true);
+}
+
+static void case_epoll_first(void)
+{
+	epoll_join(first_add_main, false);
 }
 
 /* ---- vecsave: the program's vector registers, mask registers and MXCSR come back
@@ -2161,6 +2182,7 @@ static const struct {
 	{ "refused", case_refused }, { "badptr", case_badptr },
 	{ "threads", case_threads }, { "vecsave", case_vecsave },
 	{ "epoll_kfirst", case_epoll_kfirst }, { "epoll_late", case_epoll_late },
+	{ "epoll_first", case_epoll_first },
 	{ "tcp_info", case_tcp_info }, { "linger", case_linger },
 	{ "recvmmsg_timeout", case_recvmmsg_timeout }, { "udp_cmsg", case_udp_cmsg },
 	{ "mq", case_mq }, { "write_sleep", case_write_sleep },
