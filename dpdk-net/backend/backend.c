@@ -363,6 +363,15 @@ static void bnet_tx_hold(uint8_t *flag)
     t_hold_flag = flag;
 }
 
+static void bnet_thread_exit(void)
+{
+    bnet_tx_release();
+    t_hold_flag = NULL;
+    if (t_home >= 0)
+        __atomic_fetch_sub(&g_bnet.c[t_home].owners, 1, __ATOMIC_RELAXED);
+    t_home = -1;
+}
+
 static inline struct bnet_ctx *bc_of_tcb(const struct bnet_tcb *t)
 {
     return &g_bnet.c[dnet_tcb_queue((const struct dnet_tcb *)t)];
@@ -927,13 +936,14 @@ static uint32_t bnet_local_ip(void)
 /* Every counter is a uint64_t: the process's figures are the contexts' sums. */
 _Static_assert(sizeof(struct dnet_stats) % sizeof(uint64_t) == 0, "dnet_stats is not all u64");
 
-/* The contexts' counters summed, after how many contexts there are and the frames each
- * received and sent: {"contexts":N,"ctx0_rx_pkts":..,"ctx0_tx_pkts":..,...,"rx_pkts":...}. */
+/* The contexts' counters summed, after how many contexts there are, the frames each
+ * received and sent and its home threads:
+ * {"contexts":N,"ctx0_rx_pkts":..,"ctx0_tx_pkts":..,"ctx0_owners":..,...,"rx_pkts":...}. */
 static int bnet_stats(char *buf, size_t len)
 {
     struct dnet_stats sum = { 0 }, one;
     uint64_t *d = (uint64_t *)&sum;
-    char head[32 + BNET_CTX_MAX * 64];
+    char head[32 + BNET_CTX_MAX * 96];
     int h, n;
 
     if (!g_bnet.n)
@@ -945,8 +955,9 @@ static int bnet_stats(char *buf, size_t len)
         for (size_t i = 0; i < sizeof(sum) / sizeof(*d); i++)
             d[i] += ((const uint64_t *)&one)[i];
         h += snprintf(head + h, sizeof(head) - (size_t)h,
-                      ",\"ctx%d_rx_pkts\":%" PRIu64 ",\"ctx%d_tx_pkts\":%" PRIu64, c,
-                      one.rx_pkts, c, one.tx_pkts);
+                      ",\"ctx%d_rx_pkts\":%" PRIu64 ",\"ctx%d_tx_pkts\":%" PRIu64
+                      ",\"ctx%d_owners\":%u", c, one.rx_pkts, c, one.tx_pkts, c,
+                      __atomic_load_n(&g_bnet.c[c].owners, __ATOMIC_RELAXED));
     }
     n = bnet_stats_json(&sum, buf, len);
     if (n < 0)
@@ -1009,4 +1020,5 @@ const struct bypass_net_backend bypass_net_backend = {
     .tcp_connect_tx = bnet_tcp_connect_tx,
     .tx_hold = bnet_tx_hold,
     .tx_release = bnet_tx_release,
+    .thread_exit = bnet_thread_exit,
 };

@@ -228,7 +228,7 @@ void libos_stats_write(bool human)
 						   (unsigned long long)g_proc.big_count[i]),
 						sep = ", ";
 			out_printf(&o, "}");
-			char net[2048];
+			char net[4096];
 			if (!only && libos_net_stats_json(net, sizeof(net)) > 0) {
 				out_flush(&o);	/* longer than out_printf's margin */
 				out_printf(&o, ", \"net\": %s", net);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "net/net.h"
 
 #ifndef PR_SET_SYSCALL_USER_DISPATCH
 #define PR_SET_SYSCALL_USER_DISPATCH 59
@@ -295,6 +296,7 @@ void libos_thread_exit(struct libos_thread *t, int code)
 {
 	if (atomic_fetch_sub(&g_proc.live, 1) == 1)
 		libos_exit_group(code);
+	libos_net_thread_exit(t);
 	/* The kernel thread lives on (as a twin's host thread, or a zombie leader): the
 	 * guest thread's registrations end here, before clearing the tid lets the joiner
 	 * reuse the memory they point into. */

@@ -21,7 +21,7 @@
 #include <sys/types.h>
 
 #define BYPASS_NET_BACKEND_SYM	"bypass_net_backend"
-#define BYPASS_NET_BACKEND_ABI	9
+#define BYPASS_NET_BACKEND_ABI	10
 
 /* What --dpdk/--ip/--gw (or BYPASS_DPDK, BYPASS_IP, BYPASS_GW) asked for. */
 struct bypass_net_conf {
@@ -140,7 +140,9 @@ struct bypass_net_backend {
 	uint32_t (*udp_pending)(const struct bnet_udp *u);
 	uint16_t (*udp_port)(const struct bnet_udp *u);
 	void (*udp_close)(struct bnet_udp *u);
-	/* The local address and the context's counters as one JSON object (for --stats). */
+	/* The local address and the contexts' counters as one JSON object (for --stats):
+	 * "contexts", then each context's "ctxN_rx_pkts", "ctxN_tx_pkts" and "ctxN_owners"
+	 * (threads whose home it is), then the sums of dpdk-net's counters. */
 	uint32_t (*local_ip)(void);
 	int (*stats_json)(char *buf, size_t len);
 	/* Readiness for poll/select/epoll (appended: older fields keep their places).
@@ -191,6 +193,9 @@ struct bypass_net_backend {
 	 * every call sends at once again (the default). */
 	void (*tx_hold)(uint8_t *flag);
 	void (*tx_release)(void);
+	/* ABI 10: the calling thread is leaving: what it held leaves, and its home context
+	 * has one owner less (stats_json's ctxN_owners). */
+	void (*thread_exit)(void);
 };
 
 #endif

@@ -279,6 +279,13 @@ void libos_net_release(struct libos_thread *t)
 	t->tls.hold = 0;
 }
 
+void libos_net_thread_exit(struct libos_thread *t)
+{
+	if (g_net.be && !g_net.child && !t->vfork_child)
+		g_net.be->thread_exit();
+	t->tls.hold = 0;
+}
+
 void libos_net_fork_child(void)
 {
 	if (!g_net.on)

@@ -25,6 +25,9 @@ void libos_net_routes_init(void);
 /* In a fork child (the only thread): inherited LibOS sockets fail with -ENETDOWN from
  * now on, new sockets are the kernel's; the parent's backend is never touched. */
 void libos_net_fork_child(void);
+/* A thread leaves (not the process): its held frames leave, its home context loses an
+ * owner. */
+void libos_net_thread_exit(struct libos_thread *t);
 /* Process exit or execve: close every LibOS socket as the kernel would and let what is
  * queued (data, FIN) leave (polls the backend briefly). */
 void libos_net_exit(void);

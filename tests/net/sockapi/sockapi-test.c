@@ -973,6 +973,34 @@ static void case_compute_hold(void)
 	close(fd);
 }
 
+/* One datagram to the echo service and its answer, on a socket of its own. */
+static void *udp_once(void *arg)
+{
+	struct sockaddr_in to = peer_at(7002);
+	char buf[8];
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+
+	(void)arg;
+	CHECK(u >= 0 && sendto(u, "t", 1, 0, (struct sockaddr *)&to, sizeof(to)) == 1, "sendto");
+	CHECK(recv(u, buf, sizeof(buf), 0) == 1 && buf[0] == 't', "echo");
+	close(u);
+	return NULL;
+}
+
+/* Threads that used the network come and go; the main thread goes on using it.  Under
+ * bypass-run sockapi.sh checks --stats: one home thread left (ctxN_owners). */
+static void case_thread_exit(void)
+{
+	pthread_t th;
+
+	udp_once(NULL);
+	for (int i = 0; i < 3; i++) {
+		CHECK(pthread_create(&th, NULL, udp_once, NULL) == 0, "pthread_create");
+		CHECK(pthread_join(th, NULL) == 0, "pthread_join");
+	}
+	udp_once(NULL);
+}
+
 static void case_recvmmsg_err(void)
 {
 	struct sockaddr_in to = peer_at(7002);
@@ -2191,6 +2219,7 @@ static const struct {
 	{ "sendmsg_cmsg", case_sendmsg_cmsg },
 	{ "hold_waits", case_hold_waits }, { "hold_batch", case_hold_batch },
 	{ "sleep_answers", case_sleep_answers }, { "compute_hold", case_compute_hold },
+	{ "thread_exit", case_thread_exit },
 };
 
 int main(int argc, char **argv)

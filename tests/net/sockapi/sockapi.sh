@@ -102,6 +102,13 @@ if [ "${BYPASS_SOCKAPI_NATIVE:-}" != 1 ] && [ "$CASE" != loopback ]; then
 	cat "$TMP"/stats.*.json 2>/dev/null | grep -q '"net": {' ||
 		fail "$CASE: no dpdk-net counters in --stats"
 fi
+# thread_exit: only the main thread is left to call a context its home.
+if [ "${BYPASS_SOCKAPI_NATIVE:-}" != 1 ] && [ "$CASE" = thread_exit ]; then
+	owners=$(cat "$TMP"/stats.*.json | grep -o '"ctx[0-9]*_owners": *[0-9]*' |
+		sed 's/.*: *//' | awk '{ s += $1 } END { print s + 0 }')
+	echo "home threads left: $owners"
+	[ "$owners" = 1 ] || fail "$CASE: $owners home threads counted, 1 left"
+fi
 # hold_batch: each round's eight writes must leave in one device call, not one each.
 if [ "${BYPASS_SOCKAPI_NATIVE:-}" != 1 ] && [ "$CASE" = hold_batch ]; then
 	st=$(cat "$TMP"/stats.*.json)

@@ -149,13 +149,14 @@ START_TEST(test_backend_stats_json_parses)
     for (int i = 0; i < 3; i++)
         g_be->poll();
     ck_assert_int_gt(g_be->stats_json(js, sizeof(js)), 0);
-    /* The number of contexts, the frames of each, then every counter of struct
+    /* The number of contexts, the frames and owners of each, then every counter of struct
      * dnet_stats (the contexts' sums), all 64-bit. */
     int n = g_be->ctx_count();
     ck_assert_int_ge(n, 1);
-    ck_assert_int_eq(json_flat_count(js), 1 + 2 * n + 52);
+    ck_assert_int_eq(json_flat_count(js), 1 + 3 * n + 52);
     ck_assert_msg(!strncmp(js, "{\"contexts\":", 12), "%s", js);
     ck_assert_msg(strstr(js, "\"ctx0_rx_pkts\":"), "%s", js);
+    ck_assert_msg(strstr(js, "\"ctx0_owners\":"), "%s", js);
     ck_assert_msg(strstr(js, ",\"rx_pkts\":"), "%s", js);
     ck_assert_msg(strstr(js, "\"tcp_tw_overflow\":"), "%s", js);
     ck_assert_msg(strstr(js, "\"redirect_drop\":"), "%s", js);
