@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -340,7 +341,9 @@ static long try_send(struct net_sock *s, void *arg)
 						  (long)(*x->offset + (long long)x->done), 0, 0) :
 					libos_raw(SYS_read, x->in_fd, (long)g_net.bounce, (long)chunk,
 						  0, 0, 0);
-			if (r <= 0) {
+			if (r < 0)
+				break;		/* the read's error, unless bytes went before */
+			if (r == 0) {
 				x->io->total = x->done;	/* end of file: done */
 				break;
 			}
@@ -801,6 +804,17 @@ long libos_sys_sendfile(struct libos_args *a)
 			goto out;
 		}
 		x.offset = &off;
+	}
+	/* Linux reads in_fd through its splice_read, which pipes, sockets, epolls and ttys
+	 * lack: EINVAL (for ours too, whose fds are eventfds). */
+	struct stat st;
+	net_lock_ro();
+	bool ours = net_fd_get(x.in_fd) != NULL;
+	net_unlock();
+	if (ours || (libos_raw(SYS_fstat, x.in_fd, (long)&st, 0, 0, 0, 0) == 0 &&
+		     (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))) {
+		r = -EINVAL;
+		goto out;
 	}
 	iov_one(&io, NULL, a->a[3]);
 	r = sock_send(a, s, &x);

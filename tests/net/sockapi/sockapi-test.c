@@ -24,6 +24,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -970,6 +971,55 @@ static void case_compute_hold(void)
 		clock_gettime(CLOCK_MONOTONIC, &t);
 	while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 300);
 	echo_back(fd, "cmp1", "300 ms of computing");
+	close(fd);
+}
+
+/* sendfile from a file, from the file position and from an offset, echoed whole; from a
+ * pipe, a socket (the kernel's or ours) or an epoll: EINVAL, as Linux, whose sendfile
+ * needs its splice_read. */
+static void case_sendfile_in(void)
+{
+	static char data[200000], back[200000];
+	char path[] = "/tmp/sockapi-sendfile.XXXXXX";
+	int fd = tcp_to(7000, 0), other = tcp_to(7000, 0), p[2], u[2], f = mkstemp(path);
+	off_t off = 50000;
+
+	CHECK(f >= 0, "mkstemp");
+	unlink(path);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)(i * 13 + 5);
+	CHECK(write(f, data, sizeof(data)) == (ssize_t)sizeof(data), "write the file");
+	CHECK(lseek(f, 0, SEEK_SET) == 0, "lseek");
+	size_t sent = 0;
+	while (sent < sizeof(data)) {	/* the file position moves */
+		ssize_t k = sendfile(fd, f, NULL, sizeof(data) - sent);
+		CHECK(k > 0, "sendfile after %zu bytes", sent);
+		sent += (size_t)k;
+		CHECK(read_full(fd, back + sent - (size_t)k, (size_t)k) == (size_t)k, "echo");
+	}
+	CHECK(!memcmp(data, back, sizeof(data)), "echo differs from the file");
+	CHECK(lseek(f, 0, SEEK_CUR) == (off_t)sizeof(data), "file position after sendfile");
+	ssize_t k = sendfile(fd, f, &off, 1000);	/* an offset: the position stays */
+	CHECK(k == 1000 && off == 51000 && lseek(f, 0, SEEK_CUR) == (off_t)sizeof(data),
+	      "sendfile at an offset (%zd, offset %lld)", k, (long long)off);
+	CHECK(read_full(fd, back, 1000) == 1000 && !memcmp(back, data + 50000, 1000),
+	      "echo at an offset");
+	int ep = epoll_create1(0);
+	CHECK(pipe(p) == 0 && socketpair(AF_UNIX, SOCK_STREAM, 0, u) == 0 && ep >= 0,
+	      "pipe, socketpair, epoll");
+	(void)!write(p[1], "x", 1);
+	(void)!write(u[1], "x", 1);
+	CHECK(sendfile(fd, p[0], NULL, 1) == -1 && errno == EINVAL, "sendfile from a pipe");
+	CHECK(sendfile(fd, u[0], NULL, 1) == -1 && errno == EINVAL, "from an AF_UNIX socket");
+	CHECK(sendfile(fd, other, NULL, 1) == -1 && errno == EINVAL, "from a TCP socket");
+	CHECK(sendfile(fd, ep, NULL, 1) == -1 && errno == EINVAL, "from an epoll");
+	close(ep);
+	close(p[0]);
+	close(p[1]);
+	close(u[0]);
+	close(u[1]);
+	close(f);
+	close(other);
 	close(fd);
 }
 
@@ -2219,7 +2269,7 @@ static const struct {
 	{ "sendmsg_cmsg", case_sendmsg_cmsg },
 	{ "hold_waits", case_hold_waits }, { "hold_batch", case_hold_batch },
 	{ "sleep_answers", case_sleep_answers }, { "compute_hold", case_compute_hold },
-	{ "thread_exit", case_thread_exit },
+	{ "thread_exit", case_thread_exit }, { "sendfile_in", case_sendfile_in },
 };
 
 int main(int argc, char **argv)
