@@ -162,15 +162,19 @@ static void item_remove(struct net_epoll *ep, int i)
 		}
 	}
 	ep->items[i] = ep->items[--ep->n];
+	ep->items[i]->idx = i;
 	free(it);
 }
 
-static int item_index(struct net_epoll *ep, int fd)
+/* The item of @fd (socket @s) in @ep, or NULL.  A walk of the socket's own items (one per
+ * epoll holding it, as a rule), not of the epoll's: epoll_ctl and close cost the same
+ * with 10 or 10,000 sockets in the epoll. */
+static struct net_epitem *item_find(const struct net_epoll *ep, const struct net_sock *s, int fd)
 {
-	for (int i = 0; i < ep->n; i++)
-		if (ep->items[i]->fd == fd)
-			return i;
-	return -1;
+	for (struct net_epitem *it = s->epitems; it; it = it->snext)
+		if (it->ep == ep && it->fd == fd)
+			return it;
+	return NULL;
 }
 
 void net_epoll_free(struct net_epoll *ep)
@@ -191,14 +195,11 @@ void net_epoll_free(struct net_epoll *ep)
 
 void net_epoll_forget(int fd, struct net_sock *s)
 {
-	/* Few epoll instances hold LibOS sockets; walk the ones that do. */
-	for (struct net_epoll *ep = g_net.epolls; ep; ep = ep->next) {
-		for (int i = 0; i < ep->n; i++) {
-			if (ep->items[i]->fd == fd && ep->items[i]->s == s) {
-				item_remove(ep, i);
-				break;
-			}
-		}
+	/* The items of @fd: the socket's own list holds them all. */
+	for (struct net_epitem *it = s->epitems, *next; it; it = next) {
+		next = it->snext;
+		if (it->fd == fd)
+			item_remove(it->ep, it->idx);
 	}
 }
 
@@ -243,8 +244,7 @@ long libos_sys_epoll_ctl(struct libos_args *a)
 		}
 	}
 	struct net_epoll *ep = f ? f->ep : NULL;
-	int idx = ep ? item_index(ep, fd) : -1;
-	struct net_epitem *it = idx >= 0 ? ep->items[idx] : NULL;
+	struct net_epitem *it = ep ? item_find(ep, s, fd) : NULL;
 	switch (op) {
 	case EPOLL_CTL_ADD:
 		if (it) {
@@ -282,6 +282,7 @@ long libos_sys_epoll_ctl(struct libos_args *a)
 					   .events = ev.events, .data = ev.data.u64,
 					   .gen = s->gen };
 		s->epitems = it;
+		it->idx = ep->n;
 		ep->items[ep->n++] = it;
 		ep_queue(it);		/* looked at by the next wait */
 		break;
@@ -305,7 +306,7 @@ long libos_sys_epoll_ctl(struct libos_args *a)
 			r = -ENOENT;
 			break;
 		}
-		item_remove(ep, idx);
+		item_remove(ep, it->idx);
 		break;
 	default:
 		r = -EINVAL;

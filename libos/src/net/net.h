@@ -139,6 +139,7 @@ struct net_epitem {
 	struct net_epitem *qnext, *qprev;
 	bool queued;
 	int fd;
+	int idx;			/* where it is in ep->items */
 	struct net_sock *s;
 	uint32_t events;		/* EPOLL* asked for, with EPOLLET/ONESHOT/EXCLUSIVE */
 	uint64_t data;
