@@ -806,15 +806,18 @@ long libos_sys_sendfile(struct libos_args *a)
 		x.offset = &off;
 	}
 	/* Linux reads in_fd through its splice_read, which pipes, sockets, epolls and ttys
-	 * lack: EINVAL (for ours too, whose fds are eventfds). */
-	struct stat st;
-	net_lock_ro();
-	bool ours = net_fd_get(x.in_fd) != NULL;
-	net_unlock();
-	if (ours || (libos_raw(SYS_fstat, x.in_fd, (long)&st, 0, 0, 0, 0) == 0 &&
-		     (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))) {
-		r = -EINVAL;
-		goto out;
+	 * lack: EINVAL (for ours too, whose fds are eventfds).  With an offset (nginx's
+	 * way) it checks pread first, as our pread64 does: ESPIPE, and no fstat here. */
+	if (!x.offset) {
+		struct stat st;
+		net_lock_ro();
+		bool ours = net_fd_get(x.in_fd) != NULL;
+		net_unlock();
+		if (ours || (libos_raw(SYS_fstat, x.in_fd, (long)&st, 0, 0, 0, 0) == 0 &&
+			     (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))) {
+			r = -EINVAL;
+			goto out;
+		}
 	}
 	iov_one(&io, NULL, a->a[3]);
 	r = sock_send(a, s, &x);

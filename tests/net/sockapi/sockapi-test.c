@@ -976,7 +976,7 @@ static void case_compute_hold(void)
 
 /* sendfile from a file, from the file position and from an offset, echoed whole; from a
  * pipe, a socket (the kernel's or ours) or an epoll: EINVAL, as Linux, whose sendfile
- * needs its splice_read. */
+ * needs its splice_read, and ESPIPE with an offset (pread's check comes first). */
 static void case_sendfile_in(void)
 {
 	static char data[200000], back[200000];
@@ -1013,6 +1013,12 @@ static void case_sendfile_in(void)
 	CHECK(sendfile(fd, u[0], NULL, 1) == -1 && errno == EINVAL, "from an AF_UNIX socket");
 	CHECK(sendfile(fd, other, NULL, 1) == -1 && errno == EINVAL, "from a TCP socket");
 	CHECK(sendfile(fd, ep, NULL, 1) == -1 && errno == EINVAL, "from an epoll");
+	int bad[4] = { p[0], u[0], other, ep };
+	for (int i = 0; i < 4; i++) {	/* with an offset, pread's check comes first */
+		off = 0;
+		CHECK(sendfile(fd, bad[i], &off, 1) == -1 && errno == ESPIPE,
+		      "sendfile at an offset from fd %d (pipe, AF_UNIX, TCP, epoll): ESPIPE", i);
+	}
 	close(ep);
 	close(p[0]);
 	close(p[1]);
