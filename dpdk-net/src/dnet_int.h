@@ -179,6 +179,18 @@ int dnet_ip4_output_tcp(struct dnet_ctx *ctx, struct rte_mbuf *m, rte_be32_t dst
 /* Verify the TCP/UDP checksum of @m (l2_len/l3_len set), trusting RX offload flags when the
  * device checked it.  Returns 1 if good. */
 int dnet_l4_csum_ok(const struct dnet_ctx *ctx, const struct rte_mbuf *m);
+
+/* ---- checksums (csum.c) ---- */
+/* The one's complement sum of @len bytes at @buf folded to 16 bits (1..0xffff, 0 only for
+ * all zeros): what __rte_raw_cksum_reduce(__rte_raw_cksum(buf, len, 0)) gives, faster.
+ * dnet_csum() calls the best implementation the CPU has; both are exported for the tests. */
+extern uint32_t (*dnet_csum_fn)(const void *buf, size_t len);
+uint32_t dnet_csum_generic(const void *buf, size_t len);
+uint32_t dnet_csum_avx2(const void *buf, size_t len);
+static inline uint32_t dnet_csum(const void *buf, size_t len)
+{
+    return __atomic_load_n(&dnet_csum_fn, __ATOMIC_RELAXED)(buf, len);
+}
 int dnet_ip4_frag_init(struct dnet_ctx *ctx);
 void dnet_ip4_frag_fini(struct dnet_ctx *ctx);
 

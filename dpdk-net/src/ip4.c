@@ -53,6 +53,14 @@ int dnet_l4_csum_ok(const struct dnet_ctx *ctx, const struct rte_mbuf *m)
     if ((ctx->offloads & DNET_OFF_RX_L4_CSUM) && f == RTE_MBUF_F_RX_L4_CKSUM_BAD)
         return 0;
     ih = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, m->l2_len);
+    if (rte_pktmbuf_is_contiguous(m)) {
+        /* ip4_check cut the frame to the IP total length. */
+        uint32_t l4_len = rte_be_to_cpu_16(ih->total_length) - m->l3_len;
+        uint32_t s = dnet_csum((const uint8_t *)ih + m->l3_len, l4_len) + rte_ipv4_phdr_cksum(ih, 0);
+
+        s = (s & 0xffff) + (s >> 16);
+        return s == 0xffff;
+    }
     return rte_ipv4_udptcp_cksum_mbuf_verify(m, ih, m->l2_len + m->l3_len) == 0;
 }
 

@@ -93,10 +93,10 @@ static uint32_t tcp_copy_out(const struct dnet_bytebuf *b, uint32_t off, uint8_t
     memcpy(dst + first, b->data, len - first);
     if (!sum)
         return 0;
-    s = __rte_raw_cksum_reduce(__rte_raw_cksum(b->data + pos, first, 0));
+    s = dnet_csum(b->data + pos, first);
     if (first == len)
         return s;
-    rest = __rte_raw_cksum_reduce(__rte_raw_cksum(b->data, len - first, 0));
+    rest = dnet_csum(b->data, len - first);
     /* After an odd first piece the second one's bytes sit in the other halves of the
      * segment's 16-bit words: swapping its folded sum puts them there. */
     if (first & 1)
