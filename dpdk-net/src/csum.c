@@ -24,13 +24,35 @@ static inline uint32_t csum_fold64(uint64_t s)
     return (uint32_t)s;
 }
 
-/* The last < 16 bytes, zero-padded: an odd byte is a word's low half, as DPDK adds it. */
+/* The last < 16 bytes as zero-padded 32-bit words (an odd byte is a word's low half, as
+ * DPDK adds it), loaded in pieces: a copy to the stack and a wide load back would miss
+ * store forwarding, ~75% of this function on nginx's responses. */
 static inline uint64_t csum_tail(const uint8_t *p, size_t len)
 {
-    uint64_t w[2] = { 0, 0 };
+    uint64_t w = 0, s = 0;
+    uint32_t v32;
+    uint16_t v16;
+    size_t i = 0;
 
-    memcpy(w, p, len);
-    return (w[0] & 0xffffffffu) + (w[0] >> 32) + (w[1] & 0xffffffffu) + (w[1] >> 32);
+    if (len & 8) {
+        memcpy(&w, p, 8);
+        s = (w & 0xffffffffu) + (w >> 32);
+        i = 8;
+    }
+    w = 0;
+    if (len & 4) {
+        memcpy(&v32, p + i, 4);
+        w = v32;
+        i += 4;
+    }
+    if (len & 2) {
+        memcpy(&v16, p + i, 2);
+        w |= (uint64_t)v16 << (8 * (i & 7));
+        i += 2;
+    }
+    if (len & 1)
+        w |= (uint64_t)p[i] << (8 * (i & 7));
+    return s + (w & 0xffffffffu) + (w >> 32);
 }
 
 uint32_t dnet_csum_generic(const void *buf, size_t len)

@@ -14,8 +14,11 @@ static void tcp_release_acked(struct dnet_tcb *tcb, uint32_t ack)
     if ((int32_t)d <= 0)
         return;
     d = RTE_MIN(d, tcb->snd.len);
-    tcb->snd.head = (tcb->snd.head + d) % tcb->snd.cap;
     tcb->snd.len -= d;
+    /* Emptied, the buffer starts over at its first byte: a request-response connection
+     * then writes the same few cache lines for every response instead of walking all of
+     * its 256 KiB (nginx over memif: 50 connections' buffers are 25 MiB). */
+    tcb->snd.head = tcb->snd.len ? (tcb->snd.head + d) % tcb->snd.cap : 0;
     tcb->snd_buf_seq += d;
 }
 

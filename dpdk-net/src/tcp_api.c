@@ -218,8 +218,10 @@ ssize_t dnet_tcp_recv(struct dnet_ctx *ctx, struct dnet_tcb *tcb, void *buf, siz
     memcpy(buf, b->data + b->head, first);
     memcpy((uint8_t *)buf + first, b->data, k - first);
     before = dnet_tcp_rcv_window(tcb);
-    b->head = (b->head + k) % b->cap;
     b->len -= k;
+    /* Emptied, it starts over (see tcp_release_acked), unless out-of-order data lies
+     * beyond the hole at offsets from head. */
+    b->head = b->len || tcb->nooo ? (b->head + k) % b->cap : 0;
     /* Window update when the usable window grew by two segments or half the buffer. */
     after = RTE_MIN(b->cap - b->len, 65535u << tcb->rcv_wscale);
     if (tcb->state != DNET_TCP_CLOSED && after > before &&
