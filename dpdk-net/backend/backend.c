@@ -593,6 +593,24 @@ static ssize_t bnet_tcp_recv(struct bnet_tcb *t, void *buf, size_t len)
     return r;
 }
 
+static ssize_t bnet_tcp_send_copy(struct bnet_tcb *t, size_t len, bnet_copy_fn *copy, void *arg)
+{
+    struct bnet_ctx *b = bc_of_tcb(t);
+    ssize_t r = dnet_tcp_send_copy(bc_lock(b), tcb(t), len, copy, arg);
+
+    bc_unlock_held(b);
+    return r;
+}
+
+static ssize_t bnet_tcp_recv_copy(struct bnet_tcb *t, size_t len, bnet_copy_fn *copy, void *arg)
+{
+    struct bnet_ctx *b = bc_of_tcb(t);
+    ssize_t r = dnet_tcp_recv_copy(bc_lock(b), tcb(t), len, copy, arg);
+
+    bc_unlock_held(b);
+    return r;
+}
+
 /* @fn on @t's block, or on each block of a listener group (the first error wins). */
 #define BNET_EACH(t, fn, ...)                                                         \
     ({                                                                                \
@@ -1022,4 +1040,6 @@ const struct bypass_net_backend bypass_net_backend = {
     .tx_hold = bnet_tx_hold,
     .tx_release = bnet_tx_release,
     .thread_exit = bnet_thread_exit,
+    .tcp_send_copy = bnet_tcp_send_copy,
+    .tcp_recv_copy = bnet_tcp_recv_copy,
 };

@@ -170,7 +170,20 @@ static int tcp_take_error(struct dnet_tcb *tcb)
     return -e;
 }
 
-ssize_t dnet_tcp_send(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const void *buf, size_t len)
+static size_t copy_from_buf(void *arg, void *p, size_t off, size_t len)
+{
+    memcpy(p, (const uint8_t *)arg + off, len);
+    return len;
+}
+
+static size_t copy_to_buf(void *arg, void *p, size_t off, size_t len)
+{
+    memcpy((uint8_t *)arg + off, p, len);
+    return len;
+}
+
+ssize_t dnet_tcp_send_copy(struct dnet_ctx *ctx, struct dnet_tcb *tcb, size_t len,
+                           dnet_copy_fn *copy, void *arg)
 {
     struct dnet_bytebuf *b = &tcb->snd;
     uint32_t k, pos, first;
@@ -190,14 +203,21 @@ ssize_t dnet_tcp_send(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const void *bu
         return len ? -EAGAIN : 0;
     pos = (b->head + b->len) % b->cap;
     first = RTE_MIN(k, b->cap - pos);
-    memcpy(b->data + pos, buf, first);
-    memcpy(b->data, (const uint8_t *)buf + first, k - first);
+    if (copy(arg, b->data + pos, 0, first) != first ||
+        (k > first && copy(arg, b->data, first, k - first) != k - first))
+        return -EFAULT;
     b->len += k;
     dnet_tcp_output(ctx, tcb);
     return k;
 }
 
-ssize_t dnet_tcp_recv(struct dnet_ctx *ctx, struct dnet_tcb *tcb, void *buf, size_t len)
+ssize_t dnet_tcp_send(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const void *buf, size_t len)
+{
+    return dnet_tcp_send_copy(ctx, tcb, len, copy_from_buf, (void *)(uintptr_t)buf);
+}
+
+ssize_t dnet_tcp_recv_copy(struct dnet_ctx *ctx, struct dnet_tcb *tcb, size_t len,
+                           dnet_copy_fn *copy, void *arg)
 {
     struct dnet_bytebuf *b = &tcb->rcv;
     uint32_t k, first, before, after;
@@ -215,8 +235,9 @@ ssize_t dnet_tcp_recv(struct dnet_ctx *ctx, struct dnet_tcb *tcb, void *buf, siz
     }
     k = (uint32_t)RTE_MIN(len, (size_t)b->len);
     first = RTE_MIN(k, b->cap - b->head);
-    memcpy(buf, b->data + b->head, first);
-    memcpy((uint8_t *)buf + first, b->data, k - first);
+    if (copy(arg, b->data + b->head, 0, first) != first ||
+        (k > first && copy(arg, b->data, first, k - first) != k - first))
+        return -EFAULT;
     before = dnet_tcp_rcv_window(tcb);
     b->len -= k;
     /* Emptied, it starts over (see tcp_release_acked), unless out-of-order data lies
@@ -230,6 +251,11 @@ ssize_t dnet_tcp_recv(struct dnet_ctx *ctx, struct dnet_tcb *tcb, void *buf, siz
         dnet_tcp_output(ctx, tcb);
     }
     return k;
+}
+
+ssize_t dnet_tcp_recv(struct dnet_ctx *ctx, struct dnet_tcb *tcb, void *buf, size_t len)
+{
+    return dnet_tcp_recv_copy(ctx, tcb, len, copy_to_buf, buf);
 }
 
 /* Queue the FIN after the buffered data and move to the next closing state. */

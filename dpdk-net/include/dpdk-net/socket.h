@@ -101,6 +101,29 @@ ssize_t dnet_tcp_send(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const void *bu
 ssize_t dnet_tcp_recv(struct dnet_ctx *ctx, struct dnet_tcb *tcb, void *buf, size_t len);
 
 /**
+ * How dnet_tcp_send_copy() and dnet_tcp_recv_copy() move bytes: @p len bytes at byte @p off
+ * of the caller's data to (send) or from (recv) the stack's buffer at @p p.  @return the
+ * bytes copied: @p len, or fewer where the caller's memory faulted.
+ */
+typedef size_t dnet_copy_fn(void *arg, void *p, size_t off, size_t len);
+
+/**
+ * dnet_tcp_send() whose bytes come through @p copy, straight into the send buffer (the
+ * LibOS copies from a guest with its fault-safe copy, and no bounce buffer).  A fault
+ * keeps nothing of the call: @return -EFAULT (Linux's tcp_sendmsg keeps nothing of the
+ * chunk it could not copy whole, and a chunk is up to 64 KiB).
+ */
+ssize_t dnet_tcp_send_copy(struct dnet_ctx *ctx, struct dnet_tcb *tcb, size_t len,
+                           dnet_copy_fn *copy, void *arg);
+
+/**
+ * dnet_tcp_recv() whose bytes go out through @p copy.  A fault consumes nothing (the bytes
+ * stay for the next call, as Linux keeps an skb it could not copy): @return -EFAULT.
+ */
+ssize_t dnet_tcp_recv_copy(struct dnet_ctx *ctx, struct dnet_tcb *tcb, size_t len,
+                           dnet_copy_fn *copy, void *arg);
+
+/**
  * Shut down reading (@p how = SHUT_RD), writing (SHUT_WR: FIN after the queued data) or both.
  * @return 0; -ENOTCONN if not connected; -EINVAL for a bad @p how.
  */

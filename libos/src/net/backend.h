@@ -21,7 +21,7 @@
 #include <sys/types.h>
 
 #define BYPASS_NET_BACKEND_SYM	"bypass_net_backend"
-#define BYPASS_NET_BACKEND_ABI	10
+#define BYPASS_NET_BACKEND_ABI	11
 
 /* What --dpdk/--ip/--gw (or BYPASS_DPDK, BYPASS_IP, BYPASS_GW) asked for. */
 struct bypass_net_conf {
@@ -103,6 +103,11 @@ struct bnet_udp_meta {
 };
 
 struct bnet_tcb;	/* a TCP endpoint */
+
+/* ABI 11: how tcp_send_copy/tcp_recv_copy move bytes: @len bytes at byte @off of the
+ * caller's data to (send) or from (recv) the backend's buffer at @p.  The bytes copied:
+ * @len, or fewer where the caller's memory faulted.  Called with the context locked. */
+typedef size_t bnet_copy_fn(void *arg, void *p, size_t off, size_t len);
 struct bnet_udp;	/* a UDP endpoint */
 
 struct bypass_net_backend {
@@ -196,6 +201,12 @@ struct bypass_net_backend {
 	/* ABI 10: the calling thread is leaving: what it held leaves, and its home context
 	 * has one owner less (stats_json's ctxN_owners). */
 	void (*thread_exit)(void);
+	/* ABI 11: tcp_send and tcp_recv whose bytes move through @copy, straight between
+	 * the caller's memory and the connection's buffers.  A fault takes nothing: no
+	 * byte of the call is queued (send) or consumed (recv), and the call gives
+	 * -EFAULT. */
+	ssize_t (*tcp_send_copy)(struct bnet_tcb *t, size_t len, bnet_copy_fn *copy, void *arg);
+	ssize_t (*tcp_recv_copy)(struct bnet_tcb *t, size_t len, bnet_copy_fn *copy, void *arg);
 };
 
 #endif

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* Data on LibOS sockets: read, write, readv, writev, send*, recv*, sendfile.  Guest
- * buffers never reach the backend: data passes through g_net.bounce (under the lock)
- * with the fault-safe copies, so a bad pointer is -EFAULT and never a crash. */
+ * memory is only ever touched with the fault-safe copies, so a bad pointer is -EFAULT and
+ * never a crash: TCP data moves straight between the guest and the connection's buffers
+ * through a copy callback the backend calls; datagrams, peeks and sendfile's file data
+ * pass through g_net.bounce (under the lock). */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include "net.h"
 
 #define IOV_MAX_N	1024
+#define NET_PEEK_MAX	(64u << 10)	/* what one MSG_PEEK takes from the backend at most */
 /* iovecs held in struct net_iov itself: nginx writes a response as header + body, and a
  * malloc/free per writev was ~1% of its time. */
 #define IOV_SMALL_N	8
@@ -63,8 +66,9 @@ static void iov_one(struct net_iov *io, void *buf, size_t len)
 	io->total = len;
 }
 
-/* Copy between the bounce buffer and the iovec at byte offset @off. */
-static long iov_copy(const struct net_iov *io, size_t off, void *buf, size_t len, bool out)
+/* Copy between @buf and the iovec from byte offset @off on, up to the first fault: the
+ * bytes copied (@len, or fewer where guest memory faulted, at an iovec's start). */
+static size_t iov_copy_n(const struct net_iov *io, size_t off, void *buf, size_t len, bool out)
 {
 	size_t done = 0;
 
@@ -79,11 +83,38 @@ static long iov_copy(const struct net_iov *io, size_t off, void *buf, size_t len
 		long e = out ? libos_to_guest(g, (char *)buf + done, k) :
 			       libos_from_guest((char *)buf + done, g, k);
 		if (e)
-			return e;
+			break;
 		done += k;
 		off = 0;
 	}
-	return 0;
+	return done;
+}
+
+/* Copy between the bounce buffer and the iovec at byte offset @off: 0 or -EFAULT. */
+static long iov_copy(const struct net_iov *io, size_t off, void *buf, size_t len, bool out)
+{
+	return iov_copy_n(io, off, buf, len, out) == len ? 0 : -EFAULT;
+}
+
+/* The guest's iovec from byte @base on, as the backend's copy callback sees it (TCP data
+ * moves between guest memory and the connection's buffers with no bounce). */
+struct iov_cursor {
+	const struct net_iov *io;
+	size_t base;
+};
+
+static size_t cursor_from_guest(void *arg, void *p, size_t off, size_t len)
+{
+	const struct iov_cursor *c = arg;
+
+	return iov_copy_n(c->io, c->base + off, p, len, false);
+}
+
+static size_t cursor_to_guest(void *arg, void *p, size_t off, size_t len)
+{
+	const struct iov_cursor *c = arg;
+
+	return iov_copy_n(c->io, c->base + off, p, len, true);
 }
 
 struct xfer {
@@ -138,30 +169,39 @@ static long try_unpolled(struct net_sock *s, net_try_fn *try, struct xfer *x)
 
 /* ---- receive ---- */
 
-static long tcp_take(struct net_sock *s, void *buf, size_t len, bool peek)
+/* MSG_PEEK: the bytes are taken into s->peek (what the next reads return first) and
+ * copied from there. */
+static long tcp_peek(struct net_sock *s, struct xfer *x, size_t want)
 {
-	if (!peek && s->peek_len) {
-		size_t k = len < s->peek_len ? len : s->peek_len;
-		memcpy(buf, s->peek + s->peek_off, k);
+	if (!s->peek && !(s->peek = malloc(NET_PEEK_MAX)))
+		return -ENOMEM;
+	if (!s->peek_len) {
+		long r = g_net.be->tcp_recv(s->tcb, s->peek, NET_PEEK_MAX);
+		if (r <= 0)
+			return r;
+		s->peek_off = 0;
+		s->peek_len = (uint32_t)r;
+	}
+	size_t k = want < s->peek_len ? want : s->peek_len;
+	long e = iov_copy(x->io, x->done, s->peek + s->peek_off, k, true);
+	return e ? e : (long)k;
+}
+
+/* Up to @want bytes to the guest at x->done: what a peek left (alone: a pending error is
+ * not taken behind it), else straight out of the connection's buffer.  A fault consumes
+ * nothing. */
+static long tcp_take(struct net_sock *s, struct xfer *x, size_t want)
+{
+	if (s->peek_len) {
+		size_t k = want < s->peek_len ? want : s->peek_len;
+		if (iov_copy(x->io, x->done, s->peek + s->peek_off, k, true))
+			return -EFAULT;
 		s->peek_off += (uint32_t)k;
 		s->peek_len -= (uint32_t)k;
-		return (long)k;
+		return (long)k;		/* what follows comes next time, or an error */
 	}
-	if (peek) {
-		if (!s->peek && !(s->peek = malloc(sizeof(g_net.bounce))))
-			return -ENOMEM;
-		if (!s->peek_len) {
-			long r = g_net.be->tcp_recv(s->tcb, s->peek, sizeof(g_net.bounce));
-			if (r <= 0)
-				return r;
-			s->peek_off = 0;
-			s->peek_len = (uint32_t)r;
-		}
-		size_t k = len < s->peek_len ? len : s->peek_len;
-		memcpy(buf, s->peek + s->peek_off, k);
-		return (long)k;
-	}
-	return g_net.be->tcp_recv(s->tcb, buf, len);
+	struct iov_cursor c = { .io = x->io, .base = x->done };
+	return g_net.be->tcp_recv_copy(s->tcb, want, cursor_to_guest, &c);
 }
 
 static long try_recv(struct net_sock *s, void *arg)
@@ -182,20 +222,14 @@ static long try_recv(struct net_sock *s, void *arg)
 			return -ENOTCONN;
 		if (!want)
 			return 0;
-		for (;;) {
-			size_t chunk = want < sizeof(g_net.bounce) ? want : sizeof(g_net.bounce);
-			r = tcp_take(s, g_net.bounce, chunk, x->flags & MSG_PEEK);
-			if (r == -EAGAIN && s->rd_shut)
-				r = 0;	/* shut for reading: end of stream, not a wait */
-			if (r <= 0)
-				break;
-			long e = iov_copy(x->io, x->done, g_net.bounce, (size_t)r, true);
-			if (e)
-				return e;
+		r = x->flags & MSG_PEEK ? tcp_peek(s, x, want) : tcp_take(s, x, want);
+		if (r == -EAGAIN && s->rd_shut)
+			r = 0;	/* shut for reading: end of stream, not a wait */
+		if (r == -EFAULT && x->done)
+			return (long)x->done;
+		if (r > 0) {
 			x->done += (size_t)r;
 			want -= (size_t)r;
-			if (!want || (x->flags & MSG_PEEK) || (size_t)r < chunk)
-				break;
 		}
 		/* Drained (EAGAIN, or a short read: nothing arrives while we hold the lock):
 		 * an edge-triggered epoll fires again on the next data, as Linux does. */
@@ -354,9 +388,12 @@ static long try_send(struct net_sock *s, void *arg)
 			if (!x->offset && sent < got)
 				libos_raw(SYS_lseek, x->in_fd, sent - got, SEEK_CUR, 0, 0, 0);
 		} else {
-			if ((r = iov_copy(x->io, x->done, g_net.bounce, chunk, false)))
+			/* Straight from the guest into the send buffer, in chunks as Linux
+			 * copies them: a fault keeps the chunks before it. */
+			struct iov_cursor c = { .io = x->io, .base = x->done };
+			r = g_net.be->tcp_send_copy(s->tcb, chunk, cursor_from_guest, &c);
+			if (r == -EFAULT)
 				return x->done ? (long)x->done : r;
-			r = g_net.be->tcp_send(s->tcb, g_net.bounce, chunk);
 		}
 		if (r <= 0)
 			break;

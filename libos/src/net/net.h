@@ -192,7 +192,7 @@ struct net_state {
 	struct net_epoll *epolls;
 	uint64_t gen;			/* bumped by net_lock(): see net_lock_ro() */
 	int kick;			/* epoll.c's wake-up eventfd, 0 until needed */
-	uint8_t bounce[64 << 10];	/* guest data passes through here, under the lock */
+	uint8_t bounce[64 << 10];	/* datagrams and file data pass through here, under the lock */
 };
 
 extern struct net_state g_net;

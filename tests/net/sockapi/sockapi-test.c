@@ -792,6 +792,10 @@ static void case_badptr(void)
 
 	CHECK(write(fd, bad, 10) < 0 && errno == EFAULT, "write: EFAULT");
 	CHECK(writev(fd, bad, 2) < 0 && errno == EFAULT, "writev: EFAULT");
+	/* A fault within a chunk of data keeps none of it (tcp_sendmsg copies a chunk
+	 * whole): the echo below must be "x" alone. */
+	struct iovec half[2] = { { "abc", 3 }, { bad, 5 } };
+	CHECK(writev(fd, half, 2) < 0 && errno == EFAULT, "writev, second iovec bad: EFAULT");
 	CHECK(connect(s, bad, 16) < 0 && errno == EFAULT, "connect: EFAULT");
 	CHECK(bind(s, NULL, 16) < 0 && errno == EFAULT, "bind: EFAULT");
 	CHECK(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, bad, 4) < 0 && errno == EFAULT,
@@ -810,7 +814,14 @@ static void case_badptr(void)
 	fd_set *badset = bad;
 	struct timeval tv = { 0, 0 };
 	CHECK(select(fd + 1, badset, NULL, NULL, &tv) < 0 && errno == EFAULT, "select: EFAULT");
-	CHECK(read(fd, buf, 1) == 1 && buf[0] == 'x', "the socket still works");
+	/* A read that faults consumes nothing: the byte is still there. */
+	CHECK(recv(fd, bad, 1, MSG_DONTWAIT) < 0 && errno == EFAULT, "recv: EFAULT");
+	struct iovec rhalf[2] = { { bad, 4 }, { buf, 1 } };
+	struct msghdr mh = { .msg_iov = rhalf, .msg_iovlen = 2 };
+	CHECK(recvmsg(fd, &mh, MSG_DONTWAIT) < 0 && errno == EFAULT,
+	      "recvmsg, first iovec bad: EFAULT");
+	CHECK(pollone(fd, POLLIN, 2000) & POLLIN, "the byte is kept after the faults");
+	CHECK(read(fd, buf, 2) == 1 && buf[0] == 'x', "the socket still works");
 	close(ep);
 	close(u);
 	close(s);
