@@ -11,6 +11,8 @@
 #        hashes flows over both queues; BYPASS_NET_QUEUES=2); for mq2_mq both must carry
 #        frames
 #        BYPASS_SOCKAPI_NATIVE=1: run the case natively instead (checks the test itself)
+#        SOCKAPI_WATCH_US=N: the watch period instead of the case's (0 or 400000 must fail
+#        sleep_answers)
 set -u
 
 BR=$1
@@ -85,6 +87,7 @@ else
 	# hold_*: what the thread held must leave by its own calls, not by the watch thread
 	WATCH=1000
 	case $CASE in hold_*) WATCH=0 ;; esac
+	WATCH=${SOCKAPI_WATCH_US:-$WATCH}
 	SOCKAPI_DPDK=1 BYPASS_NET_QUEUES=$QP BYPASS_NET_WATCH_US=$WATCH timeout 60 "$BR" \
 		--stats="$TMP/stats.%p.json" \
 		--net=dpdk --dpdk="$EAL" --ip="$DIP/24" "$TEST" "$CASE" "$KIP" >"$TMP/out" 2>&1
