@@ -240,7 +240,7 @@ nginx_run() {
 	fi
 	run_bg "$1" client wrk-$1 wrk -t1 -c"$conns" -d"${wrk_secs}s" --latency \
 		"http://$(server_ip "$1"):$port/1k"
-	[ $want_profile = yes ] && profile_start $_srv $last
+	case $want_profile in srv) profile_start $_srv ;; cli) profile_start $last ;; esac
 	finish $last $((wrk_secs + 60)) || failed "wrk ($1) exited with status $?: $(why wrk-$1)"
 	[ -n "$profile" ] && profile_stop
 	stop $_srv
@@ -252,6 +252,7 @@ nginx_run() {
 	fi
 	grep -q 'Socket errors\|Non-2xx' "$tmp/wrk-$1" &&
 		failed "wrk ($1): $(grep 'Socket errors\|Non-2xx' "$tmp/wrk-$1" | tr -s ' ')"
+	[ "$want_profile" = no ] || return 0	# a profiled run's figures are not counted
 	echo "$_rps" >>"$tmp/rps.$1$_v"
 	to_ms "$_p99" >>"$tmp/p99.$1$_v"
 }
@@ -284,9 +285,9 @@ redis_run() {
 for f in rps p99 get set; do : >"$tmp/$f.a" && : >"$tmp/$f.b"; done
 for f in rps p99; do : >"$tmp/$f.ac" && : >"$tmp/$f.bc"; done
 profile='' want_profile=no
-profile_start() { # profile_start SERVER CLIENT: sample both processes (all their threads)
-	prof_srv=$1 prof_cli=$2
-	perf record -e cpu-clock -F 1999 -p "$1,$2" -o "$tmp/perf.data" >"$tmp/perf.log" 2>&1 &
+profile_start() { # profile_start PID: sample one process (all its threads) into perf.$want_profile
+	perf record -e cpu-clock -F 1999 -p "$1" -o "$tmp/perf.$want_profile.data" \
+		>"$tmp/perf.log" 2>&1 &
 	profile=$!
 }
 profile_stop() {
@@ -307,25 +308,26 @@ while [ $r -lt $runs ]; do
 	echo "net-bench: run $r of $runs done" >&2
 done
 
-# ---- where (b)'s time goes: one more nginx run of (b) with nginx and wrk under
-# perf -e cpu-clock from the start of wrk to its end.
+# ---- where (b)'s time goes: two more nginx runs of (b), one with nginx under perf -e
+# cpu-clock from the start of wrk to its end, one with wrk.  One process per run: perf's own
+# work on these two CPUs, sampling both at once, showed up as idle polling in both.
 perf_note=''
 if [ $perf = yes ] && [ "$only" != a ]; then
 	if command -v perf >/dev/null 2>&1; then
-		want_profile=yes
-		nginx_run b
+		perf_note=ok
+		for want_profile in srv cli; do
+			nginx_run b
+			if ! [ -s "$tmp/perf.$want_profile.data" ] ||
+				! perf report -i "$tmp/perf.$want_profile.data" --stdio --no-children \
+					--percentage relative --sort dso,sym --percent-limit 2 \
+					>"$tmp/perf.$want_profile" 2>/dev/null ||
+				! perf report -i "$tmp/perf.$want_profile.data" --stdio --no-children \
+					--percentage relative --sort dso --percent-limit 1 \
+					>"$tmp/perf.$want_profile.dso" 2>/dev/null; then
+				perf_note="perf record/report failed: $(tail -n 1 "$tmp/perf.log")"
+			fi
+		done
 		want_profile=no
-		if [ -s "$tmp/perf.data" ] &&
-			perf report -i "$tmp/perf.data" --stdio --no-children --pid "$prof_srv" \
-				--percentage relative --sort dso,sym --percent-limit 2 \
-				>"$tmp/perf.srv" 2>/dev/null &&
-			perf report -i "$tmp/perf.data" --stdio --no-children --pid "$prof_cli" \
-				--percentage relative --sort dso,sym --percent-limit 2 \
-				>"$tmp/perf.cli" 2>/dev/null; then
-			perf_note=ok
-		else
-			perf_note="perf record/report failed: $(tail -n 1 "$tmp/perf.log")"
-		fi
 	else
 		perf_note="no perf here (Debian: linux-perf)"
 	fi
@@ -365,10 +367,11 @@ row "redis SET ops/s" "$set_a" "$set_b" "$(ratio "$set_a" "$set_b")" \
 row "  (redis-benchmark -c$conns -n $requests)" "" "" "" ""
 echo "$rule"
 if [ "$perf_note" = ok ]; then
-	echo "where (b)'s time goes: perf -e cpu-clock during one more nginx run (symbols >= 2% of"
-	echo "each process's samples)"
+	echo "where (b)'s time goes: perf -e cpu-clock on one process during each of two more nginx"
+	echo "runs (objects >= 1%, then symbols >= 2% of that process's samples)"
 	for w in srv:nginx cli:wrk; do
-		echo "  ${w#*:} under bypass-run:"
+		echo "  ${w#*:} under bypass-run, by object: $(grep -v '^#' "$tmp/perf.${w%%:*}.dso" |
+			grep . | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }')"
 		grep -v '^#' "$tmp/perf.${w%%:*}" | grep . | head -n 12 | sed 's/^ */    /'
 	done
 elif [ -n "$perf_note" ]; then
