@@ -182,11 +182,24 @@ static size_t copy_to_buf(void *arg, void *p, size_t off, size_t len)
     return len;
 }
 
+/* @len bytes at ring position @pos of @b through @copy, as one or two pieces around the
+ * ring's end: 0, or -EFAULT if @copy came back short. */
+static int ring_copy(const struct dnet_bytebuf *b, uint32_t pos, uint32_t len,
+                     dnet_copy_fn *copy, void *arg)
+{
+    uint32_t first = RTE_MIN(len, b->cap - pos);
+
+    if (copy(arg, b->data + pos, 0, first) != first ||
+        (len > first && copy(arg, b->data, first, len - first) != len - first))
+        return -EFAULT;
+    return 0;
+}
+
 ssize_t dnet_tcp_send_copy(struct dnet_ctx *ctx, struct dnet_tcb *tcb, size_t len,
                            dnet_copy_fn *copy, void *arg)
 {
     struct dnet_bytebuf *b = &tcb->snd;
-    uint32_t k, pos, first;
+    uint32_t k, pos;
 
     ctx->gen++;
     dnet_tcb_touch(ctx, tcb);
@@ -202,9 +215,7 @@ ssize_t dnet_tcp_send_copy(struct dnet_ctx *ctx, struct dnet_tcb *tcb, size_t le
     if (!k)
         return len ? -EAGAIN : 0;
     pos = (b->head + b->len) % b->cap;
-    first = RTE_MIN(k, b->cap - pos);
-    if (copy(arg, b->data + pos, 0, first) != first ||
-        (k > first && copy(arg, b->data, first, k - first) != k - first))
+    if (ring_copy(b, pos, k, copy, arg))
         return -EFAULT;
     b->len += k;
     dnet_tcp_output(ctx, tcb);
@@ -220,7 +231,7 @@ ssize_t dnet_tcp_recv_copy(struct dnet_ctx *ctx, struct dnet_tcb *tcb, size_t le
                            dnet_copy_fn *copy, void *arg)
 {
     struct dnet_bytebuf *b = &tcb->rcv;
-    uint32_t k, first, before, after;
+    uint32_t k, before, after;
 
     ctx->gen++;
     dnet_tcb_touch(ctx, tcb);
@@ -234,9 +245,7 @@ ssize_t dnet_tcp_recv_copy(struct dnet_ctx *ctx, struct dnet_tcb *tcb, size_t le
         return -EAGAIN;
     }
     k = (uint32_t)RTE_MIN(len, (size_t)b->len);
-    first = RTE_MIN(k, b->cap - b->head);
-    if (copy(arg, b->data + b->head, 0, first) != first ||
-        (k > first && copy(arg, b->data, first, k - first) != k - first))
+    if (ring_copy(b, b->head, k, copy, arg))
         return -EFAULT;
     before = dnet_tcp_rcv_window(tcb);
     b->len -= k;

@@ -103,12 +103,12 @@ struct bnet_udp_meta {
 };
 
 struct bnet_tcb;	/* a TCP endpoint */
+struct bnet_udp;	/* a UDP endpoint */
 
 /* ABI 11: how tcp_send_copy/tcp_recv_copy move bytes: @len bytes at byte @off of the
  * caller's data to (send) or from (recv) the backend's buffer at @p.  The bytes copied:
  * @len, or fewer where the caller's memory faulted.  Called with the context locked. */
 typedef size_t bnet_copy_fn(void *arg, void *p, size_t off, size_t len);
-struct bnet_udp;	/* a UDP endpoint */
 
 struct bypass_net_backend {
 	int abi;		/* BYPASS_NET_BACKEND_ABI */

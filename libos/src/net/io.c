@@ -389,11 +389,9 @@ static long try_send(struct net_sock *s, void *arg)
 				libos_raw(SYS_lseek, x->in_fd, sent - got, SEEK_CUR, 0, 0, 0);
 		} else {
 			/* Straight from the guest into the send buffer, in chunks as Linux
-			 * copies them: a fault keeps the chunks before it. */
+			 * copies them: a fault (-EFAULT) keeps the chunks before it. */
 			struct iov_cursor c = { .io = x->io, .base = x->done };
 			r = g_net.be->tcp_send_copy(s->tcb, chunk, cursor_from_guest, &c);
-			if (r == -EFAULT)
-				return x->done ? (long)x->done : r;
 		}
 		if (r <= 0)
 			break;
