@@ -69,6 +69,7 @@ static __thread int t_home = -1;
  * with the low bit set, so the table tells it from a connection's block). */
 struct bnet_lgroup {
     struct dnet_tcb *t[BNET_CTX_MAX];
+    uint32_t queued;                 /* SYN + accept queues of all of them: one backlog */
 };
 
 /* Contexts wanted: @asked, else one per CPU the caller may run on, within what the
@@ -514,12 +515,14 @@ static int bnet_tcp_listen(uint16_t port, int backlog, struct bnet_tcb **out)
         return rc;
     }
     /* A listener in every context: a connection lives where its SYN arrived.  The
-     * backlog is each context's. */
+     * backlog is the group's, as one socket's. */
     g = calloc(1, sizeof(*g));
     if (!g)
         return -ENOMEM;
     for (int c = 0; c < g_bnet.n; c++) {
         rc = dnet_tcp_listen(bc_lock(&g_bnet.c[c]), port, backlog, &g->t[c]);
+        if (rc == 0)
+            dnet_tcp_listen_share(g->t[c], &g->queued);
         bc_unlock(&g_bnet.c[c]);
         if (rc < 0) {
             bnet_tcp_close((struct bnet_tcb *)((uintptr_t)g + 1));
@@ -636,6 +639,11 @@ static ssize_t bnet_tcp_recv_copy(struct bnet_tcb *t, size_t len, bnet_copy_fn *
 static int bnet_tcp_shutdown(struct bnet_tcb *t, int how)
 {
     return BNET_EACH(t, dnet_tcp_shutdown, how);
+}
+
+static int bnet_tcp_set_backlog(struct bnet_tcb *t, int backlog)
+{
+    return BNET_EACH(t, dnet_tcp_set_backlog, backlog);
 }
 
 static int bnet_tcp_close(struct bnet_tcb *t)
@@ -776,7 +784,8 @@ static int bnet_tcp_info(const struct bnet_tcb *t, struct bnet_tcp_info *info)
         bc_unlock(b);
         return rc;
     }
-    /* A listener group: the first block's, with every context's queues counted. */
+    /* A listener group: the first block's (the backlog is the group's), with every
+     * context's accept queue counted. */
     for (int c = 0; c < g_bnet.n; c++) {
         rc = tcb_info(bc_lock(&g_bnet.c[c]), g->t[c], c ? &one : info);
         bc_unlock(&g_bnet.c[c]);
@@ -784,7 +793,6 @@ static int bnet_tcp_info(const struct bnet_tcb *t, struct bnet_tcp_info *info)
             return rc;
         if (c) {
             info->unacked += one.unacked;
-            info->sacked += one.sacked;
             info->events |= one.events;
         }
     }
@@ -1042,4 +1050,5 @@ const struct bypass_net_backend bypass_net_backend = {
     .thread_exit = bnet_thread_exit,
     .tcp_send_copy = bnet_tcp_send_copy,
     .tcp_recv_copy = bnet_tcp_recv_copy,
+    .tcp_set_backlog = bnet_tcp_set_backlog,
 };

@@ -68,10 +68,26 @@ int dnet_tcp_listen(struct dnet_ctx *ctx, rte_be16_t port, int backlog, struct d
     l->state = DNET_TCP_LISTEN;
     l->lport = port;
     l->backlog = backlog > 0 ? (uint32_t)backlog : 1;
+    l->queued = &l->queued_own;
     l->user_ref = 1;
     l->hnext = ctx->tcp_listen;
     ctx->tcp_listen = l;
     *out = l;
+    return 0;
+}
+
+void dnet_tcp_listen_share(struct dnet_tcb *lsn, uint32_t *queued)
+{
+    __atomic_fetch_add(queued, lsn->syn_len + lsn->aq_len, __ATOMIC_RELAXED);
+    lsn->queued = queued;
+}
+
+int dnet_tcp_set_backlog(struct dnet_ctx *ctx, struct dnet_tcb *lsn, int backlog)
+{
+    ctx->gen++;
+    if (lsn->state != DNET_TCP_LISTEN)
+        return -EINVAL;
+    lsn->backlog = backlog > 0 ? (uint32_t)backlog : 1;
     return 0;
 }
 
@@ -89,6 +105,7 @@ int dnet_tcp_accept(struct dnet_ctx *ctx, struct dnet_tcb *lsn, struct dnet_tcb 
     if (!lsn->aq_head)
         lsn->aq_tail = NULL;
     lsn->aq_len--;
+    tcp_lsn_give(lsn);
     dnet_tcb_touch(ctx, lsn);
     c->aq_next = NULL;
     c->parent = NULL;

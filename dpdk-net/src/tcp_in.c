@@ -112,13 +112,14 @@ static void tcp_listen_input(struct dnet_ctx *ctx, struct dnet_tcb *lsn, const s
         ctx->st.tcp_drop++;
         return;
     }
-    if (lsn->syn_len + lsn->aq_len >= lsn->backlog) {
+    if (tcp_lsn_take(lsn) < 0) {
         ctx->st.tcp_backlog_drop++;
         return;
     }
     c = dnet_tcb_alloc(ctx);
     if (!c || dnet_tcb_buffers(ctx, c) < 0) {
         ctx->st.tcp_nomem_drop++;
+        tcp_lsn_give(lsn);
         if (c)
             dnet_tcp_set_closed(ctx, c, 0);
         return;

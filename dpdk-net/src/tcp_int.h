@@ -100,6 +100,8 @@ struct dnet_tcb {
     /* listener */
     struct dnet_tcb *aq_head, *aq_tail;
     uint32_t aq_len, syn_len, backlog;
+    uint32_t queued_own;           /* syn_len + aq_len, when no group shares the count */
+    uint32_t *queued;              /* &queued_own, or the group's (dnet_tcp_listen_share) */
 
     /* send side */
     uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, snd_buf_seq, fin_seq;
@@ -263,6 +265,26 @@ void dnet_tcp_schedule_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 /* A segment arrived: the keepalive idle time starts again. */
 void dnet_tcp_ka_touch(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 void dnet_tcp_timers_stop(struct dnet_tcb *tcb);
+
+/* A listener's queues (SYN + accept) against its backlog.  The count may be a group's, moved
+ * by several contexts at once: a slot is taken by compare-and-swap, so the group never holds
+ * more than the backlog. */
+static inline int tcp_lsn_take(struct dnet_tcb *lsn)
+{
+    uint32_t n = __atomic_load_n(lsn->queued, __ATOMIC_RELAXED);
+
+    do {
+        if (n >= lsn->backlog)
+            return -1;
+    } while (!__atomic_compare_exchange_n(lsn->queued, &n, n + 1, 1, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+    return 0;
+}
+
+static inline void tcp_lsn_give(struct dnet_tcb *lsn)
+{
+    __atomic_fetch_sub(lsn->queued, 1, __ATOMIC_RELAXED);
+}
 
 static inline uint32_t tcp_flight(const struct dnet_tcb *tcb) { return tcb->snd_max - tcb->snd_una; }
 

@@ -258,11 +258,13 @@ static void tcb_detach_parent(struct dnet_tcb *tcb)
             if (p->aq_tail == tcb)
                 p->aq_tail = prev;
             p->aq_len--;
+            tcp_lsn_give(p);
             tcb->parent = NULL;
             return;
         }
     }
     p->syn_len--;   /* not queued: it was an embryo */
+    tcp_lsn_give(p);
     tcb->parent = NULL;
 }
 

@@ -63,6 +63,21 @@ struct dnet_tcp_info {
 int dnet_tcp_listen(struct dnet_ctx *ctx, rte_be16_t port, int backlog, struct dnet_tcb **out);
 
 /**
+ * Count listener @p lsn's queues in @p queued, shared with the same port's listeners in the
+ * other contexts: the group then holds at most the backlog, as one socket would.  The caller
+ * zeroes @p queued and keeps it until every listener sharing it is closed; the contexts move
+ * it atomically.  Call it before @p lsn sees a segment (under its context's lock).
+ */
+void dnet_tcp_listen_share(struct dnet_tcb *lsn, uint32_t *queued);
+
+/**
+ * listen() again: @p backlog becomes the limit of @p lsn's queues (SYN + accept; <= 0 is 1).
+ * Connections already queued stay; new SYNs wait for room.
+ * @return 0; -EINVAL if @p lsn is not listening.
+ */
+int dnet_tcp_set_backlog(struct dnet_ctx *ctx, struct dnet_tcb *lsn, int backlog);
+
+/**
  * Take the oldest established connection of listener @p lsn.
  * @return 0 and *out (owned by the caller until dnet_tcp_close); -EAGAIN if none;
  *         -EINVAL if @p lsn is not listening.

@@ -21,7 +21,7 @@
 #include <sys/types.h>
 
 #define BYPASS_NET_BACKEND_SYM	"bypass_net_backend"
-#define BYPASS_NET_BACKEND_ABI	11
+#define BYPASS_NET_BACKEND_ABI	12
 
 /* What --dpdk/--ip/--gw (or BYPASS_DPDK, BYPASS_IP, BYPASS_GW) asked for. */
 struct bypass_net_conf {
@@ -207,6 +207,10 @@ struct bypass_net_backend {
 	 * -EFAULT. */
 	ssize_t (*tcp_send_copy)(struct bnet_tcb *t, size_t len, bnet_copy_fn *copy, void *arg);
 	ssize_t (*tcp_recv_copy)(struct bnet_tcb *t, size_t len, bnet_copy_fn *copy, void *arg);
+	/* ABI 12: listen() on a listener: @backlog (1..4096) becomes the limit of its SYN
+	 * and accept queues, counted over all contexts (tcp_listen's too).  Queued
+	 * connections stay. */
+	int (*tcp_set_backlog)(struct bnet_tcb *t, int backlog);
 };
 
 #endif

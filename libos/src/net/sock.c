@@ -380,6 +380,12 @@ out:
 	return r;
 }
 
+/* Linux: a backlog past net.core.somaxconn (4096) is cut to it; 0 or less still admits one. */
+static int net_backlog(int backlog)
+{
+	return backlog <= 0 ? 1 : backlog > 4096 ? 4096 : backlog;
+}
+
 long libos_sys_listen(struct libos_args *a)
 {
 	int fd = (int)a->a[0], backlog = (int)a->a[1];
@@ -393,14 +399,13 @@ long libos_sys_listen(struct libos_args *a)
 	} else if (s->type != SOCK_STREAM) {
 		r = -EOPNOTSUPP;
 	} else if (s->state == NET_LISTEN) {
-		r = 0;		/* Linux adjusts the backlog; ours stays */
+		r = g_net.be->tcp_set_backlog(s->tcb, net_backlog(backlog));
 	} else if (s->state != NET_NEW && s->state != NET_BOUND) {
 		r = -EINVAL;
 	} else if ((r = net_backend_up()) == 0) {
 		if (!s->local.sin_port)
 			s->local.sin_port = tcp_port_pick();
-		if (backlog <= 0 || backlog > 4096)
-			backlog = backlog <= 0 ? 1 : 4096;
+		backlog = net_backlog(backlog);
 		r = g_net.be->tcp_listen(s->local.sin_port, backlog, &s->tcb);
 		if (r == 0) {
 			s->state = NET_LISTEN;

@@ -23,6 +23,9 @@
  *                    100 ms apart; answer "replies=K maxrtt_us=M medrtt_us=D\n" (K
  *                    answered within 1 s of the last request, M the slowest, D the
  *                    median)
+ *   7012 connectmany read "PORT N\n", start N connections to the client's address at
+ *                    PORT at once; answer "done=K\n", K of them established within
+ *                    500 ms; hold them until the client closes this one
  * usage: sockapi-peer DIR   (writes DIR/ready when listening; exits on SIGTERM) */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,6 +34,7 @@
 #include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,6 +217,42 @@ static void ping_report(int c, const struct sockaddr_in *him)
 	(void)!write(c, line, strlen(line));
 }
 
+/* 7012: @n connections to @to at once; how many the listener there took within 500 ms
+ * (a SYN it drops is resent only after a second). */
+static void connect_many(int c, struct sockaddr_in to, int n)
+{
+	struct pollfd p[32];
+	char line[32];
+	int done = 0;
+
+	n = n < 1 ? 1 : n > 32 ? 32 : n;
+	for (int i = 0; i < n; i++) {
+		p[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		p[i].events = POLLOUT;
+		if (p[i].fd >= 0)
+			(void)connect(p[i].fd, (struct sockaddr *)&to, sizeof(to));
+	}
+	for (uint64_t end = mono_us() + 500000, now; done < n && (now = mono_us()) < end;) {
+		if (poll(p, (nfds_t)n, (int)((end - now + 999) / 1000)) <= 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			int err = 1;
+			socklen_t l = sizeof(err);
+			if (!(p[i].revents & (POLLOUT | POLLERR | POLLHUP)))
+				continue;
+			getsockopt(p[i].fd, SOL_SOCKET, SO_ERROR, &err, &l);
+			done += err == 0;
+			p[i].fd = -p[i].fd - 1;	/* counted: poll skips it */
+		}
+	}
+	snprintf(line, sizeof(line), "done=%d\n", done);
+	(void)!write(c, line, strlen(line));
+	while (read(c, line, sizeof(line)) > 0)	/* until the client closes */
+		;
+	for (int i = 0; i < n; i++)
+		close(p[i].fd < 0 ? -p[i].fd - 1 : p[i].fd);
+}
+
 static void serve(int port, int c, const struct sockaddr_in *from)
 {
 	char buf[65536];
@@ -314,6 +354,18 @@ static void serve(int port, int c, const struct sockaddr_in *from)
 			;
 		break;
 	}
+	case 7012: {
+		int k = 0, to_port = 0, cnt = 0;
+		while (k < 31 && read(c, buf + k, 1) == 1 && buf[k] != '\n')
+			k++;
+		buf[k] = '\0';
+		struct sockaddr_in to = *from;
+		if (sscanf(buf, "%d %d", &to_port, &cnt) == 2) {
+			to.sin_port = htons((uint16_t)to_port);
+			connect_many(c, to, cnt);
+		}
+		break;
+	}
 	case 7006: {
 		int k = 0;
 		n = 0;
@@ -334,7 +386,8 @@ static void serve(int port, int c, const struct sockaddr_in *from)
 
 int main(int argc, char **argv)
 {
-	static const int tcp[] = { 7000, 7001, 7003, 7004, 7005, 7006, 7007, 7009, 7010, 7011 };
+	static const int tcp[] = { 7000, 7001, 7003, 7004, 7005, 7006, 7007, 7009, 7010, 7011,
+				    7012 };
 	int fds[sizeof(tcp) / sizeof(tcp[0])], n = 0, u, u2;
 	char path[4096];
 

@@ -1474,6 +1474,11 @@ static void case_tcp_info(void)
 	CHECK(ti.state == L_LISTEN && ti.unacked == 0 && ti.sacked == 8,
 	      "listener: state %u unacked %u sacked %u (LISTEN, 0, 8)", ti.state, ti.unacked,
 	      ti.sacked);
+	/* listen() again sets the backlog, as Linux (cut to somaxconn, 4096) */
+	CHECK(listen(ls, 3) == 0 && tcp_info_of(ls).sacked == 3, "listen again with 3: sacked %u",
+	      tcp_info_of(ls).sacked);
+	CHECK(listen(ls, 100000) == 0 && tcp_info_of(ls).sacked == 4096,
+	      "listen again with 100000: sacked %u (4096)", tcp_info_of(ls).sacked);
 	close(ls);
 
 	int fd = tcp_to(7000, 0);
@@ -1521,6 +1526,36 @@ static void case_tcp_info(void)
 	ti = tcp_info_of(fd);
 	CHECK(ti.state == L_CLOSE, "after both FINs: state %u, not CLOSE", ti.state);
 	close(fd);
+}
+
+/* The backlog holds a listener's queued connections, whichever context their SYNs reach
+ * (mq2_backlog: both): of 8 at once, listen(2) takes 2 (Linux takes one more), the others'
+ * SYNs wait for their retransmission. */
+static void case_backlog(void)
+{
+	struct sockaddr_in me = { .sin_family = AF_INET };
+	socklen_t l = sizeof(me);
+	char buf[32];
+	int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), done = -1, got = 0;
+
+	CHECK(ls >= 0 && bind(ls, (struct sockaddr *)&me, sizeof(me)) == 0 && listen(ls, 2) == 0,
+	      "listen 2");
+	CHECK(getsockname(ls, (struct sockaddr *)&me, &l) == 0, "getsockname");
+	int c = tcp_to(7012, 0);
+	int n = snprintf(buf, sizeof(buf), "%d 8\n", ntohs(me.sin_port));
+	write_all(c, buf, (size_t)n);
+	n = (int)read(c, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	CHECK(sscanf(buf, "done=%d", &done) == 1, "the peer's report: '%s'", buf);
+	CHECK(done == 2 || done == 3, "8 connections to listen(2): %d established", done);
+	CHECK(tcp_info_of(ls).unacked == (unsigned)done, "accept queue %u, %d established",
+	      tcp_info_of(ls).unacked, done);
+	for (int a; (a = accept(ls, NULL, NULL)) >= 0; got++)
+		close(a);
+	CHECK(errno == EAGAIN && got == done, "accepted %d of %d, then %s", got, done,
+	      strerror(errno));
+	close(ls);
+	close(c);
 }
 
 /* ---- linger: SO_LINGER with a time ---- */
@@ -2272,6 +2307,7 @@ static const struct {
 } cases[] = {
 	{ "tcp_echo", case_tcp_echo }, { "nonblock", case_nonblock },
 	{ "eagain_write", case_eagain_write }, { "accept", case_accept },
+	{ "backlog", case_backlog },
 	{ "eintr", case_eintr }, { "poll_eintr", case_poll_eintr }, { "rcvtimeo", case_rcvtimeo },
 	{ "poll_mix", case_poll_mix }, { "epoll", case_epoll }, { "dup2", case_dup2 },
 	{ "epoll_many", case_epoll_many },

@@ -431,6 +431,69 @@ START_TEST(test_group_inbox_full_drops_counted)
 }
 END_TEST
 
+/* One listening socket as a listener in each context: its backlog (2) holds the SYN and
+ * accept queues of both together, wherever the SYNs land; accept() on either makes room on
+ * both; listen() again moves the limit; closing leaves the shared count at zero. */
+START_TEST(test_group_listen_backlog_shared)
+{
+    struct rte_ether_addr peer;
+    struct dnet_ctx *c[NQ];
+    struct dnet_tcb *l[NQ], *t;
+    uint32_t queued = 0;
+
+    setup_a();
+    rte_ether_unformat_addr("02:00:00:00:00:02", &peer);
+    for (int q = 0; q < NQ; q++) {
+        c[q] = ctx_make(&g_a, q, htonl(IP_A), 0);
+        ck_assert_int_eq(dnet_arp_add(c[q], htonl(IP_B), &peer), 0);
+        ck_assert_int_eq(dnet_tcp_listen(c[q], htons(80), 2, &l[q]), 0);
+        dnet_tcp_listen_share(l[q], &queued);
+    }
+    inject(0, "tcp sport=1 dport=80 flags=S seq=100");
+    dnet_ctx_poll(c[0]);
+    expect(0, "tcp sport=80 dport=1 flags=SA seq=@a ack=101");
+    inject(1, "tcp sport=2 dport=80 flags=S seq=200");
+    dnet_ctx_poll(c[1]);
+    expect(1, "tcp sport=80 dport=2 flags=SA seq=@b ack=201");
+    ck_assert_uint_eq(queued, 2);
+    /* Full: a third SYN is dropped on either queue, by the context it reached. */
+    inject(0, "tcp sport=3 dport=80 flags=S seq=300");
+    inject(1, "tcp sport=4 dport=80 flags=S seq=400");
+    for (int q = 0; q < NQ; q++) {
+        dnet_ctx_poll(c[q]);
+        expect_none(q);
+        ck_assert_uint_eq(dnet_ctx_stats(c[q])->tcp_backlog_drop, 1);
+    }
+    /* Established on context 0 and accepted there: room for the SYN on queue 1. */
+    inject(0, "tcp sport=1 dport=80 flags=A seq=101 ack=@a+1");
+    dnet_ctx_poll(c[0]);
+    ck_assert_int_eq(dnet_tcp_accept(c[1], l[1], &t), -EAGAIN);
+    ck_assert_int_eq(dnet_tcp_accept(c[0], l[0], &t), 0);
+    ck_assert_uint_eq(queued, 1);
+    inject(1, "tcp sport=4 dport=80 flags=S seq=400");
+    dnet_ctx_poll(c[1]);
+    expect(1, "tcp sport=80 dport=4 flags=SA seq=@d ack=401");
+    inject(0, "tcp sport=5 dport=80 flags=S seq=500");
+    dnet_ctx_poll(c[0]);
+    expect_none(0);
+    ck_assert_uint_eq(dnet_ctx_stats(c[0])->tcp_backlog_drop, 2);
+    /* listen() again with 3: one more fits, the queued two stay. */
+    for (int q = 0; q < NQ; q++)
+        ck_assert_int_eq(dnet_tcp_set_backlog(c[q], l[q], 3), 0);
+    ck_assert_int_eq(dnet_tcp_set_backlog(c[0], t, 3), -EINVAL);
+    inject(0, "tcp sport=5 dport=80 flags=S seq=500");
+    dnet_ctx_poll(c[0]);
+    expect(0, "tcp sport=80 dport=5 flags=SA seq=@e ack=501");
+    ck_assert_uint_eq(queued, 3);
+    /* Closing the listeners ends their embryos; the accepted connection is not theirs. */
+    dnet_tcp_abort(c[0], t);
+    for (int q = 0; q < NQ; q++)
+        dnet_tcp_close(c[q], l[q]);
+    ck_assert_uint_eq(queued, 0);
+    teardown_all(c, NQ);
+}
+END_TEST
+
 int main(void)
 {
     char *eal[] = { "test", "--no-pci", "--no-huge", "-m", "512", "--no-shconf",
@@ -455,6 +518,7 @@ int main(void)
     tcase_add_test(tc, test_group_arp_shared);
     tcase_add_test(tc, test_group_udp_to_owner);
     tcase_add_test(tc, test_group_inbox_full_drops_counted);
+    tcase_add_test(tc, test_group_listen_backlog_shared);
     group_e2e_add(tc);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
