@@ -152,6 +152,8 @@ int dnet_ip4_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n);
 int dnet_icmp_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n);
 int dnet_udp_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n);
 int dnet_tcp_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n);
+/* The same for segments another context asked this one to look up (dnet_group_ask). */
+int dnet_tcp_input_asked(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n);
 
 /* Prepend the Ethernet header for @next_hop (resolving it with ARP, possibly queueing @m)
  * and transmit.  Takes @m.  Returns 0, or -EHOSTUNREACH / -ENOSPC when @m was dropped. */
@@ -202,7 +204,8 @@ void dnet_arp_init(struct dnet_ctx *ctx);
 void dnet_arp_fini(struct dnet_ctx *ctx);
 
 /* ---- several contexts on one port (lcore/group.c) ---- */
-enum { DNET_REDIR_TCP, DNET_REDIR_UDP, DNET_REDIR_ARP };
+/* DNET_REDIR_ASK: a TCP segment passed round the contexts (dnet_group_ask). */
+enum { DNET_REDIR_TCP, DNET_REDIR_UDP, DNET_REDIR_ARP, DNET_REDIR_ASK };
 
 /* Register @ctx in its port and make its inbox (when the port has several queues).
  * Returns 0, -EBUSY (the queue has a context), -EINVAL (inbox_len too large) or -ENOMEM. */
@@ -228,6 +231,15 @@ static inline struct dnet_ctx *dnet_group_owner(struct dnet_ctx *ctx, rte_be16_t
  * and counted when the inbox is full.  Takes @m. */
 void dnet_group_redirect(struct dnet_ctx *ctx, struct dnet_ctx *owner, struct rte_mbuf *m,
                          int kind);
+/* A segment for a listening port that no connection of @ctx takes and that opens none (not
+ * a lone SYN): its connection may live in another context, whose SYN came in on another
+ * queue (af_packet's rollover, a peer that spreads its flows differently).  The contexts
+ * are asked in turn, from the one after @origin's on; each looks the segment up, and the
+ * last one answers it as its own listener would (RST).  Returns 1 and takes *@mp when it
+ * is passed on, 0 when @ctx is the last to ask (or the only context). */
+int dnet_group_ask(struct dnet_ctx *ctx, struct rte_mbuf **mp, uint16_t origin);
+/* The queue whose context first received @m, a segment dnet_group_ask passed on. */
+uint16_t dnet_group_asker(const struct rte_mbuf *m);
 /* Give every other context of the port a reference to the ARP frame @m (checked, l2_len set)
  * to learn from.  @m stays the caller's. */
 void dnet_group_share_arp(struct dnet_ctx *ctx, struct rte_mbuf *m);

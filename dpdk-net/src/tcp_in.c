@@ -360,8 +360,10 @@ static void tcp_sync_input(struct dnet_ctx *ctx, struct dnet_tcb *tcb, struct tc
     dnet_tcp_output(ctx, tcb);
 }
 
-/* @s was parsed from *@mp; a redirect to another context takes the mbuf (*@mp = NULL). */
-static void tcp_segment(struct dnet_ctx *ctx, struct tcp_seg *s, struct rte_mbuf **mp)
+/* @s was parsed from *@mp; a redirect to another context takes the mbuf (*@mp = NULL).
+ * @asked: *@mp came from another context's dnet_group_ask. */
+static void tcp_segment(struct dnet_ctx *ctx, struct tcp_seg *s, struct rte_mbuf **mp,
+                        int asked)
 {
     struct dnet_tcb *tcb = dnet_tcb_lookup(ctx, s->sip, s->sport, s->dport);
     struct dnet_tcb *lsn;
@@ -391,7 +393,11 @@ static void tcp_segment(struct dnet_ctx *ctx, struct tcp_seg *s, struct rte_mbuf
     if (!tcb) {
         lsn = dnet_tcb_listener(ctx, s->dport);
         if (lsn) {
-            tcp_listen_input(ctx, lsn, s, 0);
+            /* A lone SYN opens a connection here; anything else may be for one that
+             * another context holds (ctx.h). */
+            if ((s->flags & (TCP_F_SYN | TCP_F_ACK | TCP_F_RST)) == TCP_F_SYN ||
+                !dnet_group_ask(ctx, mp, asked ? dnet_group_asker(*mp) : ctx->queue))
+                tcp_listen_input(ctx, lsn, s, 0);
             return;
         }
         /* Several contexts on the port: maybe a connection of the port's owner
@@ -422,7 +428,7 @@ static void tcp_segment(struct dnet_ctx *ctx, struct tcp_seg *s, struct rte_mbuf
         tcp_sync_input(ctx, tcb, s);
 }
 
-int dnet_tcp_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n)
+static int tcp_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n, int asked)
 {
     for (int i = 0; i < n; i++) {
         struct tcp_seg s;
@@ -431,8 +437,18 @@ int dnet_tcp_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n)
         if (tcp_parse(ctx, pkts[i], &s) < 0)
             ctx->st.tcp_bad++;
         else
-            tcp_segment(ctx, &s, &pkts[i]);
+            tcp_segment(ctx, &s, &pkts[i], asked);
         rte_pktmbuf_free(pkts[i]);  /* copied into the receive buffer; NULL if redirected */
     }
     return n;
+}
+
+int dnet_tcp_input(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n)
+{
+    return tcp_input(ctx, pkts, n, 0);
+}
+
+int dnet_tcp_input_asked(struct dnet_ctx *ctx, struct rte_mbuf **pkts, int n)
+{
+    return tcp_input(ctx, pkts, n, 1);
 }

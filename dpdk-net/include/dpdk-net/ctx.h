@@ -13,7 +13,9 @@
 //   of its next dnet_ctx_poll() and handles as if it had received the frame itself (RX
 //   faults are not applied again).  Listeners are meant to be replicated in every context:
 //   a connection accepted lives in the context its SYN reached, where flow hashing brings
-//   its later segments.
+//   its later segments.  One that lands elsewhere (af_packet's rollover when a queue is
+//   full) finds a listener and no connection there: it is passed round the other contexts
+//   until one has its connection, and only the last answers it as a listener would.
 // - ARP: a context that receives an ARP frame answers it (once) and passes a copy to every
 //   other context of the port, which only learns from it: a reply any queue receives
 //   resolves a request any context is waiting on.
@@ -89,6 +91,9 @@ struct dnet_stats {
     uint64_t redirect_tx;      /**< frames put in another context's inbox */
     uint64_t redirect_rx;      /**< frames taken from this context's inbox */
     uint64_t redirect_drop;    /**< frames dropped because the owner's inbox was full */
+    uint64_t redirect_ask;     /**< of redirect_tx: segments for a listening port that no
+                                    connection here took, passed to the next context to
+                                    look up (their SYN came in on another queue) */
     uint64_t tx_bursts;        /**< flushes that handed frames to the device (tx_pkts /
                                     tx_bursts: frames per device call) */
 };

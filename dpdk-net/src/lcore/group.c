@@ -124,11 +124,36 @@ struct dnet_ctx *dnet_group_owner_slow(struct dnet_ctx *ctx, rte_be16_t lport)
 void dnet_group_redirect(struct dnet_ctx *ctx, struct dnet_ctx *owner, struct rte_mbuf *m, int kind)
 {
     /* The owner counts the segment in its tcp_rx / udp_rx; here it is a redirect. */
-    if (kind == DNET_REDIR_TCP)
-        ctx->st.tcp_rx--;
-    else
+    if (kind == DNET_REDIR_UDP)
         ctx->st.udp_rx--;
+    else
+        ctx->st.tcp_rx--;
     group_send(ctx, owner, m, kind);
+}
+
+/* The asker's queue travels in the mbuf's user hash word (the RSS hash was read already). */
+uint16_t dnet_group_asker(const struct rte_mbuf *m)
+{
+    return (uint16_t)m->hash.usr;
+}
+
+int dnet_group_ask(struct dnet_ctx *ctx, struct rte_mbuf **mp, uint16_t origin)
+{
+    if (!ctx->inbox)
+        return 0;
+    for (uint16_t q = (uint16_t)((ctx->queue + 1) % ctx->nq); q != origin;
+         q = (uint16_t)((q + 1) % ctx->nq)) {
+        struct dnet_ctx *o = group_ctx(ctx, q);
+
+        if (!o)
+            continue;
+        (*mp)->hash.usr = origin;
+        ctx->st.redirect_ask++;
+        dnet_group_redirect(ctx, o, *mp, DNET_REDIR_ASK);
+        *mp = NULL;
+        return 1;
+    }
+    return 0;
 }
 
 void dnet_group_share_arp(struct dnet_ctx *ctx, struct rte_mbuf *m)
@@ -147,8 +172,8 @@ void dnet_group_share_arp(struct dnet_ctx *ctx, struct rte_mbuf *m)
 int dnet_group_drain(struct dnet_ctx *ctx)
 {
     void *obj[DNET_BURST];
-    struct rte_mbuf *by_kind[3][DNET_BURST];
-    int cnt[3] = { 0 };
+    struct rte_mbuf *by_kind[4][DNET_BURST];
+    int cnt[4] = { 0 };
     unsigned n = rte_ring_sc_dequeue_burst(ctx->inbox, obj, DNET_BURST, NULL);
 
     if (n == 0)
@@ -164,6 +189,8 @@ int dnet_group_drain(struct dnet_ctx *ctx)
         dnet_arp_learn(ctx, by_kind[DNET_REDIR_ARP][i]);
     if (cnt[DNET_REDIR_TCP])
         dnet_tcp_input(ctx, by_kind[DNET_REDIR_TCP], cnt[DNET_REDIR_TCP]);
+    if (cnt[DNET_REDIR_ASK])
+        dnet_tcp_input_asked(ctx, by_kind[DNET_REDIR_ASK], cnt[DNET_REDIR_ASK]);
     if (cnt[DNET_REDIR_UDP])
         dnet_udp_input(ctx, by_kind[DNET_REDIR_UDP], cnt[DNET_REDIR_UDP]);
     return (int)n;

@@ -431,24 +431,32 @@ START_TEST(test_group_inbox_full_drops_counted)
 }
 END_TEST
 
-/* One listening socket as a listener in each context: its backlog (2) holds the SYN and
- * accept queues of both together, wherever the SYNs land; accept() on either makes room on
- * both; listen() again moves the limit; closing leaves the shared count at zero. */
-START_TEST(test_group_listen_backlog_shared)
+/* Contexts on both queues of port A, which knows its peer, with a listener on port 80 in
+ * each sharing the count @queued: one listening socket, as the backend makes it. */
+static void listen_group(struct dnet_ctx **c, struct dnet_tcb **l, uint32_t *queued, int backlog)
 {
     struct rte_ether_addr peer;
-    struct dnet_ctx *c[NQ];
-    struct dnet_tcb *l[NQ], *t;
-    uint32_t queued = 0;
 
     setup_a();
     rte_ether_unformat_addr("02:00:00:00:00:02", &peer);
     for (int q = 0; q < NQ; q++) {
         c[q] = ctx_make(&g_a, q, htonl(IP_A), 0);
         ck_assert_int_eq(dnet_arp_add(c[q], htonl(IP_B), &peer), 0);
-        ck_assert_int_eq(dnet_tcp_listen(c[q], htons(80), 2, &l[q]), 0);
-        dnet_tcp_listen_share(l[q], &queued);
+        ck_assert_int_eq(dnet_tcp_listen(c[q], htons(80), backlog, &l[q]), 0);
+        dnet_tcp_listen_share(l[q], queued);
     }
+}
+
+/* One listening socket as a listener in each context: its backlog (2) holds the SYN and
+ * accept queues of both together, wherever the SYNs land; accept() on either makes room on
+ * both; listen() again moves the limit; closing leaves the shared count at zero. */
+START_TEST(test_group_listen_backlog_shared)
+{
+    struct dnet_ctx *c[NQ];
+    struct dnet_tcb *l[NQ], *t;
+    uint32_t queued = 0;
+
+    listen_group(c, l, &queued, 2);
     inject(0, "tcp sport=1 dport=80 flags=S seq=100");
     dnet_ctx_poll(c[0]);
     expect(0, "tcp sport=80 dport=1 flags=SA seq=@a ack=101");
@@ -494,6 +502,70 @@ START_TEST(test_group_listen_backlog_shared)
 }
 END_TEST
 
+/* An accepted connection lives where its SYN arrived (queue 1); its segments that land on
+ * queue 0 (af_packet's rollover) find a listener and no connection there, and are passed
+ * to context 1 instead of being reset.  A segment for no connection is reset once, by the
+ * last context asked. */
+START_TEST(test_group_misqueued_segment_finds_its_connection)
+{
+    struct dnet_ctx *c[NQ];
+    struct dnet_tcb *l[NQ], *t;
+    struct dnet_tcp_info ti;
+    uint32_t queued = 0;
+    char buf[16];
+
+    listen_group(c, l, &queued, 4);
+    inject(1, "tcp sport=1000 dport=80 flags=S seq=100");
+    dnet_ctx_poll(c[1]);
+    expect(1, "tcp sport=80 dport=1000 flags=SA seq=@a ack=101");
+    /* The handshake's ACK on queue 0: context 1's embryo gets it. */
+    inject(0, "tcp sport=1000 dport=80 flags=A seq=101 ack=@a+1");
+    dnet_ctx_poll(c[0]);
+    expect_none(0);
+    ck_assert_uint_eq(dnet_ctx_stats(c[0])->redirect_ask, 1);
+    dnet_ctx_poll(c[1]);
+    expect_none(1);
+    ck_assert_int_eq(dnet_tcp_accept(c[0], l[0], &t), -EAGAIN);
+    ck_assert_int_eq(dnet_tcp_accept(c[1], l[1], &t), 0);
+    /* Data on queue 0, then on queue 1: both arrive, in order, acknowledged on queue 1. */
+    inject(0, "tcp sport=1000 dport=80 flags=PA seq=101 ack=@a+1 payload=hello");
+    dnet_ctx_poll(c[0]);
+    dnet_ctx_poll(c[1]);
+    inject(1, "tcp sport=1000 dport=80 flags=PA seq=106 ack=@a+1 payload=world");
+    dnet_ctx_poll(c[1]);
+    ck_assert_int_eq(dnet_tcp_recv(c[1], t, buf, sizeof(buf)), 10);
+    ck_assert_int_eq(memcmp(buf, "helloworld", 10), 0);
+    for (int i = 0; i < 2 && rte_ring_count(g_a.tx[1]); i++)
+        expect(1, "tcp sport=80 dport=1000 flags=A");
+    expect_none(0);
+    /* A segment for no connection, on either queue: one RST, from the last context asked
+     * (context 1 for one that reached queue 0, and the other way round). */
+    inject(0, "tcp sport=2000 dport=80 flags=A seq=5 ack=77");
+    dnet_ctx_poll(c[0]);
+    dnet_ctx_poll(c[1]);
+    expect(1, "tcp sport=80 dport=2000 flags=R seq=77");
+    inject(1, "tcp sport=2001 dport=80 flags=A seq=5 ack=78");
+    dnet_ctx_poll(c[1]);
+    dnet_ctx_poll(c[0]);
+    expect(0, "tcp sport=80 dport=2001 flags=R seq=78");
+    expect_none(0);
+    expect_none(1);
+    /* The peer's RST on queue 0 resets the connection context 1 holds. */
+    inject(0, "tcp sport=1000 dport=80 flags=R seq=111");
+    dnet_ctx_poll(c[0]);
+    dnet_ctx_poll(c[1]);
+    dnet_tcp_info(t, &ti);
+    ck_assert_int_eq(ti.state, DNET_TCP_CLOSED);
+    ck_assert_int_eq(dnet_tcp_recv(c[1], t, buf, sizeof(buf)), -ECONNRESET);
+    ck_assert_uint_eq(dnet_ctx_stats(c[0])->redirect_ask, 4);
+    ck_assert_uint_eq(dnet_ctx_stats(c[1])->redirect_ask, 1);
+    dnet_tcp_close(c[1], t);
+    for (int q = 0; q < NQ; q++)
+        dnet_tcp_close(c[q], l[q]);
+    teardown_all(c, NQ);
+}
+END_TEST
+
 int main(void)
 {
     char *eal[] = { "test", "--no-pci", "--no-huge", "-m", "512", "--no-shconf",
@@ -519,6 +591,7 @@ int main(void)
     tcase_add_test(tc, test_group_udp_to_owner);
     tcase_add_test(tc, test_group_inbox_full_drops_counted);
     tcase_add_test(tc, test_group_listen_backlog_shared);
+    tcase_add_test(tc, test_group_misqueued_segment_finds_its_connection);
     group_e2e_add(tc);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
