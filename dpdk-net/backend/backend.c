@@ -675,15 +675,23 @@ static int bnet_tcp_take_error(struct bnet_tcb *t)
     return BNET_EACH(t, tcb_take_error);
 }
 
+/* Setting TCP_NODELAY sends what Nagle or the cork held, as on Linux. */
 static int tcb_set_nodelay(struct dnet_ctx *ctx, struct dnet_tcb *t, int on)
 {
-    (void)ctx;
-    return dnet_tcp_set_nodelay(t, on);
+    dnet_tcp_set_nodelay(t, on);
+    if (on)
+        dnet_tcp_push(ctx, t);
+    return 0;
 }
 
 static int bnet_tcp_set_nodelay(struct bnet_tcb *t, int on)
 {
     return BNET_EACH(t, tcb_set_nodelay, on);
+}
+
+static int bnet_tcp_set_cork(struct bnet_tcb *t, int on)
+{
+    return BNET_EACH(t, dnet_tcp_set_cork, on);
 }
 
 static int bnet_tcp_set_tx(struct bnet_tcb *t, uint8_t ttl, uint8_t tos, uint32_t notsent_lowat)
@@ -1051,4 +1059,5 @@ const struct bypass_net_backend bypass_net_backend = {
     .tcp_send_copy = bnet_tcp_send_copy,
     .tcp_recv_copy = bnet_tcp_recv_copy,
     .tcp_set_backlog = bnet_tcp_set_backlog,
+    .tcp_set_cork = bnet_tcp_set_cork,
 };

@@ -390,6 +390,14 @@ int dnet_tcp_set_nodelay(struct dnet_tcb *tcb, int on)
     return 0;
 }
 
+int dnet_tcp_set_cork(struct dnet_ctx *ctx, struct dnet_tcb *tcb, int on)
+{
+    tcb->cork = on != 0;
+    if (!on)
+        dnet_tcp_push(ctx, tcb);
+    return 0;
+}
+
 int dnet_tcp_set_keepalive(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t idle_s,
                            uint32_t intvl_s, uint32_t cnt)
 {

@@ -36,6 +36,7 @@
 #define TCP_DATA_RETRIES 15
 #define TCP_ORPHAN_RETRIES 8        /* Linux tcp_orphan_retries: RTOs or zero-window probes */
 #define TCP_PERSIST_MAX_US 60000000u
+#define TCP_CORK_US 200000u        /* how long TCP_CORK holds a tail at most (Linux, tcp(7)) */
 
 static inline int seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 static inline int seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
@@ -72,7 +73,7 @@ struct tcp_seg {
     struct tcp_opts opt;
 };
 
-enum { TCP_RTX_NONE, TCP_RTX_RTO, TCP_RTX_PERSIST, TCP_RTX_TIMEWAIT, TCP_RTX_TLP };
+enum { TCP_RTX_NONE, TCP_RTX_RTO, TCP_RTX_PERSIST, TCP_RTX_TIMEWAIT, TCP_RTX_TLP, TCP_RTX_CORK };
 
 struct dnet_tcb {
     struct dnet_tcb *hnext;        /* hash chain, the listener list, or a slab's free list */
@@ -84,6 +85,8 @@ struct dnet_tcb {
     uint8_t state;
     uint8_t user_ref;              /* a handle is held by the socket layer */
     uint8_t hashed, passive, shut_rd, shut_wr, rcv_fin, nodelay;
+    uint8_t cork;                  /* TCP_CORK */
+    uint8_t push;                  /* this output pass sends a held tail (dnet_tcp_push) */
     uint8_t ts_ok, ws_ok, sack_ok, ack_now, delack_segs, rtx_kind;
     uint8_t snd_wscale, rcv_wscale, backoff, retries, dupacks, in_recovery, rtt_active;
     uint8_t tlp_out;               /* a loss probe went out; none again until snd_una moves */

@@ -285,9 +285,16 @@ void dnet_tcp_output(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 
         if (len == 0 && !fin)
             break;
-        /* Nagle (RFC 896): hold a small tail while data is unacknowledged. */
-        if (len < tcb->mss && len == avail && !fin && !tcb->nodelay && inflight > 0)
+        /* Nagle (RFC 896): hold a small tail while data is unacknowledged.  TCP_CORK:
+         * hold it whatever is in flight, for TCP_CORK_US at most once nothing is. */
+        if (len < tcb->mss && len == avail && !fin && !tcb->push &&
+            (tcb->cork || (!tcb->nodelay && inflight > 0))) {
+            if (tcb->cork && !dnet_timer_armed(&tcb->rtx_timer)) {
+                tcb->rtx_kind = TCP_RTX_CORK;
+                dnet_timer_arm(ctx, &tcb->rtx_timer, TCP_CORK_US);
+            }
             break;
+        }
         if (fin)
             flags |= TCP_F_FIN;
         if (len && len == avail)
@@ -323,6 +330,19 @@ void dnet_tcp_output(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
     if (tcp_can_send(tcb) && tcb->snd_wnd == 0 && tcb->snd_nxt == tcb->snd_una &&
         tcb->snd_nxt - tcb->snd_buf_seq < tcb->snd.len && !dnet_timer_armed(&tcb->rtx_timer))
         dnet_tcp_arm_persist(ctx, tcb);
+}
+
+void dnet_tcp_push(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
+{
+    ctx->gen++;
+    dnet_tcb_touch(ctx, tcb);
+    if (tcb->state == DNET_TCP_LISTEN || tcb->state == DNET_TCP_CLOSED)
+        return;
+    if (dnet_timer_armed(&tcb->rtx_timer) && tcb->rtx_kind == TCP_RTX_CORK)
+        dnet_timer_cancel(&tcb->rtx_timer);
+    tcb->push = 1;
+    dnet_tcp_output(ctx, tcb);
+    tcb->push = 0;
 }
 
 void dnet_tcp_reply_rst(struct dnet_ctx *ctx, const struct tcp_seg *s)

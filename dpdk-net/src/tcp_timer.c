@@ -85,6 +85,9 @@ static void tcp_rtx_fn(struct dnet_ctx *ctx, struct dnet_timer *t)
         tcb->backoff++;
         dnet_tcp_arm_persist(ctx, tcb);
         break;
+    case TCP_RTX_CORK:
+        dnet_tcp_push(ctx, tcb);    /* corked for TCP_CORK_US with nothing in flight */
+        break;
     case TCP_RTX_TIMEWAIT:
         if (tcb->state == DNET_TCP_FIN_WAIT_2)
             ctx->st.tcp_orphan_timeout++;   /* the peer never sent its FIN */

@@ -236,6 +236,16 @@ int dnet_tcp_set_tx(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint8_t ttl, uin
 int dnet_tcp_set_nodelay(struct dnet_tcb *tcb, int on);
 
 /**
+ * TCP_CORK, as Linux's: while on, a tail smaller than a segment is not sent even with
+ * nothing in flight (TCP_NODELAY or not), until it fills a segment, the cork comes off, a
+ * FIN follows it, or it has waited 200 ms with nothing in flight.  Off sends it.  @return 0.
+ */
+int dnet_tcp_set_cork(struct dnet_ctx *ctx, struct dnet_tcb *tcb, int on);
+
+/** Send now what Nagle or TCP_CORK holds (Linux pushes so when TCP_NODELAY is set). */
+void dnet_tcp_push(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+
+/**
  * SO_KEEPALIVE with TCP_KEEPIDLE @p idle_s, TCP_KEEPINTVL @p intvl_s and TCP_KEEPCNT @p cnt;
  * @p idle_s == 0 turns it off.  After @p cnt unanswered probes the connection is reset and
  * its error is ETIMEDOUT.  @return 0; -EINVAL if @p idle_s is set but @p intvl_s or @p cnt is 0.

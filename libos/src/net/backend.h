@@ -211,6 +211,10 @@ struct bypass_net_backend {
 	 * and accept queues, counted over all contexts (tcp_listen's too).  Queued
 	 * connections stay. */
 	int (*tcp_set_backlog)(struct bnet_tcb *t, int backlog);
+	/* ABI 12: TCP_CORK, as Linux's: a tail smaller than a segment waits, with or
+	 * without data in flight, until the cork comes off (which sends it) or for 200 ms.
+	 * tcp_set_nodelay(t, 1) sends what is held, as setting TCP_NODELAY does. */
+	int (*tcp_set_cork)(struct bnet_tcb *t, int on);
 };
 
 #endif

@@ -136,16 +136,19 @@ static void record(struct net_sock *s, int level, int name, const void *val, uin
 	memcpy(s->opts[i].val, val, len);
 }
 
-static void apply_tcp(struct net_sock *s)
+/* TCP option @name (0: SO_KEEPALIVE) was set: tell the connection.  A listener keeps them
+ * for the connections it accepts. */
+static void apply_tcp(struct net_sock *s, int name)
 {
 	if (!s->tcb || !g_net.be || s->state == NET_LISTEN)
 		return;
-	/* TCP_CORK: Linux holds partial segments while corked and sends them at once when
-	 * uncorked; the backend has no cork, so a corked socket sends without Nagle (every
-	 * write goes out; nothing waits for an ACK the peer may delay). */
-	g_net.be->tcp_set_nodelay(s->tcb, s->nodelay || s->cork);
-	g_net.be->tcp_set_keepalive(s->tcb, s->keepalive ? (uint32_t)s->keepidle : 0,
-				    (uint32_t)s->keepintvl, (uint32_t)s->keepcnt);
+	if (name == TCP_NODELAY)
+		g_net.be->tcp_set_nodelay(s->tcb, s->nodelay);	/* on: sends what is held */
+	else if (name == TCP_CORK)
+		g_net.be->tcp_set_cork(s->tcb, s->cork);	/* off: sends what is held */
+	else
+		g_net.be->tcp_set_keepalive(s->tcb, s->keepalive ? (uint32_t)s->keepidle : 0,
+					    (uint32_t)s->keepintvl, (uint32_t)s->keepcnt);
 }
 
 void net_sock_apply_tx(struct net_sock *s)
@@ -216,7 +219,7 @@ long libos_sys_setsockopt(struct libos_args *a)
 			goto out;
 		}
 		if (level == IPPROTO_TCP || (level == SOL_SOCKET && name == SO_KEEPALIVE))
-			apply_tcp(s);
+			apply_tcp(s, level == IPPROTO_TCP ? name : 0);
 		if ((level == IPPROTO_IP && (name == IP_TTL || name == IP_TOS)) ||
 		    (level == IPPROTO_TCP && name == TCP_NOTSENT_LOWAT))
 			net_sock_apply_tx(s);

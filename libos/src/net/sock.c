@@ -461,6 +461,7 @@ static long try_accept(struct net_sock *s, void *arg)
 	c->peer.sin_port = info.rport;
 	/* Inherited from the listener, as Linux does. */
 	c->nodelay = s->nodelay;
+	c->cork = s->cork;
 	c->keepalive = s->keepalive;
 	c->keepidle = s->keepidle;
 	c->keepintvl = s->keepintvl;
@@ -473,6 +474,8 @@ static long try_accept(struct net_sock *s, void *arg)
 	c->notsent_lowat = s->notsent_lowat;
 	if (c->nodelay)
 		g_net.be->tcp_set_nodelay(tcb, 1);
+	if (c->cork)
+		g_net.be->tcp_set_cork(tcb, 1);
 	if (c->keepalive)
 		g_net.be->tcp_set_keepalive(tcb, (uint32_t)c->keepidle, (uint32_t)c->keepintvl,
 					    (uint32_t)c->keepcnt);
@@ -628,6 +631,8 @@ long libos_sys_connect(struct libos_args *a)
 			net_sock_apply_tx(s);
 		if (s->nodelay)
 			g_net.be->tcp_set_nodelay(s->tcb, 1);
+		if (s->cork)
+			g_net.be->tcp_set_cork(s->tcb, 1);
 		if (s->keepalive)
 			g_net.be->tcp_set_keepalive(s->tcb, (uint32_t)s->keepidle,
 						    (uint32_t)s->keepintvl, (uint32_t)s->keepcnt);

@@ -1652,6 +1652,86 @@ static void case_linger(void)
 	fail("the peer saw '%s', expected '%s'", buf, want);
 }
 
+/* ---- cork: TCP_CORK as Linux's ---- */
+
+/* Seconds until @fd has something to read (the echo of what was sent), up to @max. */
+static double echo_after(int fd, double max)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	double t0 = mono_s();
+
+	(void)poll(&p, 1, (int)(max * 1000));
+	return mono_s() - t0;
+}
+
+/* Read the echo of @n bytes. */
+static void echo_take(int fd, size_t n)
+{
+	char buf[256];
+	CHECK(n <= sizeof(buf) && read_full(fd, buf, n) == n, "the echo of %zu bytes", n);
+}
+
+static void case_cork(void)
+{
+	char out[100] = { 'c' };
+	int on = 1, off = 0, v = 0;
+	socklen_t l = sizeof(v);
+	int fd = tcp_to(7000, 0);	/* echo */
+	double t;
+
+	/* corked: a short write waits, with nothing in flight; uncorking sends it */
+	CHECK(setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == 0, "TCP_CORK 1");
+	CHECK(getsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, &l) == 0 && v == 1, "TCP_CORK reads %d", v);
+	write_all(fd, out, 60);
+	write_all(fd, out, 40);
+	t = echo_after(fd, 0.1);
+	CHECK(t >= 0.09, "corked: an echo after %.3f s", t);
+	CHECK(setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off)) == 0, "TCP_CORK 0");
+	t = echo_after(fd, 1.0);
+	CHECK(t < 0.09, "uncorked: the echo after %.3f s", t);
+	echo_take(fd, 100);
+	/* still corked, nothing in flight: it goes after about 200 ms */
+	CHECK(setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == 0, "TCP_CORK 1");
+	write_all(fd, out, 50);
+	t = echo_after(fd, 2.0);
+	CHECK(t >= 0.15 && t < 1.0, "corked: the echo after %.3f s (about 0.2)", t);
+	echo_take(fd, 50);
+	/* TCP_NODELAY sends what the cork holds */
+	write_all(fd, out, 10);
+	CHECK(echo_after(fd, 0.05) >= 0.045, "corked: an echo at once");
+	CHECK(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == 0, "TCP_NODELAY");
+	t = echo_after(fd, 1.0);
+	CHECK(t < 0.09, "TCP_NODELAY: the echo after %.3f s", t);
+	echo_take(fd, 10);
+	/* a segment's worth and more leaves at once, corked or not */
+	char big[4000];
+	memset(big, 'b', sizeof(big));
+	write_all(fd, big, sizeof(big));
+	t = echo_after(fd, 1.0);
+	CHECK(t < 0.09, "corked, 4000 bytes: the first echo after %.3f s", t);
+	close(fd);
+	/* a connection accepted inherits its listener's TCP_CORK, as on Linux */
+	struct sockaddr_in me = { .sin_family = AF_INET };
+	char buf[16];
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	l = sizeof(me);
+	CHECK(bind(ls, (struct sockaddr *)&me, sizeof(me)) == 0 && listen(ls, 4) == 0 &&
+	      getsockname(ls, (struct sockaddr *)&me, &l) == 0, "listen");
+	CHECK(setsockopt(ls, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == 0, "TCP_CORK on a listener");
+	int c = tcp_to(7006, 0);	/* connects back and sends "hello" */
+	int n = snprintf(buf, sizeof(buf), "%d\n", ntohs(me.sin_port));
+	write_all(c, buf, (size_t)n);
+	int a = accept(ls, NULL, NULL);
+	v = 0;
+	l = sizeof(v);
+	CHECK(a >= 0 && getsockopt(a, IPPROTO_TCP, TCP_CORK, &v, &l) == 0 && v == 1,
+	      "accepted: TCP_CORK reads %d", v);
+	CHECK(read_full(a, buf, 5) == 5 && !memcmp(buf, "hello", 5), "hello");
+	close(a);
+	close(c);
+	close(ls);
+}
+
 /* ---- recvmmsg_timeout: recvmmsg's timeout, the Linux way ---- */
 
 static int udp_echo_sock(void)
@@ -2307,7 +2387,7 @@ static const struct {
 } cases[] = {
 	{ "tcp_echo", case_tcp_echo }, { "nonblock", case_nonblock },
 	{ "eagain_write", case_eagain_write }, { "accept", case_accept },
-	{ "backlog", case_backlog },
+	{ "backlog", case_backlog }, { "cork", case_cork },
 	{ "eintr", case_eintr }, { "poll_eintr", case_poll_eintr }, { "rcvtimeo", case_rcvtimeo },
 	{ "poll_mix", case_poll_mix }, { "epoll", case_epoll }, { "dup2", case_dup2 },
 	{ "epoll_many", case_epoll_many },

@@ -129,6 +129,13 @@ int script_call(struct script *sc, char **a, int n)
     } else if (!strcmp(v, "nodelay")) {
         NEED(2); H(1);
         rc = dnet_tcp_set_nodelay(sc->h[h].t, 1);
+    } else if (!strcmp(v, "cork")) {
+        NEED(3); H(1);
+        rc = dnet_tcp_set_cork(sc->ctx, sc->h[h].t, atoi(a[2]));
+    } else if (!strcmp(v, "push")) {
+        NEED(2); H(1);
+        dnet_tcp_push(sc->ctx, sc->h[h].t);
+        rc = 0;
     } else if (!strcmp(v, "keepalive")) {
         NEED(5); H(1);
         rc = dnet_tcp_set_keepalive(sc->ctx, sc->h[h].t, (uint32_t)atoi(a[2]), (uint32_t)atoi(a[3]),
