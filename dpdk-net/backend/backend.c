@@ -614,15 +614,17 @@ static ssize_t bnet_tcp_recv_copy(struct bnet_tcb *t, size_t len, bnet_copy_fn *
     return r;
 }
 
-/* @fn on @t's block, or on each block of a listener group (the first error wins). */
-#define BNET_EACH(t, fn, ...)                                                         \
+/* @fn on @t's block, or on each block of a listener group (the first error wins); a
+ * connection's context is let go by @unlock (bc_unlock, or bc_unlock_held for calls that
+ * send only what a send would: the thread's release takes them). */
+#define BNET_EACH_UNLOCK(unlock, t, fn, ...)                                          \
     ({                                                                                \
         struct bnet_lgroup *g_ = lgroup(t);                                           \
         int rc_ = 0;                                                                  \
         if (!g_) {                                                                    \
             struct bnet_ctx *b_ = bc_of_tcb(t);                                       \
             rc_ = fn(bc_lock(b_), tcb(t), ##__VA_ARGS__);                             \
-            bc_unlock(b_);                                                            \
+            unlock(b_);                                                               \
         } else {                                                                      \
             for (int c_ = 0; c_ < g_bnet.n; c_++) {                                   \
                 if (!g_->t[c_])                                                       \
@@ -635,6 +637,7 @@ static ssize_t bnet_tcp_recv_copy(struct bnet_tcb *t, size_t len, bnet_copy_fn *
         }                                                                             \
         rc_;                                                                          \
     })
+#define BNET_EACH(t, fn, ...) BNET_EACH_UNLOCK(bc_unlock, t, fn, ##__VA_ARGS__)
 
 static int bnet_tcp_shutdown(struct bnet_tcb *t, int how)
 {
@@ -684,14 +687,15 @@ static int tcb_set_nodelay(struct dnet_ctx *ctx, struct dnet_tcb *t, int on)
     return 0;
 }
 
+/* What they send is a write's tail: held like the write's (nginx uncorks each response). */
 static int bnet_tcp_set_nodelay(struct bnet_tcb *t, int on)
 {
-    return BNET_EACH(t, tcb_set_nodelay, on);
+    return BNET_EACH_UNLOCK(bc_unlock_held, t, tcb_set_nodelay, on);
 }
 
 static int bnet_tcp_set_cork(struct bnet_tcb *t, int on)
 {
-    return BNET_EACH(t, dnet_tcp_set_cork, on);
+    return BNET_EACH_UNLOCK(bc_unlock_held, t, dnet_tcp_set_cork, on);
 }
 
 static int bnet_tcp_set_tx(struct bnet_tcb *t, uint8_t ttl, uint8_t tos, uint32_t notsent_lowat)

@@ -367,9 +367,10 @@ static long try_send(struct net_sock *s, void *arg)
 		size_t chunk = left < sizeof(g_net.bounce) ? left : sizeof(g_net.bounce);
 		if (x->in_fd >= 0) {
 			/* sendfile: file -> bounce -> the connection; what did not fit is given
-			 * back to the file position.  The read may wait (a pipe): what the
-			 * last chunk held leaves first. */
-			if (libos_self()->tls.hold)
+			 * back to the file position.  A read without an offset may wait (a tty):
+			 * what the thread holds leaves first.  pread64 does not, as the gate
+			 * rules for the program's own (dispatch.c): the frames stay held. */
+			if (!x->offset && libos_self()->tls.hold)
 				libos_net_release(libos_self());
 			r = x->offset ? libos_raw(SYS_pread64, x->in_fd, (long)g_net.bounce, (long)chunk,
 						  (long)(*x->offset + (long long)x->done), 0, 0) :
