@@ -1723,7 +1723,8 @@ static void case_cork(void)
 	l = sizeof(me);
 	CHECK(bind(ls, (struct sockaddr *)&me, sizeof(me)) == 0 && listen(ls, 4) == 0 &&
 	      getsockname(ls, (struct sockaddr *)&me, &l) == 0, "listen");
-	CHECK(setsockopt(ls, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == 0, "TCP_CORK on a listener");
+	CHECK(setsockopt(ls, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == 0,
+	      "TCP_CORK on a listener");
 	int c = tcp_to(7006, 0);	/* connects back and sends "hello" */
 	int n = snprintf(buf, sizeof(buf), "%d\n", ntohs(me.sin_port));
 	write_all(c, buf, (size_t)n);
