@@ -314,7 +314,7 @@ static inline struct dnet_ctx *bc_lock(struct bnet_ctx *b)
 /* What a call queued for the wire (data, ACKs, SYN, FIN, RST) leaves before the context
  * is let go, not at the next poll: a program that writes and then blocks in the kernel
  * must not hold its data back, and the peer starts on it at once.  A thread whose owner
- * tracks what it holds (tx_hold) lets its sends and receives keep theirs queued
+ * tracks what it holds (tx_hold) lets its calls on a connection keep theirs queued
  * (bc_unlock_held). */
 static inline void bc_unlock(struct bnet_ctx *b)
 {
@@ -614,17 +614,18 @@ static ssize_t bnet_tcp_recv_copy(struct bnet_tcb *t, size_t len, bnet_copy_fn *
     return r;
 }
 
-/* @fn on @t's block, or on each block of a listener group (the first error wins); a
- * connection's context is let go by @unlock (bc_unlock, or bc_unlock_held for calls that
- * send only what a send would: the thread's release takes them). */
-#define BNET_EACH_UNLOCK(unlock, t, fn, ...)                                          \
+/* @fn on @t's block, or on each block of a listener group (the first error wins).  What
+ * a call on a connection queues (a FIN, a RST, a tail the cork held) is held as a send's
+ * is (bc_unlock_held): closing or uncorking one connection does not push out every frame
+ * the thread's round has queued. */
+#define BNET_EACH(t, fn, ...)                                                         \
     ({                                                                                \
         struct bnet_lgroup *g_ = lgroup(t);                                           \
         int rc_ = 0;                                                                  \
         if (!g_) {                                                                    \
             struct bnet_ctx *b_ = bc_of_tcb(t);                                       \
             rc_ = fn(bc_lock(b_), tcb(t), ##__VA_ARGS__);                             \
-            unlock(b_);                                                               \
+            bc_unlock_held(b_);                                                       \
         } else {                                                                      \
             for (int c_ = 0; c_ < g_bnet.n; c_++) {                                   \
                 if (!g_->t[c_])                                                       \
@@ -637,7 +638,6 @@ static ssize_t bnet_tcp_recv_copy(struct bnet_tcb *t, size_t len, bnet_copy_fn *
         }                                                                             \
         rc_;                                                                          \
     })
-#define BNET_EACH(t, fn, ...) BNET_EACH_UNLOCK(bc_unlock, t, fn, ##__VA_ARGS__)
 
 static int bnet_tcp_shutdown(struct bnet_tcb *t, int how)
 {
@@ -687,15 +687,14 @@ static int tcb_set_nodelay(struct dnet_ctx *ctx, struct dnet_tcb *t, int on)
     return 0;
 }
 
-/* What they send is a write's tail: held like the write's (nginx uncorks each response). */
 static int bnet_tcp_set_nodelay(struct bnet_tcb *t, int on)
 {
-    return BNET_EACH_UNLOCK(bc_unlock_held, t, tcb_set_nodelay, on);
+    return BNET_EACH(t, tcb_set_nodelay, on);
 }
 
 static int bnet_tcp_set_cork(struct bnet_tcb *t, int on)
 {
-    return BNET_EACH_UNLOCK(bc_unlock_held, t, dnet_tcp_set_cork, on);
+    return BNET_EACH(t, dnet_tcp_set_cork, on);
 }
 
 static int bnet_tcp_set_tx(struct bnet_tcb *t, uint8_t ttl, uint8_t tos, uint32_t notsent_lowat)
