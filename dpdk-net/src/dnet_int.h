@@ -234,9 +234,10 @@ void dnet_group_redirect(struct dnet_ctx *ctx, struct dnet_ctx *owner, struct rt
 /* A segment for a listening port that no connection of @ctx takes and that opens none (not
  * a lone SYN): its connection may live in another context, whose SYN came in on another
  * queue (af_packet's rollover, a peer that spreads its flows differently).  The contexts
- * are asked in turn, from the one after @origin's on; each looks the segment up, and the
- * last one answers it as its own listener would (RST).  Returns 1 and takes *@mp when it
- * is passed on, 0 when @ctx is the last to ask (or the only context). */
+ * are asked in queue order, round from @origin (the queue that received it) back to just
+ * before it; each looks the segment up, and the last one answers it as its own listener
+ * would (RST).  Returns 1 and takes *@mp when it is passed on to the next live context,
+ * 0 when @ctx is the last to ask (or the only context). */
 int dnet_group_ask(struct dnet_ctx *ctx, struct rte_mbuf **mp, uint16_t origin);
 /* The queue whose context first received @m, a segment dnet_group_ask passed on. */
 uint16_t dnet_group_asker(const struct rte_mbuf *m);

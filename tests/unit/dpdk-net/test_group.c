@@ -447,6 +447,23 @@ static void listen_group(struct dnet_ctx **c, struct dnet_tcb **l, uint32_t *que
     }
 }
 
+/* A SYN from port @sport (sequence @seq) to port 80 on queue @q, polled by @c[@q]: its
+ * SYN-ACK on the same queue, whose sequence number becomes @var; or, @var NULL, none. */
+static void syn(struct dnet_ctx **c, int q, int sport, int seq, const char *var)
+{
+    char spec[128];
+
+    inject(q, "tcp sport=%d dport=80 flags=S seq=%d", sport, seq);
+    dnet_ctx_poll(c[q]);
+    if (!var) {
+        expect_none(q);
+        return;
+    }
+    snprintf(spec, sizeof(spec), "tcp sport=80 dport=%d flags=SA seq=@%s ack=%d", sport, var,
+             seq + 1);
+    expect(q, spec);
+}
+
 /* One listening socket as a listener in each context: its backlog (2) holds the SYN and
  * accept queues of both together, wherever the SYNs land; accept() on either makes room on
  * both; listen() again moves the limit; closing leaves the shared count at zero. */
@@ -457,12 +474,8 @@ START_TEST(test_group_listen_backlog_shared)
     uint32_t queued = 0;
 
     listen_group(c, l, &queued, 2);
-    inject(0, "tcp sport=1 dport=80 flags=S seq=100");
-    dnet_ctx_poll(c[0]);
-    expect(0, "tcp sport=80 dport=1 flags=SA seq=@a ack=101");
-    inject(1, "tcp sport=2 dport=80 flags=S seq=200");
-    dnet_ctx_poll(c[1]);
-    expect(1, "tcp sport=80 dport=2 flags=SA seq=@b ack=201");
+    syn(c, 0, 1, 100, "a");
+    syn(c, 1, 2, 200, "b");
     ck_assert_uint_eq(queued, 2);
     /* Full: a third SYN is dropped on either queue, by the context it reached. */
     inject(0, "tcp sport=3 dport=80 flags=S seq=300");
@@ -478,20 +491,14 @@ START_TEST(test_group_listen_backlog_shared)
     ck_assert_int_eq(dnet_tcp_accept(c[1], l[1], &t), -EAGAIN);
     ck_assert_int_eq(dnet_tcp_accept(c[0], l[0], &t), 0);
     ck_assert_uint_eq(queued, 1);
-    inject(1, "tcp sport=4 dport=80 flags=S seq=400");
-    dnet_ctx_poll(c[1]);
-    expect(1, "tcp sport=80 dport=4 flags=SA seq=@d ack=401");
-    inject(0, "tcp sport=5 dport=80 flags=S seq=500");
-    dnet_ctx_poll(c[0]);
-    expect_none(0);
+    syn(c, 1, 4, 400, "d");
+    syn(c, 0, 5, 500, NULL);
     ck_assert_uint_eq(dnet_ctx_stats(c[0])->tcp_backlog_drop, 2);
     /* listen() again with 3: one more fits, the queued two stay. */
     for (int q = 0; q < NQ; q++)
         ck_assert_int_eq(dnet_tcp_set_backlog(c[q], l[q], 3), 0);
     ck_assert_int_eq(dnet_tcp_set_backlog(c[0], t, 3), -EINVAL);
-    inject(0, "tcp sport=5 dport=80 flags=S seq=500");
-    dnet_ctx_poll(c[0]);
-    expect(0, "tcp sport=80 dport=5 flags=SA seq=@e ack=501");
+    syn(c, 0, 5, 500, "e");
     ck_assert_uint_eq(queued, 3);
     /* Closing the listeners ends their embryos; the accepted connection is not theirs. */
     dnet_tcp_abort(c[0], t);
@@ -515,9 +522,7 @@ START_TEST(test_group_misqueued_segment_finds_its_connection)
     char buf[16];
 
     listen_group(c, l, &queued, 4);
-    inject(1, "tcp sport=1000 dport=80 flags=S seq=100");
-    dnet_ctx_poll(c[1]);
-    expect(1, "tcp sport=80 dport=1000 flags=SA seq=@a ack=101");
+    syn(c, 1, 1000, 100, "a");
     /* The handshake's ACK on queue 0: context 1's embryo gets it. */
     inject(0, "tcp sport=1000 dport=80 flags=A seq=101 ack=@a+1");
     dnet_ctx_poll(c[0]);
