@@ -19,6 +19,8 @@ function(bypass_module name)
   endif()
   if(BYPASS_SANITIZE AND NOT M_FREESTANDING)
     target_compile_options(bypass_${name} PRIVATE -fsanitize=address,undefined)
+    # Whatever links the library needs the sanitizers' run-time libraries too.
+    target_link_options(bypass_${name} INTERFACE -fsanitize=address,undefined)
   endif()
   target_link_libraries(bypass_${name} PUBLIC ${M_DEPS} PRIVATE ${M_PRIVATE_DEPS})
 endfunction()
