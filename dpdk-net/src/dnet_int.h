@@ -195,6 +195,8 @@ static inline uint32_t dnet_csum(const void *buf, size_t len)
 }
 int dnet_ip4_frag_init(struct dnet_ctx *ctx);
 void dnet_ip4_frag_fini(struct dnet_ctx *ctx);
+/* Free the fragments the reassembly dropped since the last call, counting them; once a burst. */
+void dnet_ip4_frag_reap(struct dnet_ctx *ctx);
 
 /* Resolve @ip: 0 and *mac if known; else -EINPROGRESS with @m (if not NULL) queued until the
  * reply comes, or -ENOSPC / -EHOSTUNREACH with @m freed and counted. */

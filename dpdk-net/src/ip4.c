@@ -39,8 +39,17 @@ void dnet_ip4_frag_fini(struct dnet_ctx *ctx)
 {
     if (ctx->frag_tbl)
         rte_ip_frag_table_destroy(ctx->frag_tbl);
-    rte_ip_frag_free_death_row(&ctx->frag_dr, 0);
+    dnet_ip4_frag_reap(ctx);
     ctx->frag_tbl = NULL;
+}
+
+void dnet_ip4_frag_reap(struct dnet_ctx *ctx)
+{
+    /* The death row holds every fragment the reassembly gave up on since the last reap:
+     * overlapping or malformed ones, those of a datagram that timed out, and any that found
+     * the table full.  rte_ip_frag does not bound the row: it must be reaped once a burst. */
+    ctx->st.ip_frag_drop += ctx->frag_dr.cnt;
+    rte_ip_frag_free_death_row(&ctx->frag_dr, 0);
 }
 
 int dnet_l4_csum_ok(const struct dnet_ctx *ctx, const struct rte_mbuf *m)

@@ -167,7 +167,7 @@ int dnet_ctx_poll(struct dnet_ctx *ctx)
     /* Any packet handled or timer run may have changed some endpoint's readiness. */
     if (dnet_wheel_run(ctx, ctx->now_us / DNET_TICK_US) > 0 || n)
         ctx->gen++;
-    rte_ip_frag_free_death_row(&ctx->frag_dr, 0);
+    dnet_ip4_frag_reap(ctx);
     dnet_ctx_tx_flush(ctx);
     return n;
 }
@@ -214,7 +214,7 @@ int dnet_ctx_clock_advance(struct dnet_ctx *ctx, uint64_t us)
         ctx->now_us = next;
         dnet_wheel_run(ctx, ctx->wheel.cur_tick + 1);
     }
-    rte_ip_frag_free_death_row(&ctx->frag_dr, 0);
+    dnet_ip4_frag_reap(ctx);
     dnet_ctx_tx_flush(ctx);
     return 0;
 }
