@@ -22,7 +22,8 @@
     X(tcp_rx) X(tcp_bad) X(tcp_tx) X(tcp_rst_tx) X(tcp_retrans) X(tcp_fast_retrans) \
     X(tcp_rto) X(tcp_ooo) X(tcp_drop) X(tcp_backlog_drop) X(tcp_challenge_ack) \
     X(tcp_nomem_drop) X(tcp_tw_overflow) X(tcp_orphan_overflow) X(tcp_abort_on_data) \
-    X(tcp_orphan_timeout) X(redirect_tx) X(redirect_rx) X(redirect_drop) X(redirect_ask) \
+    X(tcp_orphan_timeout) X(tcp_oow_ack_limited) \
+    X(redirect_tx) X(redirect_rx) X(redirect_drop) X(redirect_ask) \
     X(tx_bursts)
 
 #define BNET_ONE(f) + 1

@@ -100,7 +100,9 @@ int dnet_tcp_ack_in(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const struct tcp
     int sack_new = 0;
 
     if (seq_gt(s->ack, tcb->snd_max)) {
-        dnet_tcp_send_ack(ctx, tcb);   /* acknowledges something never sent */
+        /* It acknowledges something never sent. */
+        dnet_tcp_send_oow_ack(ctx, tcb, s->len + !!(s->flags & (TCP_F_SYN | TCP_F_FIN)),
+                              s->flags & TCP_F_SYN);
         return -1;
     }
     if (tcb->sack_ok && s->opt.nsack)

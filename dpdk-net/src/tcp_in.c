@@ -205,10 +205,11 @@ static int tcp_seq_ok(const struct dnet_tcb *tcb, const struct tcp_seg *s, uint3
            (seq_le(nxt, s->seq + seglen - 1) && seq_lt(s->seq + seglen - 1, nxt + wnd));
 }
 
+/* RFC 5961's challenge ACK, for an in-window RST or SYN; limited as any refused segment's. */
 static void tcp_challenge_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
-    ctx->st.tcp_challenge_ack++;
-    dnet_tcp_send_ack(ctx, tcb);
+    if (dnet_tcp_send_oow_ack(ctx, tcb, 0, 1))
+        ctx->st.tcp_challenge_ack++;
 }
 
 /* A FIN at rcv_nxt: consume it and move the state machine. */
@@ -260,7 +261,7 @@ static void tcp_sync_input(struct dnet_ctx *ctx, struct dnet_tcb *tcb, struct tc
     /* PAWS (RFC 7323 5.3): an older timestamp marks an old duplicate. */
     if (tcb->ts_ok && s->opt.has_ts && !(s->flags & TCP_F_RST) && seq_lt(s->opt.tsval, tcb->ts_recent)) {
         ctx->st.tcp_drop++;
-        dnet_tcp_send_ack(ctx, tcb);
+        dnet_tcp_send_oow_ack(ctx, tcb, seglen, s->flags & TCP_F_SYN);
         return;
     }
     if (!tcp_seq_ok(tcb, s, seglen)) {
@@ -268,7 +269,7 @@ static void tcp_sync_input(struct dnet_ctx *ctx, struct dnet_tcb *tcb, struct tc
         if (!(s->flags & TCP_F_RST)) {
             if (tcb->state == DNET_TCP_TIME_WAIT && (s->flags & TCP_F_FIN))
                 dnet_tcp_enter_time_wait(ctx, tcb); /* retransmitted FIN: restart 2 MSL */
-            dnet_tcp_send_ack(ctx, tcb);
+            dnet_tcp_send_oow_ack(ctx, tcb, seglen, s->flags & TCP_F_SYN);
         }
         return;
     }

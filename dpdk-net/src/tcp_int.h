@@ -4,6 +4,9 @@
 #ifndef DNET_TCP_INT_H
 #define DNET_TCP_INT_H
 
+/* Linux's tcp_invalid_ratelimit default: ACKs for refused segments, per connection. */
+#define DNET_TCP_OOW_ACK_US 500000u
+
 #include <stdint.h>
 
 #include <rte_tcp.h>
@@ -123,6 +126,7 @@ struct dnet_tcb {
 
     /* keepalive (off while ka_idle_us == 0) */
     uint64_t ka_idle_us, ka_intvl_us, last_rcv_us;
+    uint64_t oow_ack_us;           /* when the last ACK for a refused segment left, + 1 */
     uint32_t ka_cnt, ka_probes;
 
     struct dnet_bytebuf snd, rcv;
@@ -222,6 +226,11 @@ void dnet_tcp_data_in(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t seq,
 void dnet_tcp_output(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 int dnet_tcp_send_syn(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 void dnet_tcp_send_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
+/* The ACK that answers a segment refused (out of window, PAWS, a challenge, an ACK of data
+ * never sent), of @seglen sequence numbers (data, SYN and FIN) with @syn set or not: at
+ * most one per DNET_TCP_OOW_ACK_US per connection unless it carried data or a FIN (counted
+ * in tcp_oow_ack_limited when held back).  @return 1 if the ACK went out, 0 if not. */
+int dnet_tcp_send_oow_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t seglen, int syn);
 void dnet_tcp_send_rst(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 void dnet_tcp_retransmit_first(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 /* Resend @len (<= mss) bytes at @seq (snd_una <= seq, inside the send buffer). */

@@ -176,6 +176,25 @@ void dnet_tcp_send_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
     tcp_xmit(ctx, tcb, tcb->snd_max, TCP_F_ACK, 0, 0);
 }
 
+/* Two ends that disagree about the sequence space (one took a forged or corrupted segment as
+ * data) refuse each other's segments, and each answer is an ACK the other refuses in turn:
+ * an ACK storm that never ends on its own.  As Linux's tcp_oow_rate_limited(): a segment
+ * with data or a FIN is worth its answer (it is not part of such a loop); a bare ACK, RST or
+ * a SYN gets one answer per 500 ms per connection (RFC 5961 section 7 limits challenge ACKs
+ * the same way). */
+int dnet_tcp_send_oow_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t seglen, int syn)
+{
+    if (seglen == 0 || syn) {
+        if (tcb->oow_ack_us && ctx->now_us + 1 - tcb->oow_ack_us < DNET_TCP_OOW_ACK_US) {
+            ctx->st.tcp_oow_ack_limited++;
+            return 0;
+        }
+        tcb->oow_ack_us = ctx->now_us + 1;
+    }
+    dnet_tcp_send_ack(ctx, tcb);
+    return 1;
+}
+
 void dnet_tcp_send_rst(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
     ctx->st.tcp_rst_tx++;

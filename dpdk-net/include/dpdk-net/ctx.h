@@ -84,6 +84,10 @@ struct dnet_stats {
     uint64_t tcp_abort_on_data;   /**< data for a connection closed for reading: RST */
     uint64_t tcp_orphan_timeout;  /**< an orphan gave up: FIN_WAIT_2 timeout, retransmissions
                                        or zero-window probes unanswered */
+    uint64_t tcp_oow_ack_limited; /**< a refused segment (out of window, PAWS, one that
+                                       acknowledges data never sent, or a challenge) left
+                                       unanswered: its connection answered one under 500 ms
+                                       ago (Linux's tcp_invalid_ratelimit) */
     /** Several contexts on one port.  A redirected frame counts in rx_pkts, eth and ip_*
      *  of the context that received it, then in redirect_tx there and redirect_rx plus
      *  tcp_ or udp_* in its owner (summed over the contexts, each layer counts it once).

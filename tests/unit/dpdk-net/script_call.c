@@ -25,7 +25,7 @@ static const struct { const char *name; size_t off; } g_stats[] = {
     S(udp_tx), S(tcp_rx), S(tcp_bad), S(tcp_tx), S(tcp_rst_tx), S(tcp_retrans),
     S(tcp_fast_retrans), S(tcp_rto), S(tcp_ooo), S(tcp_drop), S(tcp_backlog_drop),
     S(tcp_challenge_ack), S(tcp_nomem_drop), S(tcp_tw_overflow), S(tcp_orphan_overflow),
-    S(tcp_abort_on_data), S(tcp_orphan_timeout),
+    S(tcp_abort_on_data), S(tcp_orphan_timeout), S(tcp_oow_ack_limited),
 #undef S
 };
 

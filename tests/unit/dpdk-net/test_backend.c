@@ -153,7 +153,7 @@ START_TEST(test_backend_stats_json_parses)
      * dnet_stats (the contexts' sums), all 64-bit. */
     int n = g_be->ctx_count();
     ck_assert_int_ge(n, 1);
-    ck_assert_int_eq(json_flat_count(js), 1 + 3 * n + 53);
+    ck_assert_int_eq(json_flat_count(js), 1 + 3 * n + 54);
     ck_assert_msg(!strncmp(js, "{\"contexts\":", 12), "%s", js);
     ck_assert_msg(strstr(js, "\"ctx0_rx_pkts\":"), "%s", js);
     ck_assert_msg(strstr(js, "\"ctx0_owners\":"), "%s", js);
