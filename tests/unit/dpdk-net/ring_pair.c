@@ -4,6 +4,7 @@
 
 #include <rte_eal.h>
 #include <rte_eth_ring.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 
 #include "ring_pair.h"
@@ -36,6 +37,17 @@ int ring_pair_setup(struct ring_pair *p, const char *tag)
 fail:
     fprintf(stderr, "EAL or net_ring port set-up failed\n");
     return -1;
+}
+
+size_t ring_pair_heap_used(void)
+{
+    struct rte_malloc_socket_stats st;
+    size_t used = 0;
+
+    for (int s = 0; s < RTE_MAX_NUMA_NODES; s++)
+        if (rte_malloc_get_socket_stats(s, &st) == 0)
+            used += st.heap_allocsz_bytes;
+    return used;
 }
 
 void ring_pair_drain(struct ring_pair *p)

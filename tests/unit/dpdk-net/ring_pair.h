@@ -18,6 +18,10 @@ struct ring_pair {
  * Returns 0, or -1 after a line on stderr. */
 int ring_pair_setup(struct ring_pair *p, const char *tag);
 
+/* Bytes allocated from the EAL heap (rte_malloc) now, on every socket: what a test compares
+ * before and after to find a leak. */
+size_t ring_pair_heap_used(void);
+
 /* Free every frame left in either ring (between tests). */
 void ring_pair_drain(struct ring_pair *p);
 

@@ -44,17 +44,6 @@ struct conn {
     struct dnet_tcb *c, *s;      /* client and server ends (NULL once closed) */
 };
 
-static size_t heap_used(void)
-{
-    struct rte_malloc_socket_stats st;
-    size_t used = 0;
-
-    for (int s = 0; s < RTE_MAX_NUMA_NODES; s++)
-        if (rte_malloc_get_socket_stats(s, &st) == 0)
-            used += st.heap_allocsz_bytes;
-    return used;
-}
-
 static void ctx_make(struct dnet_ctx **ctx, int i, const struct dnet_ctx_conf *tweak)
 {
     struct dnet_ctx_conf conf = *tweak;
@@ -81,7 +70,7 @@ static void rig_open(struct rig *r, const struct dnet_ctx_conf *cli,
     ctx_make(&r->cli, 0, cli);
     ctx_make(&r->srv, 1, srv);
     ck_assert_int_eq(dnet_tcp_listen(r->srv, htons(80), 128, &r->lsn), 0);
-    r->heap0 = heap_used();
+    r->heap0 = ring_pair_heap_used();
     for (int i = 0; i < 2; i++)
         r->pool0[i] = rte_mempool_avail_count(g_pair.port[i].pool);
 }
@@ -151,8 +140,8 @@ static void rig_check_all_free(struct rig *r, const char *what)
                   "%s: client blocks leaked", what);
     ck_assert_msg(free_blocks(r->srv, htonl(CLIENT_IP)) == r->max_conns - 1,
                   "%s: server blocks leaked", what);
-    ck_assert_msg(heap_used() == r->heap0, "%s: heap %zd bytes off its start", what,
-                  (ssize_t)(heap_used() - r->heap0));
+    ck_assert_msg(ring_pair_heap_used() == r->heap0, "%s: heap %zd bytes off its start", what,
+                  (ssize_t)(ring_pair_heap_used() - r->heap0));
     for (int i = 0; i < 2; i++)
         ck_assert_msg(rte_mempool_avail_count(g_pair.port[i].pool) == r->pool0[i],
                       "%s: port %d pool %d mbufs off its start", what, i,
@@ -582,7 +571,7 @@ START_TEST(test_tcp_close_orphan_buffers)
     rig_open(&r, &cli, &srv);
     batch_open(&r, p, BATCH);
     batch_exchange(&r, p, BATCH);
-    live = heap_used();
+    live = ring_pair_heap_used();
     r.drop[0] = 1;                   /* the client's ACKs of the FINs are lost */
     for (unsigned i = 0; i < BATCH; i++) {
         recv_all(r.cli, p[i].c, RESP_BYTES);
@@ -590,9 +579,9 @@ START_TEST(test_tcp_close_orphan_buffers)
     }
     rig_pump(&r);
     r.drop[0] = 0;
-    ck_assert_msg(heap_used() + BATCH * 2 * 262144 <= live,
+    ck_assert_msg(ring_pair_heap_used() + BATCH * 2 * 262144 <= live,
                   "%u orphans in FIN_WAIT_1 still hold %zu of %u buffer bytes", BATCH,
-                  BATCH * 2 * 262144 - (live - heap_used()), BATCH * 2 * 262144);
+                  BATCH * 2 * 262144 - (live - ring_pair_heap_used()), BATCH * 2 * 262144);
     rig_advance(&r, 1000);           /* the FINs again, acknowledged: FIN_WAIT_2 */
     for (unsigned i = 0; i < BATCH; i++) {
         ck_assert_int_eq(dnet_tcp_recv(r.cli, p[i].c, b, 1), 0);
@@ -626,13 +615,13 @@ START_TEST(test_tcp_close_orphan_zero_window)
     for (unsigned i = 0; i < BATCH; i++)
         ck_assert_int_eq(dnet_tcp_send(r.srv, p[i].s, big, sizeof(big)), (ssize_t)sizeof(big));
     rig_advance(&r, 100);            /* the client's window fills and shuts */
-    live = heap_used();
+    live = ring_pair_heap_used();
     for (unsigned i = 0; i < BATCH; i++)
         close_end(r.srv, &p[i].s);
     rig_pump(&r);
-    ck_assert_msg(heap_used() + BATCH * (2 * 262144 - sizeof(big)) <= live,
+    ck_assert_msg(ring_pair_heap_used() + BATCH * (2 * 262144 - sizeof(big)) <= live,
                   "orphans with 64 KiB unsent hold %zu bytes more than that",
-                  heap_used() + BATCH * (2 * 262144 - sizeof(big)) - live);
+                  ring_pair_heap_used() + BATCH * (2 * 262144 - sizeof(big)) - live);
     rig_advance(&r, 120 * 1000);
     ck_assert_uint_eq(dnet_ctx_stats(r.srv)->tcp_orphan_timeout, BATCH);
     ck_assert_msg(free_blocks(r.srv, htonl(CLIENT_IP)) == MAX_CONNS - 1,

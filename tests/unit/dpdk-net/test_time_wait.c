@@ -196,17 +196,6 @@ static void churn_close(struct churn *r)
     ring_pair_drain(&g_pair);
 }
 
-static size_t heap_used(void)
-{
-    struct rte_malloc_socket_stats st;
-    size_t used = 0;
-
-    for (int s = 0; s < RTE_MAX_NUMA_NODES; s++)
-        if (rte_malloc_get_socket_stats(s, &st) == 0)
-            used += st.heap_allocsz_bytes;
-    return used;
-}
-
 /* With the default 256 KiB buffers each way, 3000 TIME_WAIT blocks that kept theirs would
  * need 1.5 GiB; the EAL here has 256 MiB.  (Before the fix: stalled after ~480.) */
 START_TEST(test_tcp_time_wait_many_active_closes_default_buffers)
@@ -216,18 +205,19 @@ START_TEST(test_tcp_time_wait_many_active_closes_default_buffers)
     size_t base;
 
     churn_open(&r, &dflt, 32);
-    base = heap_used();
+    base = ring_pair_heap_used();
     churn_run(&r, 3000);
     ck_assert_uint_eq(dnet_ctx_stats(r.srv)->tcp_nomem_drop, 0);
     ck_assert_uint_eq(dnet_ctx_stats(r.srv)->tcp_tw_overflow, 0);
     ck_assert_uint_eq(dnet_ctx_stats(r.cli)->tcp_rto, 0);
     /* 3000 blocks in TIME_WAIT hold no buffers: well under 2 KiB each. */
-    ck_assert_msg(heap_used() < base + 3000 * 2048, "heap grew by %zu bytes for 3000 TIME_WAITs",
-                  heap_used() - base);
+    ck_assert_msg(ring_pair_heap_used() < base + 3000 * 2048,
+                  "heap grew by %zu bytes for 3000 TIME_WAITs", ring_pair_heap_used() - base);
     /* Two MSL later they are all gone. */
     churn_advance(&r, 60000 * 1000ull + 2000);
-    ck_assert_msg(heap_used() <= base, "heap %zu bytes above the start after TIME_WAIT ended",
-                  heap_used() - base);
+    ck_assert_msg(ring_pair_heap_used() <= base,
+                  "heap %zu bytes above the start after TIME_WAIT ended",
+                  ring_pair_heap_used() - base);
     churn_close(&r);
 }
 END_TEST
@@ -259,7 +249,7 @@ START_TEST(test_tcp_time_wait_overflow_and_syn_reuse)
 
     churn_open(&r, &c, 8);
     r.sport_base = 40000;
-    base = heap_used();
+    base = ring_pair_heap_used();
     churn_run(&r, 100);
     ck_assert_uint_eq(dnet_ctx_stats(r.srv)->tcp_tw_overflow, 80);
     churn_advance(&r, 10000);
@@ -271,7 +261,8 @@ START_TEST(test_tcp_time_wait_overflow_and_syn_reuse)
     ck_assert_uint_eq(dnet_ctx_stats(r.cli)->tcp_rto, 0);
     ck_assert_uint_eq(dnet_ctx_stats(r.cli)->tcp_rst_tx, 0);
     /* Only max_time_wait blocks are left, without buffers. */
-    ck_assert_msg(heap_used() < base + 20 * 2048, "heap grew by %zu bytes", heap_used() - base);
+    ck_assert_msg(ring_pair_heap_used() < base + 20 * 2048, "heap grew by %zu bytes",
+                  ring_pair_heap_used() - base);
     churn_close(&r);
 }
 END_TEST
