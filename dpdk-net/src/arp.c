@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // ARP (RFC 826): the context's cache (open addressing with tombstones), requests with
-// retries, replies, gratuitous announcements, and frames queued while resolving.
+// retries, replies, gratuitous announcements, frames queued while resolving, and the
+// re-confirmation of entries in use (RFC 1122 2.3.2.1), so that a changed address heals.
 #include <errno.h>
 #include <string.h>
 
@@ -10,6 +11,13 @@
 
 #define ARP_RETRY_US 1000000u
 #define ARP_TRIES 3
+/* A learnt entry unconfirmed for longer is stale (Linux's base_reachable_time): the next
+ * frame to it still goes to the cached address, and starts unicast probes (RFC 1122
+ * 2.3.2.1, Linux's PROBE state); ARP_TRIES of them unanswered, the entry is resolved
+ * again by broadcast, as a new one.  Without it an entry lived for ever: a peer whose
+ * address changed without a gratuitous ARP (or one a corrupted or forged ARP frame
+ * rewrote) was unreachable until it happened to send ARP itself. */
+#define ARP_REACHABLE_US 30000000u
 
 static unsigned arp_hash(rte_be32_t ip)
 {
@@ -43,6 +51,7 @@ static struct dnet_arp_entry *arp_insert(struct dnet_ctx *ctx, rte_be32_t ip)
             e->state = DNET_ARP_PENDING;
             e->tries = 0;
             e->nq = 0;
+            e->permanent = 0;
             return e;
         }
     }
@@ -90,6 +99,17 @@ static void arp_timer_fn(struct dnet_ctx *ctx, struct dnet_timer *t)
 {
     struct dnet_arp_entry *e = container_of(t, struct dnet_arp_entry, timer);
 
+    if (e->state == DNET_ARP_RESOLVED) {
+        /* Probing a stale entry (arp_stale): a frame from it ends the probes (arp_learn). */
+        if (e->tries < ARP_TRIES) {
+            e->tries++;
+            arp_send(ctx, RTE_ARP_OP_REQUEST, &e->mac, e->ip, &e->mac);
+            dnet_timer_arm(ctx, &e->timer, ARP_RETRY_US);
+            return;
+        }
+        e->state = DNET_ARP_PENDING;       /* gone, or moved: ask everyone */
+        e->tries = 0;
+    }
     if (e->state != DNET_ARP_PENDING)
         return;
     if (e->tries >= ARP_TRIES) {
@@ -102,11 +122,13 @@ static void arp_timer_fn(struct dnet_ctx *ctx, struct dnet_timer *t)
     dnet_timer_arm(ctx, &e->timer, ARP_RETRY_US);
 }
 
-/* Record ip -> mac; sends frames that waited for it. */
+/* Record ip -> mac, confirmed now; sends frames that waited for it. */
 static void arp_learn(struct dnet_ctx *ctx, struct dnet_arp_entry *e, const struct rte_ether_addr *mac)
 {
     rte_ether_addr_copy(mac, &e->mac);
     e->state = DNET_ARP_RESOLVED;
+    e->confirmed_us = ctx->now_us;
+    e->tries = 0;
     dnet_timer_cancel(&e->timer);
     for (unsigned i = 0; i < e->nq; i++)
         dnet_eth_output(ctx, e->q[i], &e->mac, RTE_ETHER_TYPE_IPV4);
@@ -135,6 +157,13 @@ int dnet_arp_resolve(struct dnet_ctx *ctx, rte_be32_t ip, struct rte_mbuf *m, st
     struct dnet_arp_entry *e = arp_find(ctx, ip);
 
     if (e && e->state == DNET_ARP_RESOLVED) {
+        /* Stale and not yet probed: the first unicast probe (arp_timer_fn sends the rest). */
+        if (unlikely(ctx->now_us - e->confirmed_us > ARP_REACHABLE_US) && !e->permanent &&
+            !e->tries) {
+            e->tries = 1;
+            arp_send(ctx, RTE_ARP_OP_REQUEST, &e->mac, ip, &e->mac);
+            dnet_timer_arm(ctx, &e->timer, ARP_RETRY_US);
+        }
         rte_ether_addr_copy(&e->mac, mac);
         return 0;
     }
@@ -170,7 +199,7 @@ static void arp_merge(struct dnet_ctx *ctx, const struct rte_arp_hdr *ah)
     e = arp_find(ctx, ah->arp_data.arp_sip);
     if (!e && ah->arp_data.arp_tip == ctx->ip)
         e = arp_insert(ctx, ah->arp_data.arp_sip);
-    if (e)
+    if (e && !e->permanent)
         arp_learn(ctx, e, &ah->arp_data.arp_sha);
 }
 
@@ -228,6 +257,7 @@ int dnet_arp_add(struct dnet_ctx *ctx, rte_be32_t ip, const struct rte_ether_add
     if (!e)
         return -ENOSPC;
     arp_learn(ctx, e, mac);
+    e->permanent = 1;
     return 0;
 }
 

@@ -54,9 +54,11 @@ enum { DNET_ARP_FREE, DNET_ARP_DEAD, DNET_ARP_PENDING, DNET_ARP_RESOLVED };
 struct dnet_arp_entry {
     rte_be32_t ip;
     uint8_t state, tries, nq;
+    uint8_t permanent;                 /* dnet_arp_add(): never aged, never overwritten */
     struct rte_ether_addr mac;
+    uint64_t confirmed_us;             /* the last ARP frame from it (RESOLVED) */
     struct rte_mbuf *q[DNET_ARP_QLEN]; /* IPv4 frames (eth header reserved) waiting */
-    struct dnet_timer timer;           /* request retry */
+    struct dnet_timer timer;           /* request retry, or the next probe of a stale entry */
     struct dnet_ctx *ctx;
 };
 

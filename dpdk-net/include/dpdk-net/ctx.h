@@ -162,7 +162,9 @@ const struct dnet_stats *dnet_ctx_stats(const struct dnet_ctx *ctx);
 const struct rte_ether_addr *dnet_ctx_mac(const struct dnet_ctx *ctx);
 
 /**
- * Insert or refresh a static-lifetime ARP entry @p ip -> @p mac (network byte order).
+ * Insert or replace a permanent ARP entry @p ip -> @p mac (network byte order), as
+ * `ip neigh add ... nud permanent`: never aged or probed, and ARP frames received do not
+ * change it.  (Learnt entries are probed again once they go 30 s unconfirmed.)
  * @return 0; -ENOSPC if the cache is full.
  */
 int dnet_arp_add(struct dnet_ctx *ctx, rte_be32_t ip, const struct rte_ether_addr *mac);
