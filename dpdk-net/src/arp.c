@@ -88,6 +88,14 @@ static void arp_request(struct dnet_ctx *ctx, rte_be32_t ip)
     arp_send(ctx, RTE_ARP_OP_REQUEST, &zero, ip, &bcast);
 }
 
+/* One unicast probe of a stale entry (arp_timer_fn sends the next ones). */
+static void arp_probe(struct dnet_ctx *ctx, struct dnet_arp_entry *e)
+{
+    e->tries++;
+    arp_send(ctx, RTE_ARP_OP_REQUEST, &e->mac, e->ip, &e->mac);
+    dnet_timer_arm(ctx, &e->timer, ARP_RETRY_US);
+}
+
 static void arp_drop_queue(struct dnet_ctx *ctx, struct dnet_arp_entry *e)
 {
     ctx->st.arp_unresolved_drop += e->nq;
@@ -102,9 +110,7 @@ static void arp_timer_fn(struct dnet_ctx *ctx, struct dnet_timer *t)
     if (e->state == DNET_ARP_RESOLVED) {
         /* Probing a stale entry (arp_stale): a frame from it ends the probes (arp_learn). */
         if (e->tries < ARP_TRIES) {
-            e->tries++;
-            arp_send(ctx, RTE_ARP_OP_REQUEST, &e->mac, e->ip, &e->mac);
-            dnet_timer_arm(ctx, &e->timer, ARP_RETRY_US);
+            arp_probe(ctx, e);
             return;
         }
         e->state = DNET_ARP_PENDING;       /* gone, or moved: ask everyone */
@@ -157,13 +163,10 @@ int dnet_arp_resolve(struct dnet_ctx *ctx, rte_be32_t ip, struct rte_mbuf *m, st
     struct dnet_arp_entry *e = arp_find(ctx, ip);
 
     if (e && e->state == DNET_ARP_RESOLVED) {
-        /* Stale and not yet probed: the first unicast probe (arp_timer_fn sends the rest). */
+        /* Stale and not yet probed (tries counts the probes; arp_learn zeroes it). */
         if (unlikely(ctx->now_us - e->confirmed_us > ARP_REACHABLE_US) && !e->permanent &&
-            !e->tries) {
-            e->tries = 1;
-            arp_send(ctx, RTE_ARP_OP_REQUEST, &e->mac, ip, &e->mac);
-            dnet_timer_arm(ctx, &e->timer, ARP_RETRY_US);
-        }
+            !e->tries)
+            arp_probe(ctx, e);
         rte_ether_addr_copy(&e->mac, mac);
         return 0;
     }

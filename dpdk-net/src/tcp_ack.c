@@ -101,8 +101,7 @@ int dnet_tcp_ack_in(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const struct tcp
 
     if (seq_gt(s->ack, tcb->snd_max)) {
         /* It acknowledges something never sent. */
-        dnet_tcp_send_oow_ack(ctx, tcb, s->len + !!(s->flags & (TCP_F_SYN | TCP_F_FIN)),
-                              s->flags & TCP_F_SYN);
+        dnet_tcp_send_oow_ack(ctx, tcb, s);
         return -1;
     }
     if (tcb->sack_ok && s->opt.nsack)

@@ -208,7 +208,7 @@ static int tcp_seq_ok(const struct dnet_tcb *tcb, const struct tcp_seg *s, uint3
 /* RFC 5961's challenge ACK, for an in-window RST or SYN; limited as any refused segment's. */
 static void tcp_challenge_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
 {
-    if (dnet_tcp_send_oow_ack(ctx, tcb, 0, 1))
+    if (dnet_tcp_send_oow_ack(ctx, tcb, NULL))
         ctx->st.tcp_challenge_ack++;
 }
 
@@ -261,7 +261,7 @@ static void tcp_sync_input(struct dnet_ctx *ctx, struct dnet_tcb *tcb, struct tc
     /* PAWS (RFC 7323 5.3): an older timestamp marks an old duplicate. */
     if (tcb->ts_ok && s->opt.has_ts && !(s->flags & TCP_F_RST) && seq_lt(s->opt.tsval, tcb->ts_recent)) {
         ctx->st.tcp_drop++;
-        dnet_tcp_send_oow_ack(ctx, tcb, seglen, s->flags & TCP_F_SYN);
+        dnet_tcp_send_oow_ack(ctx, tcb, s);
         return;
     }
     if (!tcp_seq_ok(tcb, s, seglen)) {
@@ -269,7 +269,7 @@ static void tcp_sync_input(struct dnet_ctx *ctx, struct dnet_tcb *tcb, struct tc
         if (!(s->flags & TCP_F_RST)) {
             if (tcb->state == DNET_TCP_TIME_WAIT && (s->flags & TCP_F_FIN))
                 dnet_tcp_enter_time_wait(ctx, tcb); /* retransmitted FIN: restart 2 MSL */
-            dnet_tcp_send_oow_ack(ctx, tcb, seglen, s->flags & TCP_F_SYN);
+            dnet_tcp_send_oow_ack(ctx, tcb, s);
         }
         return;
     }

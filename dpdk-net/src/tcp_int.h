@@ -226,11 +226,11 @@ void dnet_tcp_data_in(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t seq,
 void dnet_tcp_output(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 int dnet_tcp_send_syn(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 void dnet_tcp_send_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
-/* The ACK that answers a segment refused (out of window, PAWS, a challenge, an ACK of data
- * never sent), of @seglen sequence numbers (data, SYN and FIN) with @syn set or not: at
- * most one per DNET_TCP_OOW_ACK_US per connection unless it carried data or a FIN (counted
- * in tcp_oow_ack_limited when held back).  @return 1 if the ACK went out, 0 if not. */
-int dnet_tcp_send_oow_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t seglen, int syn);
+/* The ACK that answers refused segment @s (out of window, PAWS, an ACK of data never sent;
+ * NULL: an RFC 5961 challenge): at most one per DNET_TCP_OOW_ACK_US per connection unless
+ * @s carried data or a FIN and no SYN (counted in tcp_oow_ack_limited when held back).
+ * @return 1 if the ACK went out, 0 if not. */
+int dnet_tcp_send_oow_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const struct tcp_seg *s);
 void dnet_tcp_send_rst(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 void dnet_tcp_retransmit_first(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
 /* Resend @len (<= mss) bytes at @seq (snd_una <= seq, inside the send buffer). */

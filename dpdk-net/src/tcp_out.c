@@ -182,9 +182,9 @@ void dnet_tcp_send_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb)
  * with data or a FIN is worth its answer (it is not part of such a loop); a bare ACK, RST or
  * a SYN gets one answer per 500 ms per connection (RFC 5961 section 7 limits challenge ACKs
  * the same way). */
-int dnet_tcp_send_oow_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint32_t seglen, int syn)
+int dnet_tcp_send_oow_ack(struct dnet_ctx *ctx, struct dnet_tcb *tcb, const struct tcp_seg *s)
 {
-    if (seglen == 0 || syn) {
+    if (!s || (s->flags & TCP_F_SYN) || (!s->len && !(s->flags & TCP_F_FIN))) {
         if (tcb->oow_ack_us && ctx->now_us + 1 - tcb->oow_ack_us < DNET_TCP_OOW_ACK_US) {
             ctx->st.tcp_oow_ack_limited++;
             return 0;
