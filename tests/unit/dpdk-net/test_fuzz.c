@@ -12,6 +12,7 @@
 
 #include <check.h>
 #include <rte_errno.h>
+#include <rte_ip.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
@@ -51,60 +52,39 @@ static int chance(unsigned per_mille)
     return below(1000) < per_mille;
 }
 
-/* ---- checksums, computed here from their definition (RFC 1071) */
-
-static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
-{
-    for (; n > 1; p += 2, n -= 2)
-        s += (uint32_t)p[0] << 8 | p[1];
-    if (n)
-        s += (uint32_t)p[0] << 8;
-    return s;
-}
-
-static void put16(uint8_t *p, uint32_t s)
-{
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
-    s = ~s & 0xffff;
-    p[0] = (uint8_t)(s >> 8);
-    p[1] = (uint8_t)s;
-}
-
 static size_t ip_ihl(const uint8_t *f) { return (f[14] & 15u) * 4u; }
 static size_t ip_tot(const uint8_t *f) { return (size_t)f[16] << 8 | f[17]; }
 
-/* Make the IPv4 header checksum right, and with @with_l4 the TCP/UDP/ICMP one when the headers say
- * where that is and the datagram is not a fragment (a fragment's covers the whole datagram). */
+/* Make the IPv4 header checksum right, and with @with_l4 the TCP/UDP/ICMP one when the
+ * headers say where that is and the datagram is not a fragment (a fragment's covers the
+ * whole datagram); DPDK's helpers, as script_build.c uses. */
 static void fix_csums(uint8_t *f, size_t len, int with_l4)
 {
-    size_t ihl, tot, l4len, at;
+    struct rte_ipv4_hdr *ih = (struct rte_ipv4_hdr *)(f + 14);
+    size_t ihl, tot, at;
     uint8_t *l4;
-    uint32_t s = 0;
+    uint16_t c;
 
     if (len < 34 || f[12] != 0x08 || f[13] != 0x00 || (ihl = ip_ihl(f)) < 20 || 14 + ihl > len)
         return;
-    f[24] = f[25] = 0;
-    put16(f + 24, sum16(0, f + 14, ihl));
+    ih->hdr_checksum = 0;
+    ih->hdr_checksum = (uint16_t)~rte_raw_cksum(ih, ihl);
     tot = ip_tot(f);
     if (!with_l4 || tot < ihl || 14 + tot > len || (f[20] & 0x3f) || f[21])
         return;
     l4 = f + 14 + ihl;
-    l4len = tot - ihl;
     switch (f[23]) {
     case IPPROTO_TCP: at = 16; break;
     case IPPROTO_UDP: at = 6; break;
     case IPPROTO_ICMP: at = 2; break;
     default: return;
     }
-    if (l4len < at + 2)
+    if (tot - ihl < at + 2)
         return;
     l4[at] = l4[at + 1] = 0;
-    if (f[23] != IPPROTO_ICMP)
-        s = sum16(f[23] + (uint32_t)l4len, f + 26, 8);
-    put16(l4 + at, sum16(s, l4, l4len));
-    if (f[23] == IPPROTO_UDP && !l4[at] && !l4[at + 1])
-        l4[at] = l4[at + 1] = 0xff;
+    c = f[23] == IPPROTO_ICMP ? (uint16_t)~rte_raw_cksum(l4, tot - ihl) :
+                                rte_ipv4_udptcp_cksum(ih, l4);
+    memcpy(l4 + at, &c, 2);
 }
 
 /* ---- the wire: frames side i sent, passed on, mutated or joined by invented ones */
@@ -224,7 +204,8 @@ static void fragment(struct wire *w, const uint8_t *f, size_t len)
     }
     cut[0] = 0;
     for (unsigned i = 1; i < n; i++)
-        cut[i] = cut[i - 1] + 8 * (1 + below((uint32_t)((pay - cut[i - 1]) / 8 / (n - i) + 1)));
+        cut[i] = RTE_MIN(pay, cut[i - 1] + 8 * (1 + below((uint32_t)((pay - cut[i - 1]) / 8 /
+                                                                    (n - i) + 1))));
     cut[n] = pay;
     for (unsigned i = 0; i < n; i++)
         if (cut[i] < cut[i + 1] && !chance(50))     /* 5%: a piece is lost */
@@ -361,9 +342,9 @@ static void mutate(struct wire *w, const uint8_t *src, size_t len)
     wire_put_bytes(w, f, len);
 }
 
-/* A frame from nowhere, for side @to: ARP with any fields (never claiming the sender's
- * address: that would only cut the wire), IPv4 with any protocol and payload, or an
- * unknown ethertype. */
+/* A frame from nowhere, for side @to: ARP with any fields (claiming the other side's address
+ * only rarely, a forgery that cuts the wire until the entry heals: arp_check()), IPv4 with
+ * any protocol and payload, or an unknown ethertype. */
 static void invent(struct wire *w, int to)
 {
     uint8_t f[FRAME_MAX];
@@ -385,9 +366,9 @@ static void invent(struct wire *w, int to)
         if (len >= 42 && chance(800)) {
             memcpy(f + 14, "\x00\x01\x08\x00\x06\x04\x00", 7);
             f[21] = (uint8_t)(1 + below(2));
-            do
+            other = htonl(to ? IP_A : IP_B);
+            while (!chance(4) && other == htonl(to ? IP_A : IP_B))
                 other = htonl(0x0a000000u | below(256));
-            while (other == htonl(to ? IP_A : IP_B));
             memcpy(f + 28, &other, 4);
             memcpy(f + 38, &me, 4);
         }
@@ -569,8 +550,7 @@ static void tcb_play(struct run *run, struct side *sd, int i, int k)
         break;
     case 8: case 9: case 10: case 11: case 12: case 13: case 14:
         r = dnet_tcp_recv(sd->ctx, *t, buf, len);
-        ck_assert_msg((r >= 0 && (size_t)r <= RTE_MIN(len, (size_t)avail) + !avail * len) ||
-                      err_ok(r), "recv %zu (%u readable): %zd", len, avail, r);
+        ck_assert_msg((r >= 0 && (size_t)r <= len) || err_ok(r), "recv %zu: %zd", len, r);
         ck_assert_msg(r <= 0 || (size_t)r <= avail, "recv %zd with %u readable", r, avail);
         run->rcvd += r > 0 ? (uint64_t)r : 0;
         break;
@@ -846,7 +826,8 @@ static void fuzz(struct run *r, uint64_t seed, uint64_t steps)
 /* Every layer saw what it must refuse, and what it must take. */
 START_TEST(test_fuzz_hostile_wire_no_crash_no_leak_still_works)
 {
-    uint64_t seed = env_u64("DNET_FUZZ_SEED", 1), steps = env_u64("DNET_FUZZ_STEPS", 100000);
+    /* Seed 2: among seeds 1-3, the ones whose forged ARP stalls the run without aging. */
+    uint64_t seed = env_u64("DNET_FUZZ_SEED", 2), steps = env_u64("DNET_FUZZ_STEPS", 100000);
 
     g_mutate = (unsigned)env_u64("DNET_FUZZ_MUTATE", g_mutate);
     static struct run r;
@@ -886,7 +867,7 @@ START_TEST(test_fuzz_hostile_wire_no_crash_no_leak_still_works)
                               t.ip_frag_drop, t.ip_reassembled, t.tcp_bad, t.tcp_rst_tx,
                               t.tcp_challenge_ack, t.tcp_ooo, t.tcp_retrans, t.udp_rx, t.udp_bad,
                               t.icmp_rx, t.icmp_bad, t.icmp_echo_replies, t.arp_rx, t.arp_bad,
-                              t.ip_unknown_proto, t.tcp_oow_ack_limited };
+                              t.ip_unknown_proto, t.tcp_oow_ack_limited, r.arp_wrong };
 
     if (steps >= 10000)
         for (unsigned k = 0; k < RTE_DIM(seen); k++)
