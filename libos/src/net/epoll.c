@@ -198,7 +198,7 @@ void net_epoll_forget(int fd, struct net_sock *s)
 	/* The items of @fd: the socket's own list holds them all. */
 	for (struct net_epitem *it = s->epitems, *next; it; it = next) {
 		next = it->snext;
-		if (it->fd == fd)
+		if (fd < 0 || it->fd == fd)
 			item_remove(it->ep, it->idx);
 	}
 }
@@ -242,6 +242,14 @@ long libos_sys_epoll_ctl(struct libos_args *a)
 			r = k;
 			goto out;
 		}
+	}
+	/* EPOLLEXCLUSIVE is for ADD only, with no bits but these: do_epoll_ctl() refuses
+	 * it before looking the item up. */
+	if (op != EPOLL_CTL_DEL && (ev.events & EPOLLEXCLUSIVE) &&
+	    (op == EPOLL_CTL_MOD || (ev.events & ~(EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP |
+						   EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE)))) {
+		r = -EINVAL;
+		goto out;
 	}
 	struct net_epoll *ep = f ? f->ep : NULL;
 	struct net_epitem *it = ep ? item_find(ep, s, fd) : NULL;
@@ -291,7 +299,7 @@ long libos_sys_epoll_ctl(struct libos_args *a)
 			r = -ENOENT;
 			break;
 		}
-		if ((ev.events | it->events) & EPOLLEXCLUSIVE) {
+		if (it->events & EPOLLEXCLUSIVE) {
 			r = -EINVAL;
 			break;
 		}
@@ -354,6 +362,22 @@ static bool visit(struct net_epitem *it, struct epoll_event *out, bool *again)
 		*again = false;
 	}
 	return true;
+}
+
+bool net_epoll_readable(struct net_epoll *ep)
+{
+	ep_drain();
+	for (struct net_epitem *it = ep->qhead; it; it = it->qnext) {
+		uint32_t avail;
+		uint32_t want = (it->events & (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI)) |
+				EPOLLERR | EPOLLHUP;
+		uint32_t ev = it->off ? 0 : net_sock_events(it->s, &avail) & want;
+		/* what visit() would report, its state left as it is */
+		if (ev && (!(it->events & EPOLLET) || it->gen != it->s->gen || (ev & ~it->seen) ||
+			   ((ev & EPOLLIN) && avail > it->avail)))
+			return true;
+	}
+	return false;
 }
 
 /* Ready LibOS items of @ep into @out (at most @max), with their trigger rules: only the

@@ -30,6 +30,19 @@ struct net_iov {
 	struct iovec small[IOV_SMALL_N];
 };
 
+/* What Linux checks of a guest buffer before any byte moves (import_ubuf(),
+ * import_iovec()): a range outside user space is -EFAULT even when nothing would be
+ * copied (a recv at the end of the stream); one call moves at most MAX_RW_COUNT bytes. */
+#define NET_RW_MAX	0x7ffff000ul		/* MAX_RW_COUNT: INT_MAX & PAGE_MASK */
+#define NET_USER_END	0x7ffffffff000ul	/* TASK_SIZE_MAX with 4-level paging */
+
+static bool user_range_ok(const void *p, size_t len)
+{
+	uintptr_t b = (uintptr_t)p, e = b + len;
+
+	return e >= b && e < NET_USER_END;
+}
+
 static long iov_get(struct net_iov *io, const struct iovec *uiov, long n)
 {
 	if (n < 0 || n > IOV_MAX_N)
@@ -41,13 +54,17 @@ static long iov_get(struct net_iov *io, const struct iovec *uiov, long n)
 		return -ENOMEM;
 	if (n && libos_from_guest(io->v, uiov, (size_t)n * sizeof(*io->v)))
 		return -EFAULT;
-	for (int i = 0; i < io->n; i++) {
+	for (int i = 0; i < io->n; i++)
 		if ((ssize_t)io->v[i].iov_len < 0)
 			return -EINVAL;
-		io->total += io->v[i].iov_len;
+	for (int i = 0; i < io->n; i++) {
+		size_t len = io->v[i].iov_len;
+		if (!user_range_ok(io->v[i].iov_base, len))
+			return -EFAULT;
+		if (len > NET_RW_MAX - io->total)
+			io->v[i].iov_len = len = NET_RW_MAX - io->total;
+		io->total += len;
 	}
-	if ((ssize_t)io->total < 0)
-		return -EINVAL;
 	return 0;
 }
 
@@ -57,13 +74,17 @@ static void iov_put(struct net_iov *io)
 		free(io->v);
 }
 
-static void iov_one(struct net_iov *io, void *buf, size_t len)
+/* One guest buffer: 0, or -EFAULT for a range outside user space. */
+static long iov_one(struct net_iov *io, void *buf, size_t len)
 {
+	if (len > NET_RW_MAX)
+		len = NET_RW_MAX;
 	io->small[0].iov_base = buf;
 	io->small[0].iov_len = len;
 	io->v = io->small;
 	io->n = 1;
 	io->total = len;
+	return user_range_ok(buf, len) ? 0 : -EFAULT;
 }
 
 /* Copy between @buf and the iovec from byte offset @off on, up to the first fault: the
@@ -218,8 +239,8 @@ static long try_recv(struct net_sock *s, void *arg)
 				s->error = 0;
 			return r;
 		}
-		if (s->state != NET_CONNECTED)
-			return -ENOTCONN;
+		if (s->state != NET_CONNECTED)	/* shut for reading: the end, as Linux */
+			return s->rd_shut && s->state != NET_LISTEN ? 0 : -ENOTCONN;
 		if (!want)
 			return 0;
 		r = x->flags & MSG_PEEK ? tcp_peek(s, x, want) : tcp_take(s, x, want);
@@ -297,9 +318,13 @@ static long sock_recv(struct libos_args *a, struct net_sock *s, struct xfer *x)
 	bool nb = s->nonblock || (x->flags & MSG_DONTWAIT);
 	long r;
 
-	if (x->flags & ~(MSG_DONTWAIT | MSG_PEEK | MSG_WAITALL | MSG_TRUNC | MSG_NOSIGNAL |
-			 MSG_CMSG_CLOEXEC))
-		return -EOPNOTSUPP;
+	/* No error queue is kept (IP_RECVERR is not served): it is always empty.  No urgent
+	 * data is kept either: TCP says so as tcp_recv_urg() does, UDP has none.  Other
+	 * flags Linux does not know are ignored, as there. */
+	if (x->flags & MSG_ERRQUEUE)
+		return -EAGAIN;
+	if ((x->flags & MSG_OOB) && s->type == SOCK_STREAM)
+		return s->state == NET_LISTEN ? -ENOTCONN : -EINVAL;
 	net_hold_arm(a->self);
 	r = try_unpolled(s, try_recv, x);
 	if (r == -EAGAIN)
@@ -328,6 +353,8 @@ static long try_send(struct net_sock *s, void *arg)
 		const struct sockaddr_in *to = x->addr ? x->addr : &s->peer;
 		if (!to->sin_port && !to->sin_addr.s_addr)
 			return x->addr ? -EINVAL : -EDESTADDRREQ;
+		if (s->wr_shut)
+			return -EPIPE;	/* sock_alloc_send_pskb(); no SIGPIPE for UDP */
 		if (x->io->total > sizeof(g_net.bounce))
 			return -EMSGSIZE;
 		if ((r = iov_copy(x->io, 0, g_net.bounce, x->io->total, false)))
@@ -342,7 +369,9 @@ static long try_send(struct net_sock *s, void *arg)
 				return -EINVAL;
 			seg = x->gso;
 		}
-		for (size_t off = 0; off < x->io->total; off += seg) {
+		/* at least one datagram: an empty one is a datagram too */
+		for (size_t off = 0; off < x->io->total || (off == 0 && !x->io->total);
+		     off += seg ? seg : 1) {
 			size_t n = x->io->total - off < seg ? x->io->total - off : seg;
 			r = g_net.be->udp_sendto_ext(s->udp, g_net.bounce + off, n,
 						     to->sin_addr.s_addr, to->sin_port, ttl, tos);
@@ -358,10 +387,17 @@ static long try_send(struct net_sock *s, void *arg)
 			s->error = 0;
 		return r;
 	}
-	if (s->state != NET_CONNECTED)
-		return -ENOTCONN;
+	if (s->state != NET_CONNECTED) {
+		/* sk_stream_wait_connect(): an error pending from the connection once, else
+		 * -EPIPE (never connected, listening, or closed) */
+		r = s->error ? -s->error : -EPIPE;
+		s->error = 0;
+		return r;
+	}
 	if (s->wr_shut)
 		return x->done ? (long)x->done : -EPIPE;
+	if (x->flags & MSG_OOB && !x->done)
+		return -EOPNOTSUPP;	/* no urgent pointer is sent */
 	while (x->done < x->io->total) {
 		size_t left = x->io->total - x->done;
 		size_t chunk = left < sizeof(g_net.bounce) ? left : sizeof(g_net.bounce);
@@ -416,8 +452,10 @@ static long sock_send(struct libos_args *a, struct net_sock *s, struct xfer *x)
 	bool nb = s->nonblock || (x->flags & MSG_DONTWAIT);
 	long r;
 
-	if (x->flags & ~(MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE | MSG_EOR | MSG_CONFIRM))
-		return -EOPNOTSUPP;
+	/* Flags Linux does not know are ignored, as there; urgent data (MSG_OOB) is not sent
+	 * (try_send) */
+	if ((x->flags & MSG_OOB) && s->type == SOCK_DGRAM)
+		return -EOPNOTSUPP;	/* udp_sendmsg() */
 	if (s->type == SOCK_DGRAM && s->state != NET_DEAD) {
 		net_lock();
 		r = 0;
@@ -439,8 +477,18 @@ static long sock_send(struct libos_args *a, struct net_sock *s, struct xfer *x)
 		r = (long)x->done;
 	if (r == -EINTR && x->done)
 		r = (long)x->done;
-	if (r == -EPIPE && !(x->flags & MSG_NOSIGNAL))
-		raise_sigpipe();
+	if (r == -EPIPE && s->type == SOCK_STREAM) {
+		/* sk_stream_error(): an error the connection met (a reset) is told first,
+		 * once, and without SIGPIPE */
+		net_lock();
+		int e = s->tcb && g_net.be && s->state == NET_CONNECTED ?
+			g_net.be->tcp_take_error(s->tcb) : 0;
+		net_unlock();
+		if (e)
+			r = -e;
+		else if (!(x->flags & MSG_NOSIGNAL))
+			raise_sigpipe();
+	}
 	return r;
 }
 
@@ -482,8 +530,9 @@ long libos_sys_read(struct libos_args *a)
 
 	if (!s)
 		return net_passthrough(a);
-	iov_one(&io, (void *)a->a[1], a->a[2]);
-	long r = sock_recv(a, s, &x);
+	long r = iov_one(&io, (void *)a->a[1], a->a[2]);
+	if (!r && io.total)	/* sock_read_iter(): an empty read takes no datagram */
+		r = sock_recv(a, s, &x);
 	net_sock_release(s);
 	return net_ret(a, r);
 }
@@ -496,8 +545,9 @@ long libos_sys_write(struct libos_args *a)
 
 	if (!s)
 		return net_passthrough(a);
-	iov_one(&io, (void *)a->a[1], a->a[2]);
-	long r = sock_send(a, s, &x);
+	long r = iov_one(&io, (void *)a->a[1], a->a[2]);
+	if (!r)
+		r = sock_send(a, s, &x);
 	net_sock_release(s);
 	return net_ret(a, r);
 }
@@ -511,7 +561,9 @@ static long vec_io(struct libos_args *a, bool out)
 
 	if (!s)
 		return net_passthrough(a);
-	if (!(r = iov_get(&io, (const struct iovec *)a->a[1], a->a[2])))
+	/* vfs_readv()/vfs_writev() stop at an empty vector: no empty datagram goes, none is
+	 * taken */
+	if (!(r = iov_get(&io, (const struct iovec *)a->a[1], a->a[2])) && io.total)
 		r = out ? sock_send(a, s, &x) : sock_recv(a, s, &x);
 	iov_put(&io);
 	net_sock_release(s);
@@ -538,8 +590,9 @@ long libos_sys_sendto(struct libos_args *a)
 
 	if (!s)
 		return net_passthrough(a);
-	iov_one(&io, (void *)a->a[1], a->a[2]);
-	r = s->type == SOCK_DGRAM ? dest_get(s, &to, (const void *)a->a[4], (long)(int)a->a[5]) : 0;
+	r = iov_one(&io, (void *)a->a[1], a->a[2]);
+	if (!r && s->type == SOCK_DGRAM)
+		r = dest_get(s, &to, (const void *)a->a[4], (long)(int)a->a[5]);
 	if (r == 2)
 		r = dgram_to_kernel(a, s);
 	else if (r >= 0) {
@@ -560,8 +613,9 @@ long libos_sys_recvfrom(struct libos_args *a)
 
 	if (!s)
 		return net_passthrough(a);
-	iov_one(&io, (void *)a->a[1], a->a[2]);
-	r = sock_recv(a, s, &x);
+	r = iov_one(&io, (void *)a->a[1], a->a[2]);
+	if (!r)
+		r = sock_recv(a, s, &x);
 	if (r >= 0 && a->a[4] && s->type == SOCK_STREAM) {
 		uint32_t zero = 0;	/* TCP names no source: Linux writes length 0 */
 		if (a->a[5] && libos_to_guest((void *)a->a[5], &zero, sizeof(zero)))
@@ -855,7 +909,7 @@ long libos_sys_sendfile(struct libos_args *a)
 			goto out;
 		}
 	}
-	iov_one(&io, NULL, a->a[3]);
+	(void)iov_one(&io, NULL, a->a[3]);	/* no guest buffer: the count, clamped */
 	r = sock_send(a, s, &x);
 	if (uoff && r > 0) {
 		off += r;

@@ -91,6 +91,9 @@ struct net_sock {
 	int state;			/* enum net_sock_state */
 	bool nonblock;			/* O_NONBLOCK of the (shared) open file */
 	bool rd_shut, wr_shut;
+	bool bind_addr, bind_port;	/* bind() named them (Linux's SOCK_BIND*_LOCK) */
+	bool conn_async;		/* connect() returned before the outcome (EINPROGRESS,
+					 * EINTR): the next one tells it (SS_CONNECTING) */
 	int error;			/* pending error for SO_ERROR (positive errno) */
 	struct sockaddr_in local, peer;	/* network byte order; zero = unset */
 	struct bnet_tcb *tcb;
@@ -239,6 +242,10 @@ static inline struct net_sock *net_sock_get(long fd)
 	return f && f->kind == NET_FD_SOCK ? f->s : NULL;
 }
 
+/* epoll.c: poll() on epoll instance @ep (lock held): would an epoll_wait report one of
+ * its LibOS items now?  (Linux: the items on its ready list that are still ready.) */
+bool net_epoll_readable(struct net_epoll *ep);
+
 /* epoll.c: a call on @s may change its readiness (lock held): its epoll items go on
  * their check lists.  Every call that changes a socket reaches it through
  * net_sock_lock(), net_sock_hold()/net_sock_release() or net_wait(), which call this;
@@ -382,7 +389,8 @@ void net_rx_stamp(struct net_rxinfo *rx, uint64_t rx_us);
 size_t net_tcp_info(struct net_sock *s, void *buf, size_t size);
 
 /* epoll.c */
-void net_epoll_forget(int fd, struct net_sock *s);	/* lock held: @fd is closing */
+/* lock held: drop @s's epoll items under @fd (-1: all of them, @s is going) */
+void net_epoll_forget(int fd, struct net_sock *s);
 void net_epoll_free(struct net_epoll *ep);
 
 /* Drop the reference net_sock_hold() took. */

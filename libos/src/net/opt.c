@@ -17,10 +17,14 @@
 #define SO_SNDTIMEO_NEW 67
 #endif
 
+/* Options accepted without effect here write to g_scratch; they read back from the
+ * socket's record of what was set (record()), else Linux's default (scratch_get()). */
+static int g_scratch;
+
 /* The int-valued options and where they live. */
 static int *int_opt(struct net_sock *s, int level, int name)
 {
-	static int scratch;	/* accepted and reported, without effect here */
+	int *scratch = &g_scratch;
 
 	if (level == SOL_SOCKET) {
 		switch (name) {
@@ -30,7 +34,7 @@ static int *int_opt(struct net_sock *s, int level, int name)
 		case SO_SNDLOWAT: case SO_PRIORITY: case SO_OOBINLINE: case SO_DONTROUTE:
 		case SO_MARK: case SO_BUSY_POLL: case SO_INCOMING_CPU:
 		case SO_PASSCRED: case SO_ZEROCOPY: case SO_RCVBUFFORCE: case SO_SNDBUFFORCE:
-			return &scratch;
+			return scratch;
 		}
 	} else if (level == IPPROTO_TCP) {
 		switch (name) {
@@ -43,13 +47,13 @@ static int *int_opt(struct net_sock *s, int level, int name)
 		case TCP_QUICKACK: case TCP_FASTOPEN: case TCP_USER_TIMEOUT:
 		case TCP_MAXSEG: case TCP_SYNCNT: case TCP_LINGER2: case TCP_WINDOW_CLAMP:
 		case TCP_FASTOPEN_CONNECT:
-			return &scratch;
+			return scratch;
 		}
 	} else if (level == IPPROTO_IPV6 && s->family == AF_INET6) {
 		switch (name) {
 		case IPV6_TCLASS: case IPV6_RECVPKTINFO: case IPV6_UNICAST_HOPS:
 		case IPV6_MTU_DISCOVER: case IPV6_RECVERR:
-			return &scratch;
+			return scratch;
 		}
 	} else if (level == IPPROTO_IP) {
 		switch (name) {
@@ -57,10 +61,50 @@ static int *int_opt(struct net_sock *s, int level, int name)
 		case IP_TTL: return &s->ttl;
 		case IP_MTU_DISCOVER: case IP_RECVERR: case IP_FREEBIND: case IP_BIND_ADDRESS_NO_PORT:
 		case IP_MULTICAST_TTL: case IP_MULTICAST_LOOP:
-			return &scratch;
+			return scratch;
 		}
 	}
 	return NULL;
+}
+
+/* Linux hands a level to the protocol that owns it: SOL_SOCKET to the socket, IPPROTO_TCP
+ * to TCP and SOL_UDP to UDP (which has none of its options here), everything else to IP
+ * (or IPv6), which refuses a level not its own: -ENOPROTOOPT on set, -EOPNOTSUPP on get
+ * (ip_setsockopt(), do_ip_getsockopt()).  That refusal comes before the length is read. */
+static long level_refused(const struct net_sock *s, int level, bool get)
+{
+	if (level == SOL_SOCKET || level == IPPROTO_IP ||
+	    (level == IPPROTO_TCP && s->type == SOCK_STREAM) ||
+	    (level == IPPROTO_UDP && s->type == SOCK_DGRAM) ||
+	    (level == IPPROTO_IPV6 && s->family == AF_INET6))
+		return 0;
+	return get ? -EOPNOTSUPP : -ENOPROTOOPT;
+}
+
+/* A g_scratch option of @s as getsockopt reads it: the last value set, or the default
+ * of a new Linux socket. */
+static int scratch_get(const struct net_sock *s, int level, int name)
+{
+	bool flag = level == SOL_SOCKET && (name == SO_OOBINLINE || name == SO_DONTROUTE ||
+					    name == SO_PASSCRED || name == SO_ZEROCOPY);
+
+	for (int i = 0; i < s->nopts; i++)
+		if (s->opts[i].level == level && s->opts[i].name == name) {
+			int v = 0;
+			if (s->opts[i].len < sizeof(v))
+				return s->opts[i].len ? s->opts[i].val[0] : 0;
+			memcpy(&v, s->opts[i].val, sizeof(v));
+			return flag ? v != 0 : v;	/* Linux keeps those as flags */
+		}
+	if (level == SOL_SOCKET)
+		return name == SO_SNDLOWAT ? 1 : name == SO_INCOMING_CPU ? -1 : 0;
+	if (level == IPPROTO_TCP)
+		return name == TCP_QUICKACK ? 1 : name == TCP_SYNCNT ? 6 :
+		       name == TCP_LINGER2 ? 60 : 0;
+	if (level == IPPROTO_IP)
+		return name == IP_MTU_DISCOVER || name == IP_MULTICAST_TTL ||
+		       name == IP_MULTICAST_LOOP ? 1 : 0;
+	return 0;
 }
 
 static bool *bool_opt(struct net_sock *s, int level, int name)
@@ -160,6 +204,23 @@ void net_sock_apply_tx(struct net_sock *s)
 			     s->notsent_lowat ? (uint32_t)s->notsent_lowat : UINT32_MAX);
 }
 
+/* TCP_DEFER_ACCEPT as Linux keeps it: a count of SYN-ACK retransmissions (1 s, doubling,
+ * at most 120 s apart) that covers the seconds asked, read back as their sum
+ * (secs_to_retrans(), retrans_to_secs()). */
+static int defer_secs(int secs)
+{
+	int timeout = 1, period = 0;
+
+	if (secs <= 0)
+		return 0;
+	period = timeout;
+	for (int n = 1; secs > period && n < 255; n++) {
+		timeout = timeout * 2 > 120 ? 120 : timeout * 2;
+		period += timeout;
+	}
+	return period;
+}
+
 static uint64_t tv_to_us(const struct timeval *tv)
 {
 	return (uint64_t)tv->tv_sec * 1000000u + (uint64_t)tv->tv_usec;
@@ -175,18 +236,53 @@ long libos_sys_setsockopt(struct libos_args *a)
 	struct net_sock *s = net_sock_lock(fd);
 	if (!s)
 		return net_passthrough(a);
+	/* Linux's order: a negative length; the level; for SOL_SOCKET and TCP a length
+	 * short of an int (TCP's string options aside); an option nobody knows (before
+	 * the value is read); then the value (-EFAULT). */
 	if ((int32_t)len < 0) {
 		r = -EINVAL;
+		goto out;
+	}
+	if ((r = level_refused(s, level, false)))
+		goto out;
+	bool cong = level == IPPROTO_TCP && name == TCP_CONGESTION;
+	if ((level == SOL_SOCKET || level == IPPROTO_TCP) && !cong && len < sizeof(int)) {
+		r = -EINVAL;
+		goto out;
+	}
+	bool *b = bool_opt(s, level, name);
+	int *ip = int_opt(s, level, name);
+	bool other = cong || is_tstamp_opt(level, name) ||
+		     (level == SOL_SOCKET && (name == SO_LINGER || name == SO_RCVTIMEO ||
+					      name == SO_SNDTIMEO || name == SO_RCVTIMEO_NEW ||
+					      name == SO_SNDTIMEO_NEW));
+	/* SOL_SOCKET and TCP read the int before they look at the name; IP does not */
+	if (!b && !ip && !other && level == IPPROTO_IP) {
+		r = -ENOPROTOOPT;
 		goto out;
 	}
 	if (libos_from_guest(val, (const void *)a->a[3], len < sizeof(val) ? len : sizeof(val))) {
 		r = -EFAULT;
 		goto out;
 	}
+	if (!b && !ip && !other) {
+		r = -ENOPROTOOPT;
+		goto out;
+	}
 	int iv;
 	memcpy(&iv, val, sizeof(iv));
-	bool *b = bool_opt(s, level, name);
-	int *ip = int_opt(s, level, name);
+	if (cong) {
+		/* NewReno is what runs; Linux's own two names are taken (and read back),
+		 * others are not there (-ENOENT) */
+		char nm[16] = { 0 };
+		memcpy(nm, val, len < sizeof(nm) - 1 ? len : sizeof(nm) - 1);
+		if (strcmp(nm, "reno") && strcmp(nm, "cubic")) {
+			r = -ENOENT;
+			goto out;
+		}
+		record(s, level, name, nm, sizeof(nm));
+		goto out;
+	}
 	if (b || ip) {
 		if (len < sizeof(int) && level == IPPROTO_IP) {
 			iv = len ? val[0] : 0;	/* do_ip_setsockopt: one unsigned byte, or 0 */
@@ -198,6 +294,22 @@ long libos_sys_setsockopt(struct libos_args *a)
 			r = -EINVAL;	/* do_ip_setsockopt: -1 (the default) or 1-255 */
 			goto out;
 		}
+		if (level == IPPROTO_IP && name == IP_MTU_DISCOVER &&
+		    (iv < IP_PMTUDISC_DONT || iv > IP_PMTUDISC_OMIT)) {
+			r = -EINVAL;
+			goto out;
+		}
+		/* MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT; TCP_MIN_MSS and
+		 * MAX_TCP_WINDOW for TCP_MAXSEG: checked before anything is kept */
+		if ((level == IPPROTO_TCP && (name == TCP_KEEPIDLE || name == TCP_KEEPINTVL) &&
+		     (iv < 1 || iv > 32767)) ||
+		    (level == IPPROTO_TCP && name == TCP_KEEPCNT && (iv < 1 || iv > 127)) ||
+		    (level == IPPROTO_TCP && name == TCP_MAXSEG && iv && (iv < 88 || iv > 32767))) {
+			r = -EINVAL;
+			goto out;
+		}
+		if (level == IPPROTO_TCP && name == TCP_DEFER_ACCEPT)
+			iv = defer_secs(iv);
 		if (b)
 			*b = iv != 0;
 		else
@@ -213,11 +325,6 @@ long libos_sys_setsockopt(struct libos_args *a)
 		}
 		if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF))
 			*ip = iv > 0x7fffffff / 2 ? 0x7fffffff : iv * 2;	/* as Linux reports */
-		if ((level == IPPROTO_TCP && (name == TCP_KEEPIDLE || name == TCP_KEEPINTVL ||
-					      name == TCP_KEEPCNT) && (iv < 1 || iv > 32767))) {
-			r = -EINVAL;
-			goto out;
-		}
 		if (level == IPPROTO_TCP || (level == SOL_SOCKET && name == SO_KEEPALIVE))
 			apply_tcp(s, level == IPPROTO_TCP ? name : 0);
 		if ((level == IPPROTO_IP && (name == IP_TTL || name == IP_TOS)) ||
@@ -281,6 +388,8 @@ long libos_sys_getsockopt(struct libos_args *a)
 	struct net_sock *s = net_sock_lock(fd);
 	if (!s)
 		return net_passthrough(a);
+	if ((r = level_refused(s, level, true)))
+		goto out;
 	if (libos_from_guest(&len, ulen, sizeof(len))) {
 		r = -EFAULT;
 		goto out;
@@ -293,6 +402,8 @@ long libos_sys_getsockopt(struct libos_args *a)
 	int *ip = int_opt(s, level, name);
 	if (b) {
 		iv = *b;
+	} else if (ip == &g_scratch) {
+		iv = scratch_get(s, level, name);
 	} else if (ip) {
 		iv = *ip;
 	} else if (is_tstamp_opt(level, name)) {
@@ -329,6 +440,13 @@ long libos_sys_getsockopt(struct libos_args *a)
 			r = -ENOPROTOOPT;
 			goto out;
 		}
+	} else if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
+		memcpy(val, "reno", 5);
+		for (int i = 0; i < s->nopts; i++)
+			if (s->opts[i].level == level && s->opts[i].name == name)
+				memcpy(val, s->opts[i].val, 16);
+		vlen = 16;	/* TCP_CA_NAME_MAX */
+		goto copy;
 	} else if (level == IPPROTO_TCP && name == TCP_INFO) {
 		if (s->type != SOCK_STREAM) {
 			r = -EOPNOTSUPP;	/* as Linux answers for UDP */
@@ -349,10 +467,16 @@ long libos_sys_getsockopt(struct libos_args *a)
 		iv = (int)info.snd_mss;
 	}
 	memcpy(val, &iv, sizeof(iv));
+	if (level == IPPROTO_IP && len > 0 && len < sizeof(int) && iv >= 0 && iv <= 255)
+		vlen = 1;	/* do_ip_getsockopt(): a short buffer gets the one byte */
 copy:
 	if (len > vlen)
 		len = vlen;
-	if (libos_to_guest(uval, val, len) || libos_to_guest(ulen, &len, sizeof(len)))
+	/* sk_getsockopt() writes the value, then the length; TCP and IP write the length
+	 * first (a bad value pointer still gets it) */
+	if (level == SOL_SOCKET ?
+	    libos_to_guest(uval, val, len) || libos_to_guest(ulen, &len, sizeof(len)) :
+	    libos_to_guest(ulen, &len, sizeof(len)) || libos_to_guest(uval, val, len))
 		r = -EFAULT;
 out:
 	net_unlock();
@@ -412,12 +536,21 @@ long libos_sys_ioctl(struct libos_args *a)
 		}
 	} else if (req == FIOCLEX || req == FIONCLEX || req == FIOASYNC) {
 		r = net_passthrough(a);
-	} else if ((req >> 8) == 0x89 && s->state == NET_NEW && !s->udp) {
-		/* SIOCGIFADDR and friends: a socket made for interface queries (ifconfig,
-		 * getifaddrs users) is the kernel's; it asks again once converted. */
-		r = net_sock_to_kernel(fd, s);
+	} else if (req == SIOCATMARK) {
+		int v = 0;	/* at the urgent mark: never, no urgent data is kept */
+		r = s->type != SOCK_STREAM ? -ENOTTY :
+		    libos_to_guest((void *)a->a[2], &v, sizeof(v)) ? -EFAULT : 0;
+	} else if ((req >> 8) == 0x89) {
+		/* SIOCGIFADDR and friends (ifconfig, getifaddrs users): Linux answers device
+		 * and route requests on any socket (dev_ioctl()), so a kernel socket of ours
+		 * answers for this one, which stays ours. */
 		net_unlock();
-		return r ? r : net_reissue(a);
+		long k = libos_raw(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0, 0, 0, 0);
+		if (k < 0)
+			return k;
+		r = libos_raw(SYS_ioctl, k, (long)req, a->a[2], 0, 0, 0);
+		libos_raw(SYS_close, k, 0, 0, 0, 0, 0);
+		return r;
 	} else {
 		r = -ENOTTY;
 	}

@@ -31,34 +31,47 @@ static short revents_of(uint32_t ev, short want)
 	return r;
 }
 
+/* What an entry of @p is: the kernel's alone, a LibOS socket, or an epoll instance with
+ * LibOS members (the kernel polls its fd for its kernel members; its LibOS members make
+ * it readable too). */
+enum { POLL_KERNEL, POLL_SOCK, POLL_EPOLL };
+
 /* One round over @p: LibOS entries from their sockets (lock held), kernel ones from
- * @k (a copy in which LibOS entries have fd -1) after a kernel poll of @sleep_ms. */
-static long poll_round(struct pollfd *p, struct pollfd *k, long n, const bool *ours,
+ * @k (a copy in which LibOS sockets have fd -1) after a kernel poll of @sleep_ms. */
+static long poll_round(struct pollfd *p, struct pollfd *k, long n, const char *ours,
 		       int sleep_us, const uint64_t *mask)
 {
 	long count = 0;
+	bool ready = false;	/* an epoll of ours is readable by its LibOS members */
 
 	if (g_net.be && !g_net.child)
 		g_net.be->poll();	/* outside the lock, as net_wait */
 	net_lock_ro();
 	for (long i = 0; i < n; i++) {
-		if (!ours[i])
+		if (ours[i] == POLL_KERNEL)
 			continue;
-		struct net_sock *s = net_sock_get(p[i].fd);
+		struct net_fd *f = net_fd_get(p[i].fd);
 		uint32_t avail;
+		if (ours[i] == POLL_EPOLL) {	/* counted with its kernel part below */
+			p[i].revents = f && f->kind == NET_FD_EPOLL && net_epoll_readable(f->ep) ?
+				       p[i].events & (POLLIN | POLLRDNORM) : 0;
+			ready |= p[i].revents != 0;
+			continue;
+		}
+		struct net_sock *s = f && f->kind == NET_FD_SOCK ? f->s : NULL;
 		p[i].revents = s ? revents_of(net_sock_events(s, &avail), p[i].events) : POLLNVAL;
 		count += p[i].revents != 0;
 	}
 	net_unlock();
-	struct timespec ts = { 0, count ? 0 : sleep_us * 1000L };
+	struct timespec ts = { 0, count || ready ? 0 : sleep_us * 1000L };
 	long kr = libos_raw(SYS_ppoll, (long)k, n, (long)&ts,
 			    (long)mask, mask ? 8 : 0, 0);
 	if (kr < 0)
 		return kr;
 	for (long i = 0; i < n; i++) {
-		if (ours[i])
+		if (ours[i] == POLL_SOCK)
 			continue;
-		p[i].revents = k[i].revents;
+		p[i].revents = (short)((ours[i] == POLL_EPOLL ? p[i].revents : 0) | k[i].revents);
 		count += p[i].revents != 0;
 	}
 	return count;
@@ -69,7 +82,7 @@ static long poll_round(struct pollfd *p, struct pollfd *k, long n, const bool *o
 static long poll_wait(struct libos_args *a, struct pollfd *p, long n, int64_t timeout_us,
 		      const uint64_t *mask)
 {
-	bool *ours = calloc((size_t)n + 1, sizeof(bool));
+	char *ours = calloc((size_t)n + 1, 1);
 	struct pollfd *k = malloc(((size_t)n + 1) * sizeof(*k));
 	uint64_t start = net_now_us(), busy = start, kmask = 0;
 	long r;
@@ -88,8 +101,11 @@ static long poll_wait(struct libos_args *a, struct pollfd *p, long n, int64_t ti
 	for (long i = 0; i < n; i++) {
 		k[i] = p[i];
 		k[i].revents = 0;
-		if (net_fd_get(p[i].fd)) {
-			ours[i] = true;
+		struct net_fd *f = net_fd_get(p[i].fd);
+		if (f && f->kind == NET_FD_EPOLL) {
+			ours[i] = POLL_EPOLL;
+		} else if (f) {
+			ours[i] = POLL_SOCK;
 			k[i].fd = -1;
 		}
 	}

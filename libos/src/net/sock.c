@@ -67,6 +67,7 @@ static void sock_release(struct net_sock *s)
 	}
 	if (s->udp && be)
 		be->udp_close(s->udp);
+	net_epoll_forget(-1, s);
 	for (struct net_sock **p = &g_net.socks; *p; p = &(*p)->next) {
 		if (*p == s) {
 			*p = s->next;
@@ -90,8 +91,11 @@ int net_fd_close(int fd)
 	if (!f)
 		return 0;
 	if (f->kind == NET_FD_SOCK) {
+		/* Linux drops an epoll item with its file's last reference, not with its
+		 * fd: while a dup names the socket, the items stay (under the old fd number,
+		 * reported and never found again by EPOLL_CTL_DEL); sock_release() drops
+		 * them. */
 		struct net_sock *s = f->s;
-		net_epoll_forget(fd, s);
 		net_fd_set(fd, NET_FD_NONE, NULL);
 		net_sock_put(s);
 	} else {
@@ -100,6 +104,22 @@ int net_fd_close(int fd)
 		net_epoll_free(ep);
 	}
 	return 0;
+}
+
+/* What shutdown() adds to readiness (tcp_poll(), datagram_poll()): shut for reading is
+ * readable (the end of the stream), shut both ways is a hang-up, and a TCP socket shut
+ * for writing is writable (the write fails at once). */
+static uint32_t shut_events(const struct net_sock *s)
+{
+	uint32_t ev = 0;
+
+	if (s->rd_shut)
+		ev |= BNET_IN | BNET_RDHUP;
+	if (s->rd_shut && s->wr_shut)
+		ev |= BNET_HUP;
+	if (s->wr_shut && s->type == SOCK_STREAM)
+		ev |= BNET_OUT;
+	return ev;
 }
 
 uint32_t net_sock_events(struct net_sock *s, uint32_t *avail)
@@ -112,10 +132,11 @@ uint32_t net_sock_events(struct net_sock *s, uint32_t *avail)
 	if (s->type == SOCK_DGRAM) {
 		uint32_t n = s->udp && g_net.be ? g_net.be->udp_pending(s->udp) : 0;
 		*avail = n;
-		return BNET_OUT | (n ? BNET_IN : 0) | (s->error ? BNET_ERR : 0);
+		return BNET_OUT | (n ? BNET_IN : 0) | (s->error ? BNET_ERR : 0) | shut_events(s);
 	}
 	if (!s->tcb || !g_net.be)
-		return s->error ? BNET_ERR | BNET_HUP | BNET_OUT : BNET_OUT | BNET_HUP;
+		return (s->error ? BNET_ERR | BNET_HUP | BNET_OUT : BNET_OUT | BNET_HUP) |
+		       shut_events(s);
 	/* Ask the backend only when the connection's stamp moved since its last answer
 	 * (stamps never repeat, so a new handle at an old one's address is asked too): a
 	 * wait over many sockets costs a compare for each one nothing happened to.  A
@@ -131,18 +152,24 @@ uint32_t net_sock_events(struct net_sock *s, uint32_t *avail)
 	*avail += rcv;
 	if (s->peek_len)
 		ev |= BNET_IN;
-	return ev;
+	return ev | shut_events(s);
 }
 
-/* Our own TCP sockets that hold local port @port (network order) other than @self. */
+/* Does another of our TCP sockets hold local port @port (network order) against @self's
+ * bind?  Bound, listening or connected, as Linux's bind bucket: not when both set
+ * SO_REUSEPORT, nor when both set SO_REUSEADDR and the holder does not listen
+ * (inet_csk_bind_conflict()). */
 static bool tcp_port_busy(const struct net_sock *self, uint16_t port)
 {
 	for (const struct net_sock *s = g_net.socks; s; s = s->next) {
 		if (s == self || s->type != SOCK_STREAM || s->local.sin_port != port ||
-		    (s->state != NET_BOUND && s->state != NET_LISTEN))
+		    s->state == NET_NEW || s->state == NET_DEAD)
 			continue;
-		if (!(s->reuseport && self->reuseport))
-			return true;
+		if (s->reuseport && self->reuseport)
+			continue;
+		if (s->reuseaddr && self->reuseaddr && s->state != NET_LISTEN)
+			continue;
+		return true;
 	}
 	return false;
 }
@@ -221,8 +248,13 @@ int net_addr_in(const struct net_sock *s, const void *uaddr, long len, struct so
 		return -EFAULT;
 	memset(sin, 0, sizeof(*sin));
 	sin->sin_family = six.sin6_family;
-	if (six.sin6_family == AF_UNSPEC)
+	if (six.sin6_family == AF_UNSPEC) {
+		if (s->family == AF_INET && len >= (long)sizeof(*sin)) {
+			memcpy(sin, &six, sizeof(*sin));	/* bind()'s AF_UNSPEC: see there */
+			sin->sin_family = AF_UNSPEC;
+		}
 		return 0;
+	}
 	if (s->family == AF_INET) {
 		if (len < (long)sizeof(*sin))
 			return -EINVAL;
@@ -344,11 +376,25 @@ long libos_sys_bind(struct libos_args *a)
 		r = -ENETDOWN;
 		goto out;
 	}
-	if ((r = net_addr_in(s, (const void *)a->a[1], (long)(int)a->a[2], &sin)) < 0)
+	long len = (long)(int)a->a[2];
+	if ((r = net_addr_in(s, (const void *)a->a[1], len, &sin)) < 0)
 		goto out;
 	bool kernel = r == NET_ADDR_KERNEL;
+	r = -EINVAL;
+	if (s->family == AF_INET && len < (long)sizeof(sin))
+		goto out;
+	/* __inet_bind(): AF_UNSPEC passes for AF_INET with INADDR_ANY, an old
+	 * compatibility; a multicast or broadcast address may be bound (it receives, the
+	 * device's address sends); the socket's state is checked after the address. */
+	if (sin.sin_family == AF_UNSPEC && s->family == AF_INET && !sin.sin_addr.s_addr)
+		sin.sin_family = AF_INET;
 	r = -EAFNOSUPPORT;
 	if (sin.sin_family != AF_INET)
+		goto out;
+	uint32_t ha = ntohl(sin.sin_addr.s_addr);
+	r = -EADDRNOTAVAIL;
+	if (!kernel && !is_loopback(sin.sin_addr.s_addr) && !addr_local(sin.sin_addr.s_addr) &&
+	    !IN_MULTICAST(ha) && ha != INADDR_BROADCAST)
 		goto out;
 	r = -EINVAL;
 	if (s->state != NET_NEW || s->local.sin_port)
@@ -358,11 +404,8 @@ long libos_sys_bind(struct libos_args *a)
 		net_unlock();
 		return r ? r : net_passthrough(a);
 	}
-	if (!addr_local(sin.sin_addr.s_addr)) {
-		r = -EADDRNOTAVAIL;
-		goto out;
-	}
 	s->local.sin_addr = sin.sin_addr;
+	bool named_port = sin.sin_port != 0;
 	if (s->type == SOCK_STREAM) {
 		if (!sin.sin_port)
 			sin.sin_port = tcp_port_pick();
@@ -374,6 +417,12 @@ long libos_sys_bind(struct libos_args *a)
 		r = 0;
 	} else {
 		r = udp_autobind(s, sin.sin_port);
+	}
+	if (r == 0) {
+		s->bind_addr = sin.sin_addr.s_addr != 0;
+		s->bind_port = named_port;
+	} else {
+		s->local.sin_addr.s_addr = 0;
 	}
 out:
 	net_unlock();
@@ -430,6 +479,8 @@ static long try_accept(struct net_sock *s, void *arg)
 	struct bnet_tcb *tcb;
 	struct bnet_tcp_info info;
 
+	if (s->type != SOCK_STREAM)
+		return -EOPNOTSUPP;	/* sock_no_accept */
 	if (s->state != NET_LISTEN)
 		return s->state == NET_DEAD ? -ENETDOWN : -EINVAL;
 	int r = g_net.be->tcp_accept(s->tcb, &tcb);
@@ -563,6 +614,52 @@ static long try_connected(struct net_sock *s, void *arg)
 	return r;
 }
 
+/* Is @s's TCP connection over (closed, or in TIME_WAIT, which Linux hands to a
+ * mini-socket and shows as CLOSE)?  getpeername and shutdown say -ENOTCONN then. */
+static bool tcp_over(struct net_sock *s)
+{
+	struct bnet_tcp_info info;
+
+	if (s->type != SOCK_STREAM || s->state != NET_CONNECTED || !s->tcb || !g_net.be)
+		return false;
+	g_net.be->tcp_info(s->tcb, &info);
+	return info.state == BNET_TCP_CLOSED || info.state == BNET_TCP_TIME_WAIT;
+}
+
+/* connect() to AF_UNSPEC: udp_disconnect() and tcp_disconnect().  The peer is
+ * forgotten; what bind() did not name (address, port) is let go; a TCP connection or a
+ * listener is aborted (RST to a peer) and the socket may connect again. */
+static long disconnect(struct net_sock *s)
+{
+	if (s->type == SOCK_STREAM) {
+		if (s->tcb && g_net.be) {
+			if (s->state == NET_LISTEN)
+				g_net.be->tcp_close(s->tcb);
+			else
+				g_net.be->tcp_abort(s->tcb);
+		}
+		s->tcb = NULL;
+		if (s->state != NET_NEW && s->state != NET_BOUND)
+			s->state = s->bind_port || s->bind_addr ? NET_BOUND : NET_NEW;
+		s->rd_shut = s->wr_shut = false;
+	} else {
+		if (!s->bind_port && s->udp && g_net.be) {
+			g_net.be->udp_close(s->udp);
+			s->udp = NULL;
+		}
+		s->state = s->udp || s->bind_addr ? NET_BOUND : NET_NEW;
+	}
+	memset(&s->peer, 0, sizeof(s->peer));
+	s->conn_async = false;
+	if (!s->bind_addr)
+		s->local.sin_addr.s_addr = 0;
+	if (!s->bind_port)
+		s->local.sin_port = 0;
+	s->error = 0;
+	s->gen++;
+	return 0;
+}
+
 long libos_sys_connect(struct libos_args *a)
 {
 	int fd = (int)a->a[0];
@@ -576,21 +673,42 @@ long libos_sys_connect(struct libos_args *a)
 		r = -ENETDOWN;
 		goto out;
 	}
-	if ((r = net_addr_in(s, (const void *)a->a[1], (long)(int)a->a[2], &sin)) < 0)
+	long len = (long)(int)a->a[2];
+	r = net_addr_in(s, (const void *)a->a[1], len, &sin);
+	/* Linux's order (__sys_connect, then inet_stream_connect or inet_dgram_connect): the
+	 * copy and the family's two bytes, AF_UNSPEC; then TCP's state or UDP's autobind;
+	 * the rest of the address last. */
+	if (r == -EFAULT || len < (long)sizeof(sa_family_t) || len > 128)
 		goto out;
-	bool kernel = r == NET_ADDR_KERNEL;
-	if (s->type == SOCK_DGRAM && sin.sin_family == AF_UNSPEC) {
-		memset(&s->peer, 0, sizeof(s->peer));	/* dissolve the association */
-		if (s->state == NET_CONNECTED)
-			s->state = s->udp ? NET_BOUND : NET_NEW;
-		r = 0;
+	if (sin.sin_family == AF_UNSPEC) {
+		r = disconnect(s);
 		goto out;
 	}
-	r = -EAFNOSUPPORT;
-	if (sin.sin_family != AF_INET)
+	if (s->type == SOCK_STREAM && s->conn_async && s->state != NET_CONNECTING) {
+		/* __inet_stream_connect() in SS_CONNECTING: the outcome, once, whatever the
+		 * address; a failure whose error SO_ERROR took is -ECONNABORTED */
+		s->conn_async = false;
+		r = s->state == NET_CONNECTED ? 0 : s->error ? -s->error : -ECONNABORTED;
+		s->error = 0;
 		goto out;
-	bool local_dst = kernel || is_loopback(sin.sin_addr.s_addr) || sin.sin_addr.s_addr == 0 ||
-			 sin.sin_addr.s_addr == g_proc.cfg->net_ip;
+	}
+	if (s->type == SOCK_STREAM && (s->state == NET_CONNECTED || s->state == NET_LISTEN)) {
+		r = -EISCONN;
+		goto out;
+	}
+	/* connecting already: the address is not looked at again */
+	bool connecting = s->type == SOCK_STREAM && s->state == NET_CONNECTING;
+	if (s->type == SOCK_DGRAM && r < 0)
+		udp_autobind(s, s->local.sin_port);
+	if (r < 0 && !connecting)
+		goto out;
+	bool kernel = r == NET_ADDR_KERNEL;
+	r = -EAFNOSUPPORT;
+	if (sin.sin_family != AF_INET && !connecting)
+		goto out;
+	bool local_dst = !connecting && (kernel || is_loopback(sin.sin_addr.s_addr) ||
+				       sin.sin_addr.s_addr == 0 ||
+				       sin.sin_addr.s_addr == g_proc.cfg->net_ip);
 	if (local_dst) {
 		/* Nothing in the backend yet: the kernel's loopback serves it. */
 		if (s->tcb || s->udp || s->state == NET_LISTEN) {
@@ -606,15 +724,9 @@ long libos_sys_connect(struct libos_args *a)
 		if (!(r = udp_autobind(s, s->local.sin_port))) {
 			s->peer = sin;
 			s->state = NET_CONNECTED;
+			if (!s->local.sin_addr.s_addr)	/* the route's source, as Linux */
+				s->local.sin_addr.s_addr = g_proc.cfg->net_ip;
 		}
-		goto out;
-	}
-	if (s->state == NET_CONNECTED) {
-		r = -EISCONN;
-		goto out;
-	}
-	if (s->state == NET_LISTEN) {
-		r = -EINVAL;
 		goto out;
 	}
 	if (s->state != NET_CONNECTING) {
@@ -644,6 +756,7 @@ long libos_sys_connect(struct libos_args *a)
 		s->state = NET_CONNECTING;
 		s->peer = sin;
 		if (s->nonblock) {
+			s->conn_async = true;
 			r = -EINPROGRESS;
 			goto out;
 		}
@@ -651,6 +764,8 @@ long libos_sys_connect(struct libos_args *a)
 		r = try_connected(s, NULL);
 		if (r == -EAGAIN)
 			r = -EALREADY;
+		else
+			s->conn_async = false;
 		goto out;
 	}
 	s->refs++;
@@ -659,6 +774,7 @@ long libos_sys_connect(struct libos_args *a)
 	if (r == -EAGAIN)
 		r = -EINPROGRESS;	/* SO_SNDTIMEO ran out: it goes on in the background */
 	net_lock();
+	s->conn_async = r == -EINPROGRESS || r == -EINTR;
 	net_sock_put(s);
 out:
 	net_unlock();
@@ -673,19 +789,33 @@ long libos_sys_shutdown(struct libos_args *a)
 	struct net_sock *s = net_sock_lock(fd);
 	if (!s)
 		return net_passthrough(a);
-	if (how < SHUT_RD || how > SHUT_RDWR)
+	/* inet_shutdown(): a listener shut for reading stops listening, a connect in
+	 * progress is abandoned; a socket with no connection (never one, or one over) says
+	 * -ENOTCONN but is shut all the same, so that its waiters wake. */
+	if (how < SHUT_RD || how > SHUT_RDWR) {
 		r = -EINVAL;
-	else if (s->state == NET_DEAD)
+		goto out;
+	}
+	if (s->state == NET_DEAD) {
 		r = -ENETDOWN;
-	else if (s->state != NET_CONNECTED && s->state != NET_CONNECTING &&
-		 s->state != NET_LISTEN)
+		goto out;
+	}
+	if (s->state == NET_LISTEN || s->state == NET_CONNECTING) {
+		if (s->state == NET_CONNECTING || how != SHUT_WR)
+			r = disconnect(s);
+		goto out;
+	}
+	s->conn_async = false;	/* SS_CONNECTING settles into SS_CONNECTED */
+	if (s->state != NET_CONNECTED || tcp_over(s))
 		r = -ENOTCONN;
-	else if (s->type == SOCK_STREAM && s->state != NET_LISTEN)
+	else if (s->type == SOCK_STREAM)
 		r = g_net.be->tcp_shutdown(s->tcb, how);
-	if (r == 0) {
+	if (r == 0 || r == -ENOTCONN) {
 		s->rd_shut |= how != SHUT_WR;
 		s->wr_shut |= how != SHUT_RD;
+		s->gen++;
 	}
+out:
 	net_unlock();
 	return r;
 }
@@ -848,7 +978,7 @@ static long get_name(struct libos_args *a, bool peer)
 			s->local.sin_port = info.lport;
 		}
 	}
-	if (peer && s->state != NET_CONNECTED) {
+	if (peer && (s->state != NET_CONNECTED || tcp_over(s))) {
 		r = -ENOTCONN;
 		goto out;
 	}
