@@ -7,6 +7,9 @@
 # root, no netns/veth/ethtool, no libbypass-net.so, or DPDK's af_packet PMD cannot start).
 #
 # usage: sockapi.sh BYPASS_RUN SOCKAPI_TEST SOCKAPI_PEER CASE
+#        CASE fuzzN: SOCKAPI_TEST is sockfuzz, seed N, run natively and under bypass-run
+#        and compared (SOCKFUZZ_SEED, SOCKFUZZ_STEPS: another seed, another length;
+#        SOCKFUZZ_OUT=DIR keeps both transcripts)
 #        CASE mq2_NAME: NAME on two contexts (af_packet qpairs=2, whose kernel fanout
 #        hashes flows over both queues; BYPASS_NET_QUEUES=2); for mq2_mq both must carry
 #        frames
@@ -77,6 +80,36 @@ until [ -e "$TMP/ready" ]; do
 	i=$((i + 1)); [ $i -gt 100 ] && fail "sockapi-peer not ready"
 	sleep 0.1
 done
+
+case $CASE in fuzz*)
+	# the differential fuzzer (sockfuzz.c): the same seeded calls natively and under
+	# bypass-run, on different local ports, and the two transcripts must be equal.
+	# CASE fuzzN: seed N (SOCKFUZZ_SEED overrides), SOCKFUZZ_STEPS calls (600)
+	SEED=${SOCKFUZZ_SEED:-${CASE#fuzz}}
+	STEPS=${SOCKFUZZ_STEPS:-600}
+	# ports of their own for each run, as TIME_WAIT outlives it (60 s)
+	BASE=$((20000 + $$ % 120 * 100))
+	ip addr add "$DIP/24" dev "$VR"
+	timeout 120 "$TEST" "$SEED" "$STEPS" "$KIP" "$DIP" $BASE >"$TMP/native" 2>&1
+	rc=$?
+	ip addr del "$DIP/24" dev "$VR"
+	[ -n "${SOCKFUZZ_OUT:-}" ] && cp "$TMP/native" "$SOCKFUZZ_OUT"
+	[ $rc = 0 ] || fail "fuzz natively (exit $rc): $(tail -n 3 "$TMP/native")"
+	EAL="--no-pci --no-huge -m 256 --no-shconf --vdev=net_af_packet0,iface=$VR,qpairs=$QP"
+	BYPASS_NET_QUEUES=$QP timeout 180 "$BR" --net=dpdk --dpdk="$EAL" --ip="$DIP/24" \
+		"$TEST" "$SEED" "$STEPS" "$KIP" "$DIP" $((BASE + 50)) >"$TMP/dpdk" 2>&1
+	rc=$?
+	[ -n "${SOCKFUZZ_OUT:-}" ] && cp "$TMP/dpdk" "$SOCKFUZZ_OUT"
+	echo "seed $SEED, $STEPS steps: $(wc -l <"$TMP/native") lines natively"
+	if ! diff -u "$TMP/native" "$TMP/dpdk" >"$TMP/diff"; then
+		head -n 40 "$TMP/diff"
+		fail "$CASE: seed $SEED differs from Linux (bypass-run exit $rc)"
+	fi
+	[ $rc = 0 ] || fail "fuzz under bypass-run (exit $rc)"
+	echo "PASS: $CASE"
+	exit 0
+	;;
+esac
 
 if [ "${BYPASS_SOCKAPI_NATIVE:-}" = 1 ]; then
 	# natively the kernel needs the address on a device it owns: the veth's root end
