@@ -370,14 +370,13 @@ static long try_send(struct net_sock *s, void *arg)
 			seg = x->gso;
 		}
 		/* at least one datagram: an empty one is a datagram too */
-		for (size_t off = 0; off < x->io->total || (off == 0 && !x->io->total);
-		     off += seg ? seg : 1) {
+		size_t off = 0;
+		do {
 			size_t n = x->io->total - off < seg ? x->io->total - off : seg;
 			r = g_net.be->udp_sendto_ext(s->udp, g_net.bounce + off, n,
 						     to->sin_addr.s_addr, to->sin_port, ttl, tos);
-			if (r < 0)
-				break;
-		}
+			off += n;
+		} while (r >= 0 && off < x->io->total);
 		if (r == -EAGAIN)
 			s->gen++;
 		return r < 0 ? r : (long)x->io->total;

@@ -24,8 +24,6 @@ static int g_scratch;
 /* The int-valued options and where they live. */
 static int *int_opt(struct net_sock *s, int level, int name)
 {
-	int *scratch = &g_scratch;
-
 	if (level == SOL_SOCKET) {
 		switch (name) {
 		case SO_RCVBUF: return &s->rcvbuf;
@@ -34,7 +32,7 @@ static int *int_opt(struct net_sock *s, int level, int name)
 		case SO_SNDLOWAT: case SO_PRIORITY: case SO_OOBINLINE: case SO_DONTROUTE:
 		case SO_MARK: case SO_BUSY_POLL: case SO_INCOMING_CPU:
 		case SO_PASSCRED: case SO_ZEROCOPY: case SO_RCVBUFFORCE: case SO_SNDBUFFORCE:
-			return scratch;
+			return &g_scratch;
 		}
 	} else if (level == IPPROTO_TCP) {
 		switch (name) {
@@ -47,13 +45,13 @@ static int *int_opt(struct net_sock *s, int level, int name)
 		case TCP_QUICKACK: case TCP_FASTOPEN: case TCP_USER_TIMEOUT:
 		case TCP_MAXSEG: case TCP_SYNCNT: case TCP_LINGER2: case TCP_WINDOW_CLAMP:
 		case TCP_FASTOPEN_CONNECT:
-			return scratch;
+			return &g_scratch;
 		}
 	} else if (level == IPPROTO_IPV6 && s->family == AF_INET6) {
 		switch (name) {
 		case IPV6_TCLASS: case IPV6_RECVPKTINFO: case IPV6_UNICAST_HOPS:
 		case IPV6_MTU_DISCOVER: case IPV6_RECVERR:
-			return scratch;
+			return &g_scratch;
 		}
 	} else if (level == IPPROTO_IP) {
 		switch (name) {
@@ -61,7 +59,7 @@ static int *int_opt(struct net_sock *s, int level, int name)
 		case IP_TTL: return &s->ttl;
 		case IP_MTU_DISCOVER: case IP_RECVERR: case IP_FREEBIND: case IP_BIND_ADDRESS_NO_PORT:
 		case IP_MULTICAST_TTL: case IP_MULTICAST_LOOP:
-			return scratch;
+			return &g_scratch;
 		}
 	}
 	return NULL;
@@ -81,21 +79,31 @@ static long level_refused(const struct net_sock *s, int level, bool get)
 	return get ? -EOPNOTSUPP : -ENOPROTOOPT;
 }
 
+/* What @s was last set to for option @level/@name (record()); NULL: never, or it did
+ * not fit. */
+static struct net_opt *recorded(struct net_sock *s, int level, int name)
+{
+	for (int i = 0; i < s->nopts; i++)
+		if (s->opts[i].level == level && s->opts[i].name == name)
+			return &s->opts[i];
+	return NULL;
+}
+
 /* A g_scratch option of @s as getsockopt reads it: the last value set, or the default
  * of a new Linux socket. */
-static int scratch_get(const struct net_sock *s, int level, int name)
+static int scratch_get(struct net_sock *s, int level, int name)
 {
 	bool flag = level == SOL_SOCKET && (name == SO_OOBINLINE || name == SO_DONTROUTE ||
 					    name == SO_PASSCRED || name == SO_ZEROCOPY);
+	const struct net_opt *o = recorded(s, level, name);
+	int v = 0;
 
-	for (int i = 0; i < s->nopts; i++)
-		if (s->opts[i].level == level && s->opts[i].name == name) {
-			int v = 0;
-			if (s->opts[i].len < sizeof(v))
-				return s->opts[i].len ? s->opts[i].val[0] : 0;
-			memcpy(&v, s->opts[i].val, sizeof(v));
-			return flag ? v != 0 : v;	/* Linux keeps those as flags */
-		}
+	if (o && o->len < sizeof(v))
+		return o->len ? o->val[0] : 0;	/* an IP option's one byte */
+	if (o) {
+		memcpy(&v, o->val, sizeof(v));
+		return flag ? v != 0 : v;	/* Linux keeps those as flags */
+	}
 	if (level == SOL_SOCKET)
 		return name == SO_SNDLOWAT ? 1 : name == SO_INCOMING_CPU ? -1 : 0;
 	if (level == IPPROTO_TCP)
@@ -163,21 +171,19 @@ static int tstamp_get(const struct net_sock *s, int name)
 
 static void record(struct net_sock *s, int level, int name, const void *val, uint32_t len)
 {
-	int i;
+	struct net_opt *o = recorded(s, level, name);
 
 	if (len > sizeof(s->opts[0].val))
 		return;
-	for (i = 0; i < s->nopts; i++)
-		if (s->opts[i].level == level && s->opts[i].name == name)
-			break;
-	if (i == NET_OPTS_MAX)
-		return;
-	if (i == s->nopts)
-		s->nopts++;
-	s->opts[i].level = level;
-	s->opts[i].name = name;
-	s->opts[i].len = len;
-	memcpy(s->opts[i].val, val, len);
+	if (!o) {
+		if (s->nopts == NET_OPTS_MAX)
+			return;
+		o = &s->opts[s->nopts++];
+	}
+	o->level = level;
+	o->name = name;
+	o->len = len;
+	memcpy(o->val, val, len);
 }
 
 /* TCP option @name (0: SO_KEEPALIVE) was set: tell the connection.  A listener keeps them
@@ -441,10 +447,8 @@ long libos_sys_getsockopt(struct libos_args *a)
 			goto out;
 		}
 	} else if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
-		memcpy(val, "reno", 5);
-		for (int i = 0; i < s->nopts; i++)
-			if (s->opts[i].level == level && s->opts[i].name == name)
-				memcpy(val, s->opts[i].val, 16);
+		const struct net_opt *o = recorded(s, level, name);
+		memcpy(val, o ? (const char *)o->val : "reno", o ? 16 : 5);
 		vlen = 16;	/* TCP_CA_NAME_MAX */
 		goto copy;
 	} else if (level == IPPROTO_TCP && name == TCP_INFO) {

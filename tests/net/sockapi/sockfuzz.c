@@ -405,7 +405,7 @@ static void op_drain(int i)
 	uint8_t b[4096];
 	uint64_t bytes = 0;
 	int dgrams = 0;
-	unsigned alens = 0;	/* bit 18: a wrong address length was told */
+	bool told = false;	/* a wrong address length was told */
 	const char *err = NULL;
 	long errv = 0;
 
@@ -457,9 +457,9 @@ static void op_drain(int i)
 				bytes += (uint64_t)n;
 			}
 			/* how many calls there were is timing's: only a wrong length shows */
-			if (alen != 99 && alen != 0 && !(alens & 1u << 18)) {
+			if (alen != 99 && alen != 0 && !told) {
 				line("recvfrom s%d: TCP gave an address of %u bytes", i, alen);
-				alens |= 1u << 18;
+				told = true;
 			}
 		} else {
 			uint16_t want = o->dq_len[0];
@@ -482,9 +482,9 @@ static void op_drain(int i)
 			memmove(o->dq_first, o->dq_first + 1, sizeof(o->dq_first) - 1);
 			o->dq_n--;
 			dgrams++;
-			if (alen != 99 && alen != sizeof(struct sockaddr_in) && !(alens & 1u << 18)) {
+			if (alen != 99 && alen != sizeof(struct sockaddr_in) && !told) {
 				line("recvfrom s%d: UDP gave an address of %u bytes", i, alen);
-				alens |= 1u << 18;
+				told = true;
 			}
 		}
 	}
@@ -1336,13 +1336,11 @@ static void op_epoll_wait(int i)
 
 static void op_pipe(void)
 {
-	int p[2], i = slot_free();
+	int p[2], i = slot_free(), j = -1;
 
-	if (i < 0)
-		return;
-	slot_set(i, -1, obj_new(K_NONE));	/* hold it while a second is found */
-	int j = slot_free();
-	slot_drop(i);
+	for (int k = i + 1; i >= 0 && k < NSLOT && j < 0; k++)
+		if (!g_slot[k].o)
+			j = k;
 	if (j < 0)
 		return;
 	int flags = chance(50) ? O_NONBLOCK : 0;
