@@ -573,6 +573,19 @@ static int bnet_tcp_connect_tx(uint32_t dip, uint16_t dport, uint16_t sport, uin
     return rc;
 }
 
+static int bnet_tcp_port_next(uint32_t dip, uint16_t dport, uint16_t *sport)
+{
+    int rc = -ENETDOWN;
+
+    *sport = 0;
+    if (g_bnet.n) {
+        struct bnet_ctx *b = &g_bnet.c[bnet_home()];
+        rc = dnet_tcp_pick_port(bc_lock(b), dip, dport, sport);
+        bc_unlock(b);
+    }
+    return rc;
+}
+
 static int bnet_tcp_connect(uint32_t dip, uint16_t dport, uint16_t sport, struct bnet_tcb **out)
 {
     return bnet_tcp_connect_tx(dip, dport, sport, 0, 0, out);
@@ -695,6 +708,23 @@ static int bnet_tcp_set_nodelay(struct bnet_tcb *t, int on)
 static int bnet_tcp_set_cork(struct bnet_tcb *t, int on)
 {
     return BNET_EACH(t, dnet_tcp_set_cork, on);
+}
+
+static int bnet_tcp_set_reuse(struct bnet_tcb *t, int reuse)
+{
+    return BNET_EACH(t, dnet_tcp_set_reuse, reuse);
+}
+
+/* A connection lives in any context (accepted ones where their SYN came): ask each. */
+static int bnet_tcp_port_held(uint16_t port, int reuse)
+{
+    int held = 0;
+
+    for (int c = 0; c < g_bnet.n && !held; c++) {
+        held = dnet_tcp_port_held(bc_lock(&g_bnet.c[c]), port, reuse);
+        bc_unlock(&g_bnet.c[c]);
+    }
+    return held;
 }
 
 static int bnet_tcp_set_tx(struct bnet_tcb *t, uint8_t ttl, uint8_t tos, uint32_t notsent_lowat)
@@ -823,6 +853,8 @@ _Static_assert(BNET_TCP_CLOSED == DNET_TCP_CLOSED && BNET_TCP_LISTEN == DNET_TCP
 /* The events pass through unchanged: both sets are the EPOLL* values. */
 _Static_assert(DNET_EV_IN == BNET_IN && DNET_EV_OUT == BNET_OUT && DNET_EV_ERR == BNET_ERR &&
                DNET_EV_HUP == BNET_HUP && DNET_EV_RDHUP == BNET_RDHUP, "readiness bits differ");
+_Static_assert((int)DNET_REUSEADDR == (int)BNET_REUSEADDR &&
+               (int)DNET_REUSEPORT == (int)BNET_REUSEPORT, "SO_REUSE* bits differ");
 
 static uint32_t bnet_tcp_events(const struct bnet_tcb *t, uint32_t *rcv_avail)
 {
@@ -1063,4 +1095,7 @@ const struct bypass_net_backend bypass_net_backend = {
     .tcp_recv_copy = bnet_tcp_recv_copy,
     .tcp_set_backlog = bnet_tcp_set_backlog,
     .tcp_set_cork = bnet_tcp_set_cork,
+    .tcp_set_reuse = bnet_tcp_set_reuse,
+    .tcp_port_held = bnet_tcp_port_held,
+    .tcp_port_next = bnet_tcp_port_next,
 };

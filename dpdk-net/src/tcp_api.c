@@ -115,7 +115,7 @@ int dnet_tcp_accept(struct dnet_ctx *ctx, struct dnet_tcb *lsn, struct dnet_tcb 
     return 0;
 }
 
-static int tcp_pick_port(struct dnet_ctx *ctx, rte_be32_t dip, rte_be16_t dport, rte_be16_t *sport)
+int dnet_tcp_pick_port(struct dnet_ctx *ctx, rte_be32_t dip, rte_be16_t dport, rte_be16_t *sport)
 {
     for (unsigned tries = 0; tries < 28232; tries++) {
         rte_be16_t p = dnet_eph_next(ctx);
@@ -143,7 +143,7 @@ int dnet_tcp_connect_tx(struct dnet_ctx *ctx, rte_be32_t dip, rte_be16_t dport, 
     *out = NULL;
     ctx->gen++;
     if (!sport) {
-        rc = tcp_pick_port(ctx, dip, dport, &sport);
+        rc = dnet_tcp_pick_port(ctx, dip, dport, &sport);
         if (rc < 0)
             return rc;
     } else if (dnet_tcb_lookup(ctx, dip, dport, sport)) {
@@ -387,6 +387,27 @@ int dnet_tcp_set_tx(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint8_t ttl, uin
 int dnet_tcp_set_nodelay(struct dnet_tcb *tcb, int on)
 {
     tcb->nodelay = on != 0;
+    return 0;
+}
+
+int dnet_tcp_set_reuse(struct dnet_ctx *ctx, struct dnet_tcb *tcb, int reuse)
+{
+    (void)ctx;
+    tcb->reuse = (uint8_t)(reuse & (DNET_REUSEADDR | DNET_REUSEPORT));
+    return 0;
+}
+
+int dnet_tcp_port_held(const struct dnet_ctx *ctx, rte_be16_t port, int reuse)
+{
+    for (unsigned i = 0; i < DNET_TCP_HASH; i++) {
+        for (const struct dnet_tcb *t = ctx->tcp_hash[i]; t; t = t->hnext) {
+            if (t->lport != port || t->parent || t->state == DNET_TCP_CLOSED ||
+                (t->user_ref && t->state != DNET_TCP_TIME_WAIT))
+                continue;
+            if (!(t->reuse & reuse))
+                return 1;
+        }
+    }
     return 0;
 }
 

@@ -129,9 +129,10 @@ static void tcp_listen_input(struct dnet_ctx *ctx, struct dnet_tcb *lsn, const s
     c->lport = s->dport;
     c->passive = 1;
     c->parent = lsn;
-    /* As Linux's sk_clone: the connection starts with its listener's IP_TTL, IP_TOS and
-     * TCP_NOTSENT_LOWAT (the SYN-ACK already carries them). */
+    /* As Linux's sk_clone: the connection starts with its listener's IP_TTL, IP_TOS,
+     * TCP_NOTSENT_LOWAT (the SYN-ACK already carries them) and SO_REUSE*. */
     c->ip_ttl = lsn->ip_ttl;
+    c->reuse = lsn->reuse;
     c->ip_tos = lsn->ip_tos;
     c->notsent_lowat = lsn->notsent_lowat;
     lsn->syn_len++;

@@ -96,6 +96,7 @@ struct dnet_tcb {
     uint8_t tw;                    /* counted in ctx->tcp_tw_count, not ctx->tcp_count */
     uint8_t orphan;                /* counted in ctx->tcp_orphans (user_ref is 0) */
     uint8_t ip_ttl, ip_tos;        /* every segment's IPv4 TTL and TOS (dnet_tcp_set_tx) */
+    uint8_t reuse;                 /* DNET_REUSE* of its socket (dnet_tcp_set_reuse) */
     uint32_t notsent_lowat;        /* TCP_NOTSENT_LOWAT: DNET_EV_OUT rule; UINT32_MAX = none */
     int err;                       /* pending error, positive errno */
     uint64_t ev_stamp;             /* dnet_tcp_ev_stamp(): moves when the events may change */

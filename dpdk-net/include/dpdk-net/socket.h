@@ -96,6 +96,13 @@ int dnet_tcp_connect(struct dnet_ctx *ctx, rte_be32_t dip, rte_be16_t dport, rte
                      struct dnet_tcb **out);
 
 /**
+ * The ephemeral port dnet_tcp_connect() with @p sport 0 would take next: one this context
+ * owns, with no listener and no connection to @p dip:@p dport on it.  Each call moves on.
+ * @return 0 and *sport; -EADDRNOTAVAIL if none is free.
+ */
+int dnet_tcp_pick_port(struct dnet_ctx *ctx, rte_be32_t dip, rte_be16_t dport, rte_be16_t *sport);
+
+/**
  * dnet_tcp_connect() whose SYN, and every segment after it, carries IP TTL @p ttl (0: the
  * default) and TOS @p tos, as a socket's IP_TTL/IP_TOS set before connect() do on Linux.
  */
@@ -231,6 +238,22 @@ int dnet_tcp_take_error(struct dnet_ctx *ctx, struct dnet_tcb *tcb);
  */
 int dnet_tcp_set_tx(struct dnet_ctx *ctx, struct dnet_tcb *tcb, uint8_t ttl, uint8_t tos,
                     uint32_t notsent_lowat);
+
+/** SO_REUSEADDR and SO_REUSEPORT of a socket, for dnet_tcp_port_held(). */
+enum { DNET_REUSEADDR = 1, DNET_REUSEPORT = 2 };
+
+/** @p tcb's socket has SO_REUSE* @p reuse (DNET_REUSE* bits); a listener's connections
+ * start with its bits.  @return 0. */
+int dnet_tcp_set_reuse(struct dnet_ctx *ctx, struct dnet_tcb *tcb, int reuse);
+
+/**
+ * Does a connection in TIME_WAIT, or one closing that its socket has let go of (an
+ * orphan), hold local port @p port against a bind by a socket with DNET_REUSE* bits
+ * @p reuse?  As Linux's bind-bucket rule: not when both have SO_REUSEADDR, nor when both
+ * have SO_REUSEPORT.  The socket layer knows the rest (listeners, its own connections).
+ * A scan of the connection table: for bind() and the choice of a port, not per packet.
+ */
+int dnet_tcp_port_held(const struct dnet_ctx *ctx, rte_be16_t port, int reuse);
 
 /** TCP_NODELAY: non-zero disables Nagle's algorithm.  @return 0. */
 int dnet_tcp_set_nodelay(struct dnet_tcb *tcb, int on);

@@ -21,7 +21,7 @@
 #include <sys/types.h>
 
 #define BYPASS_NET_BACKEND_SYM	"bypass_net_backend"
-#define BYPASS_NET_BACKEND_ABI	12
+#define BYPASS_NET_BACKEND_ABI	13
 
 /* What --dpdk/--ip/--gw (or BYPASS_DPDK, BYPASS_IP, BYPASS_GW) asked for. */
 struct bypass_net_conf {
@@ -215,6 +215,20 @@ struct bypass_net_backend {
 	 * without data in flight, until the cork comes off (which sends it) or for 200 ms.
 	 * tcp_set_nodelay(t, 1) sends what is held, as setting TCP_NODELAY does. */
 	int (*tcp_set_cork)(struct bnet_tcb *t, int on);
+	/* ABI 13: @t's socket has SO_REUSEADDR and SO_REUSEPORT as BNET_REUSE* bits @reuse
+	 * (a listener's connections start with its bits). */
+	int (*tcp_set_reuse)(struct bnet_tcb *t, int reuse);
+	/* ABI 13: does a connection in TIME_WAIT, or one closing after its last handle
+	 * went, hold local port @port against a bind by a socket with @reuse?  Not when
+	 * both have SO_REUSEADDR, nor both SO_REUSEPORT (Linux's bind bucket); @reuse 0
+	 * asks whether any holds it.  A scan: for bind and picking a port. */
+	int (*tcp_port_held)(uint16_t port, int reuse);
+	/* ABI 13: the local port tcp_connect_tx with @sport 0 would take for @dip:@dport,
+	 * in *@sport; each call moves on.  Given to tcp_connect_tx, the connection lives
+	 * where it would have.  0, or -EADDRNOTAVAIL. */
+	int (*tcp_port_next)(uint32_t dip, uint16_t dport, uint16_t *sport);
 };
+
+enum { BNET_REUSEADDR = 1, BNET_REUSEPORT = 2 };
 
 #endif

@@ -267,6 +267,31 @@ START_TEST(test_tcp_time_wait_overflow_and_syn_reuse)
 }
 END_TEST
 
+/* The socket layer asks whether TIME_WAIT holds a port against a bind: the server's
+ * connections on port 80 do (they close first), with the listener's SO_REUSE* bits, until
+ * two MSL have passed; the client's (passive closers) hold none of their ports. */
+START_TEST(test_tcp_time_wait_holds_port)
+{
+    struct dnet_ctx_conf c = { .rcvbuf = 16384, .sndbuf = 16384 };
+    struct churn r;
+
+    churn_open(&r, &c, 4);
+    r.sport_base = 41000;
+    ck_assert_int_eq(dnet_tcp_set_reuse(r.srv, r.lsn, DNET_REUSEADDR), 0);
+    ck_assert_int_eq(dnet_tcp_port_held(r.srv, htons(80), 0), 0);    /* a listener is not */
+    churn_run(&r, 8);
+    ck_assert_int_eq(dnet_tcp_port_held(r.srv, htons(80), 0), 1);
+    ck_assert_int_eq(dnet_tcp_port_held(r.srv, htons(80), DNET_REUSEPORT), 1);
+    ck_assert_int_eq(dnet_tcp_port_held(r.srv, htons(80), DNET_REUSEADDR), 0);
+    ck_assert_int_eq(dnet_tcp_port_held(r.srv, htons(81), 0), 0);
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(dnet_tcp_port_held(r.cli, htons(41000 + i), 0), 0);
+    churn_advance(&r, 60000 * 1000ull + 2000);
+    ck_assert_int_eq(dnet_tcp_port_held(r.srv, htons(80), 0), 0);
+    churn_close(&r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dpdk-net.time_wait");
@@ -278,6 +303,7 @@ int main(void)
     /* The heap-filling one last: without forks, a failure leaves its contexts behind. */
     tcase_add_test(tc, test_tcp_time_wait_not_counted_in_max_conns);
     tcase_add_test(tc, test_tcp_time_wait_overflow_and_syn_reuse);
+    tcase_add_test(tc, test_tcp_time_wait_holds_port);
     tcase_add_test(tc, test_tcp_time_wait_many_active_closes_default_buffers);
     suite_add_tcase(s, tc);
     return ring_pair_run(&g_pair, s);
