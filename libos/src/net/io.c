@@ -190,6 +190,43 @@ static long try_unpolled(struct net_sock *s, net_try_fn *try, struct xfer *x)
 
 /* ---- receive ---- */
 
+/* The next datagram for UDP socket @s, its full length: the one held (s->peek_dgram),
+ * else the backend's next into g_net.bounce and bounce_meta.  A connected socket hears
+ * only its peer.  -EAGAIN: none. */
+static long udp_next(struct net_sock *s)
+{
+	if (s->peek_dgram)
+		return s->peek_len;
+	if (!s->udp)
+		return -EAGAIN;	/* never bound: nothing can arrive (Linux waits too) */
+	for (;;) {
+		struct bnet_udp_meta *meta = &g_net.bounce_meta;
+		long r = g_net.be->udp_recvmsg(s->udp, g_net.bounce, sizeof(g_net.bounce), meta);
+		if (r < 0)
+			return r;
+		if (s->state != NET_CONNECTED || (meta->sip == s->peer.sin_addr.s_addr &&
+						  meta->sport == s->peer.sin_port))
+			return r;
+	}
+}
+
+long net_udp_hold(struct net_sock *s)
+{
+	if (s->peek_dgram)
+		return s->peek_len;
+	if (!s->peek && !(s->peek = malloc(NET_PEEK_MAX)))
+		return -ENOMEM;	/* before anything is taken */
+	long r = udp_next(s);
+	if (r < 0)
+		return r;
+	memcpy(s->peek, g_net.bounce, (size_t)r);
+	s->peek_len = (uint32_t)r;
+	s->peek_off = 0;
+	s->peek_meta = g_net.bounce_meta;
+	s->peek_dgram = true;
+	return r;
+}
+
 /* MSG_PEEK: the bytes are taken into s->peek (what the next reads return first) and
  * copied from there. */
 static long tcp_peek(struct net_sock *s, struct xfer *x, size_t want)
@@ -276,41 +313,39 @@ static long try_recv(struct net_sock *s, void *arg)
 		s->error = 0;
 		return -e;
 	}
-	if (!s->udp) {
-		s->gen++;
-		return -EAGAIN;	/* never bound: nothing can arrive (Linux waits too) */
+	if (x->flags & MSG_PEEK)
+		r = net_udp_hold(s);
+	else
+		r = udp_next(s);
+	if (r < 0) {
+		if (r == -EAGAIN)
+			s->gen++;
+		return r;
 	}
-	for (;;) {
-		struct bnet_udp_meta meta;
-		r = g_net.be->udp_recvmsg(s->udp, g_net.bounce, sizeof(g_net.bounce), &meta);
-		if (r < 0) {
-			if (r == -EAGAIN)
-				s->gen++;
-			return r;
-		}
-		if (s->state == NET_CONNECTED &&
-		    (meta.sip != s->peer.sin_addr.s_addr || meta.sport != s->peer.sin_port))
-			continue;	/* a connected UDP socket hears only its peer */
-		size_t k = (size_t)r < want ? (size_t)r : want;
-		long e = iov_copy(x->io, 0, g_net.bounce, k, true);
-		if (e)
-			return e;
-		if (x->addr) {
-			x->addr->sin_family = AF_INET;
-			x->addr->sin_addr.s_addr = meta.sip;
-			x->addr->sin_port = meta.sport;
-		}
-		if (x->rx) {
-			x->rx->have_dgram = true;
-			x->rx->meta = meta;
-			if (s->tstamp != NET_TS_NONE)
-				net_rx_stamp(x->rx, meta.rx_us);
-		}
-		x->dgram_len = (size_t)r;
-		if (!g_net.be->udp_pending(s->udp))
+	uint8_t *p = s->peek_dgram ? s->peek : g_net.bounce;
+	const struct bnet_udp_meta *meta = s->peek_dgram ? &s->peek_meta : &g_net.bounce_meta;
+	size_t k = (size_t)r < want ? (size_t)r : want;
+	long e = iov_copy(x->io, 0, p, k, true);
+	if (!(x->flags & MSG_PEEK)) {
+		s->peek_dgram = false;	/* taken, a fault too (udp_recvmsg drops it) */
+		if (!s->udp || !g_net.be->udp_pending(s->udp))
 			s->gen++;	/* drained: re-arms edge-triggered epoll */
-		return (x->flags & MSG_TRUNC) ? r : (long)k;
 	}
+	if (e)
+		return e;
+	if (x->addr) {
+		x->addr->sin_family = AF_INET;
+		x->addr->sin_addr.s_addr = meta->sip;
+		x->addr->sin_port = meta->sport;
+	}
+	if (x->rx) {
+		x->rx->have_dgram = true;
+		x->rx->meta = *meta;
+		if (s->tstamp != NET_TS_NONE)
+			net_rx_stamp(x->rx, meta->rx_us);
+	}
+	x->dgram_len = (size_t)r;
+	return (x->flags & MSG_TRUNC) ? r : (long)k;
 }
 
 static long sock_recv(struct libos_args *a, struct net_sock *s, struct xfer *x)
@@ -452,21 +487,16 @@ static long sock_send(struct libos_args *a, struct net_sock *s, struct xfer *x)
 	long r;
 
 	/* Flags Linux does not know are ignored, as there; urgent data (MSG_OOB) is not sent
-	 * (try_send) */
-	if ((x->flags & MSG_OOB) && s->type == SOCK_DGRAM)
-		return -EOPNOTSUPP;	/* udp_sendmsg() */
+	 * (try_send).  UDP binds a port first (inet_send_prepare()), then udp_sendmsg()
+	 * refuses MSG_OOB. */
 	if (s->type == SOCK_DGRAM && s->state != NET_DEAD) {
 		net_lock();
-		r = 0;
-		if (!s->udp && (r = net_backend_up()) == 0 &&
-		    (r = g_net.be->udp_bind(0, 512, &s->udp)) == 0) {
-			s->local.sin_port = g_net.be->udp_port(s->udp);
-			if (s->state == NET_NEW)
-				s->state = NET_BOUND;
-		}
+		r = net_udp_autobind(s, 0);
 		net_unlock();
 		if (r)
 			return r;
+		if (x->flags & MSG_OOB)
+			return -EOPNOTSUPP;
 	}
 	net_hold_arm(a->self);
 	r = try_unpolled(s, try_send, x);

@@ -92,6 +92,7 @@ struct net_sock {
 	bool nonblock;			/* O_NONBLOCK of the (shared) open file */
 	bool rd_shut, wr_shut;
 	bool bind_addr, bind_port;	/* bind() named them (Linux's SOCK_BIND*_LOCK) */
+	uint8_t port_hold;		/* TCP: how local.sin_port is held (enum net_port) */
 	bool conn_async;		/* connect() returned before the outcome (EINPROGRESS,
 					 * EINTR): the next one tells it (SS_CONNECTING) */
 	int error;			/* pending error for SO_ERROR (positive errno) */
@@ -119,9 +120,17 @@ struct net_sock {
 	struct net_epitem *epitems;	/* the epoll items naming it (it->snext) */
 	uint8_t *peek;			/* MSG_PEEK: bytes taken from the backend, unread */
 	uint32_t peek_len, peek_off;
+	bool peek_dgram;		/* UDP: s->peek holds the next datagram (MSG_PEEK,
+					 * FIONREAD), peek_len bytes, with peek_meta */
+	struct bnet_udp_meta peek_meta;
 	int nopts;
 	struct net_opt opts[NET_OPTS_MAX];
 };
+
+/* How a TCP socket holds its local port (Linux's inet_num beside inet_sport): for good
+ * (bind, listen, or a port bind() named: SOCK_BINDPORT_LOCK); while its connection lasts
+ * (TCP_CLOSE lets it go: inet_put_port); or not at all, only shown by getsockname. */
+enum net_port { NET_PORT_HELD, NET_PORT_CONN, NET_PORT_SHOWN };
 
 enum { NET_TS_NONE, NET_TS_US, NET_TS_NS };
 
@@ -196,6 +205,7 @@ struct net_state {
 	uint64_t gen;			/* bumped by net_lock(): see net_lock_ro() */
 	int kick;			/* epoll.c's wake-up eventfd, 0 until needed */
 	uint8_t bounce[64 << 10];	/* datagrams and file data pass through here, under the lock */
+	struct bnet_udp_meta bounce_meta;	/* the headers of a datagram in bounce */
 };
 
 extern struct net_state g_net;
@@ -345,9 +355,20 @@ uint32_t net_sock_events(struct net_sock *s, uint32_t *avail);	/* BNET_* now */
 /* A connecting TCP socket: -EAGAIN still connecting, 0 connected (or not connecting),
  * or the failure (-ECONNREFUSED...; then the socket is unconnected with s->error set). */
 int net_sock_conn_update(struct net_sock *s);
+/* sock.c: UDP socket @s gets its port (@port, 0: an ephemeral one) unless it has one. */
+long net_udp_autobind(struct net_sock *s, uint16_t port);
+/* io.c: UDP socket @s's next datagram held in s->peek (MSG_PEEK, FIONREAD), its length;
+ * -EAGAIN if none, -ENOMEM. */
+long net_udp_hold(struct net_sock *s);
 /* opt.c: give the backend @s's IP_TTL, IP_TOS and TCP_NOTSENT_LOWAT (lock held; @s has
  * a tcb, a connection or a listener). */
 void net_sock_apply_tx(struct net_sock *s);
+/* opt.c: and its SO_REUSEADDR and SO_REUSEPORT, which its TIME_WAIT keeps (tcp_port_held). */
+void net_sock_apply_reuse(struct net_sock *s);
+static inline int net_sock_reuse(const struct net_sock *s)	/* as BNET_REUSE* bits */
+{
+	return (s->reuseaddr ? BNET_REUSEADDR : 0) | (s->reuseport ? BNET_REUSEPORT : 0);
+}
 /* A guest address for @s as IPv4 in @sin (AF_INET6 sockets: :: and ::ffff:a.b.c.d are
  * IPv4 through the dual stack): 0, NET_ADDR_KERNEL (IPv6 proper: the kernel's), or
  * -EINVAL/-EFAULT/-EAFNOSUPPORT.  sin_family AF_UNSPEC passes through. */

@@ -210,6 +210,13 @@ void net_sock_apply_tx(struct net_sock *s)
 			     s->notsent_lowat ? (uint32_t)s->notsent_lowat : UINT32_MAX);
 }
 
+void net_sock_apply_reuse(struct net_sock *s)
+{
+	if (!s->tcb || !g_net.be || s->state == NET_DEAD)
+		return;
+	g_net.be->tcp_set_reuse(s->tcb, net_sock_reuse(s));
+}
+
 /* TCP_DEFER_ACCEPT as Linux keeps it: a count of SYN-ACK retransmissions (1 s, doubling,
  * at most 120 s apart) that covers the seconds asked, read back as their sum
  * (secs_to_retrans(), retrans_to_secs()). */
@@ -305,17 +312,28 @@ long libos_sys_setsockopt(struct libos_args *a)
 			r = -EINVAL;
 			goto out;
 		}
-		/* MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT; TCP_MIN_MSS and
-		 * MAX_TCP_WINDOW for TCP_MAXSEG: checked before anything is kept */
+		/* MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL, MAX_TCP_KEEPCNT, MAX_TCP_SYNCNT;
+		 * TCP_MIN_MSS and MAX_TCP_WINDOW for TCP_MAXSEG; no negative
+		 * TCP_USER_TIMEOUT: checked before anything is kept */
 		if ((level == IPPROTO_TCP && (name == TCP_KEEPIDLE || name == TCP_KEEPINTVL) &&
 		     (iv < 1 || iv > 32767)) ||
-		    (level == IPPROTO_TCP && name == TCP_KEEPCNT && (iv < 1 || iv > 127)) ||
-		    (level == IPPROTO_TCP && name == TCP_MAXSEG && iv && (iv < 88 || iv > 32767))) {
+		    (level == IPPROTO_TCP && (name == TCP_KEEPCNT || name == TCP_SYNCNT) &&
+		     (iv < 1 || iv > 127)) ||
+		    (level == IPPROTO_TCP && name == TCP_MAXSEG && iv && (iv < 88 || iv > 32767)) ||
+		    (level == IPPROTO_TCP && name == TCP_USER_TIMEOUT && iv < 0)) {
 			r = -EINVAL;
 			goto out;
 		}
 		if (level == IPPROTO_TCP && name == TCP_DEFER_ACCEPT)
 			iv = defer_secs(iv);
+		/* TCP_LINGER2 reads back as Linux keeps it: -1 for any negative, at most
+		 * TCP_FIN_TIMEOUT_MAX (120 s), 0 as tcp_fin_timeout (60 s) */
+		if (level == IPPROTO_TCP && name == TCP_LINGER2)
+			iv = iv < 0 ? -1 : iv == 0 ? 60 : iv > 120 ? 120 : iv;
+		if (level == IPPROTO_TCP && name == TCP_QUICKACK)
+			iv = iv != 0;	/* Linux keeps "not in pingpong mode" */
+		if (ip == &g_scratch && level == IPPROTO_TCP)
+			memcpy(val, &iv, sizeof(iv));	/* the record reads back as kept */
 		if (b)
 			*b = iv != 0;
 		else
@@ -336,6 +354,8 @@ long libos_sys_setsockopt(struct libos_args *a)
 		if ((level == IPPROTO_IP && (name == IP_TTL || name == IP_TOS)) ||
 		    (level == IPPROTO_TCP && name == TCP_NOTSENT_LOWAT))
 			net_sock_apply_tx(s);
+		if (level == SOL_SOCKET && (name == SO_REUSEADDR || name == SO_REUSEPORT))
+			net_sock_apply_reuse(s);
 	} else if (is_tstamp_opt(level, name)) {
 		if (len < sizeof(int)) {
 			r = -EINVAL;
@@ -530,9 +550,13 @@ long libos_sys_ioctl(struct libos_args *a)
 		} else if (s->state == NET_LISTEN) {
 			r = -EINVAL;
 		} else {
-			if (req == FIONREAD) {
-				if (g_net.be)
-					g_net.be->poll();
+			if (req == FIONREAD && g_net.be)
+				g_net.be->poll();
+			if (req == FIONREAD && s->type == SOCK_DGRAM) {
+				/* first_packet_length(): the next datagram's bytes, held */
+				long n = g_net.be ? net_udp_hold(s) : -EAGAIN;
+				avail = n > 0 ? (uint32_t)n : 0;
+			} else if (req == FIONREAD) {
 				net_sock_events(s, &avail);
 			}
 			int v = (int)avail;
@@ -540,14 +564,14 @@ long libos_sys_ioctl(struct libos_args *a)
 		}
 	} else if (req == FIOCLEX || req == FIONCLEX || req == FIOASYNC) {
 		r = net_passthrough(a);
-	} else if (req == SIOCATMARK) {
+	} else if (req == SIOCATMARK && s->type == SOCK_STREAM) {
 		int v = 0;	/* at the urgent mark: never, no urgent data is kept */
-		r = s->type != SOCK_STREAM ? -ENOTTY :
-		    libos_to_guest((void *)a->a[2], &v, sizeof(v)) ? -EFAULT : 0;
+		r = libos_to_guest((void *)a->a[2], &v, sizeof(v)) ? -EFAULT : 0;
 	} else if ((req >> 8) == 0x89) {
 		/* SIOCGIFADDR and friends (ifconfig, getifaddrs users): Linux answers device
 		 * and route requests on any socket (dev_ioctl()), so a kernel socket of ours
-		 * answers for this one, which stays ours. */
+		 * answers for this one, which stays ours; so are requests UDP does not know
+		 * (SIOCATMARK), as sock_do_ioctl() passes them on. */
 		net_unlock();
 		long k = libos_raw(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0, 0, 0, 0);
 		if (k < 0)

@@ -41,8 +41,9 @@ struct net_sock *net_sock_create(int type)
 	s->type = type;
 	s->state = NET_NEW;
 	s->local.sin_family = AF_INET;
-	s->rcvbuf = 131072;
-	s->sndbuf = 16384;
+	/* Linux's defaults: tcp_rmem[1] and tcp_wmem[1]; UDP has net.core's */
+	s->rcvbuf = type == SOCK_STREAM ? 131072 : 212992;
+	s->sndbuf = type == SOCK_STREAM ? 16384 : 212992;
 	s->keepidle = 7200;
 	s->keepintvl = 75;
 	s->keepcnt = 9;
@@ -108,16 +109,20 @@ int net_fd_close(int fd)
 
 /* What shutdown() adds to readiness (tcp_poll(), datagram_poll()): shut for reading is
  * readable (the end of the stream), shut both ways is a hang-up, and a TCP socket shut
- * for writing is writable (the write fails at once). */
+ * for writing is writable (the write fails at once) unless it is still connecting.  A
+ * listener (shut before listen()) shows only its accept queue (inet_csk_listen_poll()). */
 static uint32_t shut_events(const struct net_sock *s)
 {
 	uint32_t ev = 0;
+
+	if (s->state == NET_LISTEN)
+		return 0;
 
 	if (s->rd_shut)
 		ev |= BNET_IN | BNET_RDHUP;
 	if (s->rd_shut && s->wr_shut)
 		ev |= BNET_HUP;
-	if (s->wr_shut && s->type == SOCK_STREAM)
+	if (s->wr_shut && s->type == SOCK_STREAM && s->state != NET_CONNECTING)
 		ev |= BNET_OUT;
 	return ev;
 }
@@ -130,7 +135,8 @@ uint32_t net_sock_events(struct net_sock *s, uint32_t *avail)
 	if (s->state == NET_DEAD)
 		return BNET_ERR | BNET_HUP;
 	if (s->type == SOCK_DGRAM) {
-		uint32_t n = s->udp && g_net.be ? g_net.be->udp_pending(s->udp) : 0;
+		uint32_t n = (s->udp && g_net.be ? g_net.be->udp_pending(s->udp) : 0) +
+			     s->peek_dgram;
 		*avail = n;
 		return BNET_OUT | (n ? BNET_IN : 0) | (s->error ? BNET_ERR : 0) | shut_events(s);
 	}
@@ -155,15 +161,36 @@ uint32_t net_sock_events(struct net_sock *s, uint32_t *avail)
 	return ev | shut_events(s);
 }
 
-/* Does another of our TCP sockets hold local port @port (network order) against @self's
- * bind?  Bound, listening or connected, as Linux's bind bucket: not when both set
- * SO_REUSEPORT, nor when both set SO_REUSEADDR and the holder does not listen
- * (inet_csk_bind_conflict()). */
+/* Is @s's TCP connection over (closed, or in TIME_WAIT, which Linux hands to a
+ * mini-socket and shows as CLOSE)?  getpeername and shutdown say -ENOTCONN then. */
+static bool tcp_over(const struct net_sock *s)
+{
+	struct bnet_tcp_info info;
+
+	if (s->type != SOCK_STREAM || s->state != NET_CONNECTED || !s->tcb || !g_net.be)
+		return false;
+	g_net.be->tcp_info(s->tcb, &info);
+	return info.state == BNET_TCP_CLOSED || info.state == BNET_TCP_TIME_WAIT;
+}
+
+/* Does TCP socket @s hold its local port, as Linux's inet_num (enum net_port)?  A
+ * connection's own port goes when it is over; its TIME_WAIT, if any, holds it in the
+ * backend from then on (tcp_port_held). */
+static bool port_owned(const struct net_sock *s)
+{
+	return s->type == SOCK_STREAM && s->local.sin_port && s->state != NET_NEW &&
+	       s->state != NET_DEAD && (s->port_hold == NET_PORT_HELD ||
+					(s->port_hold == NET_PORT_CONN && !tcp_over(s)));
+}
+
+/* Is local port @port (network order) taken against @self's bind?  By another of our
+ * sockets, as Linux's bind bucket: not when both set SO_REUSEPORT, nor when both set
+ * SO_REUSEADDR and the holder does not listen (inet_csk_bind_conflict()); or by a
+ * connection in TIME_WAIT or closing after its socket went, by the same rule. */
 static bool tcp_port_busy(const struct net_sock *self, uint16_t port)
 {
 	for (const struct net_sock *s = g_net.socks; s; s = s->next) {
-		if (s == self || s->type != SOCK_STREAM || s->local.sin_port != port ||
-		    s->state == NET_NEW || s->state == NET_DEAD)
+		if (s == self || s->local.sin_port != port || !port_owned(s))
 			continue;
 		if (s->reuseport && self->reuseport)
 			continue;
@@ -171,20 +198,38 @@ static bool tcp_port_busy(const struct net_sock *self, uint16_t port)
 			continue;
 		return true;
 	}
-	return false;
+	return g_net.be && g_net.be->tcp_port_held(port, net_sock_reuse(self));
 }
 
-/* Does any of our TCP sockets hold local port @port, connections included?  A port
- * picked for bind(0) or listen() must be nobody's, as Linux's autobind picks one without
- * a bind bucket: a listener on a connection's port would take that connection's
- * segments in every context but the connection's own (the listener is in all). */
-static bool tcp_port_held(uint16_t port)
+/* Is local port @port used at all, TIME_WAIT included?  A port picked for bind(0) or
+ * listen() must be nobody's, as Linux's autobind picks one without a bind bucket: a
+ * listener on a connection's port would take that connection's segments in every
+ * context but the connection's own (the listener is in all). */
+static bool tcp_port_used(uint16_t port)
 {
 	for (const struct net_sock *s = g_net.socks; s; s = s->next)
-		if (s->type == SOCK_STREAM && s->local.sin_port == port && s->state != NET_NEW &&
-		    s->state != NET_DEAD)
+		if (s->local.sin_port == port && port_owned(s))
 			return true;
-	return false;
+	return g_net.be && g_net.be->tcp_port_held(port, 0);
+}
+
+/* The local port a connect() that has none takes: the stack's next for that peer, but
+ * none that bind() or listen() holds (Linux's inet_hash_connect skips a port whose bind
+ * bucket bind() made; connections share one only among different peers). */
+static int tcp_connect_port(const struct sockaddr_in *sin, uint16_t *port)
+{
+	for (int i = 0; i <= EPHEMERAL_HI - EPHEMERAL_LO; i++) {
+		int r = g_net.be->tcp_port_next(sin->sin_addr.s_addr, sin->sin_port, port);
+		if (r < 0)
+			return r;
+		bool bound = false;
+		for (const struct net_sock *s = g_net.socks; s && !bound; s = s->next)
+			bound = s->local.sin_port == *port && port_owned(s) &&
+				(s->state == NET_BOUND || s->state == NET_LISTEN || s->bind_port);
+		if (!bound)
+			return 0;
+	}
+	return -EADDRNOTAVAIL;
 }
 
 static uint16_t tcp_port_pick(void)
@@ -195,7 +240,7 @@ static uint16_t tcp_port_pick(void)
 		uint16_t p = htons((uint16_t)next);
 		if (++next > EPHEMERAL_HI)
 			next = EPHEMERAL_LO;
-		if (!tcp_port_held(p))
+		if (!tcp_port_used(p))
 			return p;
 	}
 	return 0;
@@ -347,7 +392,7 @@ static bool addr_local(uint32_t addr)
 	return addr == htonl(INADDR_ANY) || addr == g_proc.cfg->net_ip;
 }
 
-static long udp_autobind(struct net_sock *s, uint16_t port)
+long net_udp_autobind(struct net_sock *s, uint16_t port)
 {
 	int r;
 
@@ -396,8 +441,12 @@ long libos_sys_bind(struct libos_args *a)
 	if (!kernel && !is_loopback(sin.sin_addr.s_addr) && !addr_local(sin.sin_addr.s_addr) &&
 	    !IN_MULTICAST(ha) && ha != INADDR_BROADCAST)
 		goto out;
+	/* __inet_bind(): TCP_CLOSE and no port held (never bound, disconnected, or a
+	 * connection over whose port bind() did not name), else -EINVAL */
 	r = -EINVAL;
-	if (s->state != NET_NEW || s->local.sin_port)
+	if (s->type == SOCK_STREAM ? port_owned(s) || (s->state != NET_NEW &&
+						  s->state != NET_BOUND && !tcp_over(s)) :
+	    s->udp || (s->state != NET_NEW && s->state != NET_BOUND))
 		goto out;
 	if (kernel || is_loopback(sin.sin_addr.s_addr)) {
 		r = net_sock_to_kernel(fd, s);
@@ -413,10 +462,12 @@ long libos_sys_bind(struct libos_args *a)
 		if (!sin.sin_port || tcp_port_busy(s, sin.sin_port))
 			goto out;
 		s->local.sin_port = sin.sin_port;
-		s->state = NET_BOUND;
+		s->port_hold = NET_PORT_HELD;
+		if (s->state == NET_NEW)
+			s->state = NET_BOUND;	/* a connection over stays one (SS_CONNECTED) */
 		r = 0;
 	} else {
-		r = udp_autobind(s, sin.sin_port);
+		r = net_udp_autobind(s, sin.sin_port);
 	}
 	if (r == 0) {
 		s->bind_addr = sin.sin_addr.s_addr != 0;
@@ -452,8 +503,9 @@ long libos_sys_listen(struct libos_args *a)
 	} else if (s->state != NET_NEW && s->state != NET_BOUND) {
 		r = -EINVAL;
 	} else if ((r = net_backend_up()) == 0) {
-		if (!s->local.sin_port)
+		if (!s->local.sin_port || s->port_hold == NET_PORT_SHOWN)
 			s->local.sin_port = tcp_port_pick();
+		s->port_hold = NET_PORT_HELD;
 		backlog = net_backlog(backlog);
 		r = g_net.be->tcp_listen(s->local.sin_port, backlog, &s->tcb);
 		if (r == 0) {
@@ -461,6 +513,8 @@ long libos_sys_listen(struct libos_args *a)
 			g_net.be->tcp_set_user(s->tcb, s);	/* epoll hears of its changes */
 			if (s->ttl != 64 || s->tos || s->notsent_lowat)
 				net_sock_apply_tx(s);	/* its connections start with them */
+			if (s->reuseaddr || s->reuseport)
+				net_sock_apply_reuse(s);	/* and these */
 		}
 	}
 	net_unlock();
@@ -518,6 +572,11 @@ static long try_accept(struct net_sock *s, void *arg)
 	c->keepintvl = s->keepintvl;
 	c->keepcnt = s->keepcnt;
 	c->linger = s->linger;
+	c->reuseaddr = s->reuseaddr;	/* the stack gave the connection the listener's */
+	c->reuseport = s->reuseport;
+	c->bind_addr = s->bind_addr;	/* sk_userlocks too */
+	c->bind_port = s->bind_port;
+	c->port_hold = c->bind_port ? NET_PORT_HELD : NET_PORT_CONN;
 	c->rcvbuf = s->rcvbuf;
 	c->sndbuf = s->sndbuf;
 	c->ttl = s->ttl;	/* the stack gave the connection the listener's already */
@@ -587,10 +646,12 @@ int net_sock_conn_update(struct net_sock *s)
 	}
 	int err = g_net.be->tcp_take_error(s->tcb);
 	if (err || info.state == 0 /* CLOSED */) {
+		/* tcp_done(): TCP_CLOSE lets go of a port bind() did not name, which
+		 * getsockname still shows */
 		g_net.be->tcp_close(s->tcb);
 		s->tcb = NULL;
-		s->state = NET_NEW;
-		s->local.sin_port = 0;
+		s->state = s->bind_port || s->bind_addr ? NET_BOUND : NET_NEW;
+		s->port_hold = s->bind_port ? NET_PORT_HELD : NET_PORT_SHOWN;
 		s->error = err ? err : ECONNREFUSED;
 		return -s->error;
 	}
@@ -614,29 +675,31 @@ static long try_connected(struct net_sock *s, void *arg)
 	return r;
 }
 
-/* Is @s's TCP connection over (closed, or in TIME_WAIT, which Linux hands to a
- * mini-socket and shows as CLOSE)?  getpeername and shutdown say -ENOTCONN then. */
-static bool tcp_over(struct net_sock *s)
-{
-	struct bnet_tcp_info info;
-
-	if (s->type != SOCK_STREAM || s->state != NET_CONNECTED || !s->tcb || !g_net.be)
-		return false;
-	g_net.be->tcp_info(s->tcb, &info);
-	return info.state == BNET_TCP_CLOSED || info.state == BNET_TCP_TIME_WAIT;
-}
-
 /* connect() to AF_UNSPEC: udp_disconnect() and tcp_disconnect().  The peer is
  * forgotten; what bind() did not name (address, port) is let go; a TCP connection or a
  * listener is aborted (RST to a peer) and the socket may connect again. */
 static long disconnect(struct net_sock *s)
 {
+	int err = 0;
+
 	if (s->type == SOCK_STREAM) {
-		if (s->tcb && g_net.be) {
-			if (s->state == NET_LISTEN)
+		struct bnet_tcp_info info = { .state = BNET_TCP_LISTEN };
+		if (s->tcb && g_net.be && s->state != NET_LISTEN)
+			g_net.be->tcp_info(s->tcb, &info);
+		/* a connection open or opening is reset and leaves ECONNRESET; TIME_WAIT
+		 * stays the stack's (Linux's mini-socket), a listener just stops */
+		switch (info.state) {
+		case BNET_TCP_SYN_SENT: case BNET_TCP_SYN_RCVD: case BNET_TCP_ESTABLISHED:
+		case BNET_TCP_CLOSE_WAIT: case BNET_TCP_FIN_WAIT_1: case BNET_TCP_FIN_WAIT_2:
+			err = ECONNRESET;
+			/* fall through */
+		case BNET_TCP_CLOSING: case BNET_TCP_LAST_ACK:
+			g_net.be->tcp_abort(s->tcb);
+			break;
+		default:
+			if (s->tcb && g_net.be)
 				g_net.be->tcp_close(s->tcb);
-			else
-				g_net.be->tcp_abort(s->tcb);
+			break;
 		}
 		s->tcb = NULL;
 		if (s->state != NET_NEW && s->state != NET_BOUND)
@@ -653,9 +716,11 @@ static long disconnect(struct net_sock *s)
 	s->conn_async = false;
 	if (!s->bind_addr)
 		s->local.sin_addr.s_addr = 0;
-	if (!s->bind_port)
-		s->local.sin_port = 0;
-	s->error = 0;
+	if (!s->bind_port && s->type == SOCK_STREAM)
+		s->port_hold = NET_PORT_SHOWN;	/* inet_put_port(): shown, not held */
+	else if (!s->bind_port)
+		s->local.sin_port = 0;		/* udp_disconnect() forgets it */
+	s->error = err;
 	s->gen++;
 	return 0;
 }
@@ -699,7 +764,7 @@ long libos_sys_connect(struct libos_args *a)
 	/* connecting already: the address is not looked at again */
 	bool connecting = s->type == SOCK_STREAM && s->state == NET_CONNECTING;
 	if (s->type == SOCK_DGRAM && r < 0)
-		udp_autobind(s, s->local.sin_port);
+		net_udp_autobind(s, s->local.sin_port);
 	if (r < 0 && !connecting)
 		goto out;
 	bool kernel = r == NET_ADDR_KERNEL;
@@ -721,7 +786,7 @@ long libos_sys_connect(struct libos_args *a)
 		return reissue(a);
 	}
 	if (s->type == SOCK_DGRAM) {
-		if (!(r = udp_autobind(s, s->local.sin_port))) {
+		if (!(r = net_udp_autobind(s, s->local.sin_port))) {
 			s->peer = sin;
 			s->state = NET_CONNECTED;
 			if (!s->local.sin_addr.s_addr)	/* the route's source, as Linux */
@@ -734,10 +799,15 @@ long libos_sys_connect(struct libos_args *a)
 			goto out;
 		s->error = 0;
 		/* The SYN carries IP_TTL and IP_TOS already, as on Linux. */
-		r = g_net.be->tcp_connect_tx(sin.sin_addr.s_addr, sin.sin_port, s->local.sin_port,
+		uint16_t sport = s->port_hold == NET_PORT_SHOWN ? 0 : s->local.sin_port;
+		if (!sport && (r = tcp_connect_port(&sin, &sport)))
+			goto out;
+		r = g_net.be->tcp_connect_tx(sin.sin_addr.s_addr, sin.sin_port, sport,
 					     (uint8_t)s->ttl, (uint8_t)s->tos, &s->tcb);
 		if (r)
 			goto out;
+		s->local.sin_port = sport;
+		s->port_hold = s->bind_port ? NET_PORT_HELD : NET_PORT_CONN;
 		g_net.be->tcp_set_user(s->tcb, s);
 		if (s->notsent_lowat)
 			net_sock_apply_tx(s);
@@ -748,11 +818,8 @@ long libos_sys_connect(struct libos_args *a)
 		if (s->keepalive)
 			g_net.be->tcp_set_keepalive(s->tcb, (uint32_t)s->keepidle,
 						    (uint32_t)s->keepintvl, (uint32_t)s->keepcnt);
-		if (!s->local.sin_port) {	/* the port the stack chose: ours now */
-			struct bnet_tcp_info info;
-			g_net.be->tcp_info(s->tcb, &info);
-			s->local.sin_port = info.lport;
-		}
+		if (s->reuseaddr || s->reuseport)
+			net_sock_apply_reuse(s);
 		s->state = NET_CONNECTING;
 		s->peer = sin;
 		if (s->nonblock) {
@@ -971,7 +1038,8 @@ static long get_name(struct libos_args *a, bool peer)
 	}
 	if (s->state == NET_CONNECTING)
 		net_sock_conn_update(s);
-	if (s->type == SOCK_STREAM && s->tcb && s->state != NET_LISTEN) {
+	/* a live connection's addresses are its own; one over may have been bound anew */
+	if (s->type == SOCK_STREAM && s->tcb && s->state != NET_LISTEN && !tcp_over(s)) {
 		g_net.be->tcp_info(s->tcb, &info);
 		if (info.lport) {
 			s->local.sin_addr.s_addr = info.lip;

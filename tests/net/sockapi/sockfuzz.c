@@ -62,6 +62,7 @@ struct obj {
 	int peer_port;
 	int lport;		/* fixed local port (PORT_BASE + k) or 0 */
 	bool shut_wr, shut_rd;
+	bool fin_sent;		/* shutdown for writing of a connection: its end is coming */
 	bool eof_owed;		/* the peer will end the stream; recv must see it */
 	bool eof_seen;
 	bool unsure;		/* state left to timing: readiness of this socket is masked */
@@ -324,14 +325,21 @@ static void fill(uint8_t *b, size_t n)
 	}
 }
 
-/* Bytes that came: must be the next ones owed. */
-static void took_bytes(struct obj *o, const uint8_t *b, size_t n)
+/* Bytes that came to slot @i: must be the next ones owed. */
+static void took_bytes(int i, const uint8_t *b, size_t n)
 {
+	struct obj *o = g_slot[i].o;
+
 	if (n > o->sent - o->got)
 		die("more bytes than the peer owes");
-	for (size_t i = 0; i < n; i++)
-		if (o->ring[(o->got + i) % RING] != b[i])
+	for (size_t k = 0; k < n; k++) {
+		if (o->ring[(o->got + k) % RING] != b[k]) {
+			line("s%d: byte %llu of %zu taken (%llu sent): %#x, %#x expected", i,
+			     (unsigned long long)(o->got + k), n, (unsigned long long)o->sent,
+			     b[k], o->ring[(o->got + k) % RING]);
 			die("echoed bytes differ");
+		}
+	}
 	o->got += n;
 }
 
@@ -453,7 +461,7 @@ static void op_drain(int i)
 					if (o->ring[(o->got + (uint64_t)k) % RING] != b[k])
 						die("peeked bytes differ");
 			} else {
-				took_bytes(o, b, (size_t)n);
+				took_bytes(i, b, (size_t)n);
 				bytes += (uint64_t)n;
 			}
 			/* how many calls there were is timing's: only a wrong length shows */
@@ -466,7 +474,9 @@ static void op_drain(int i)
 			bool small = want > 1 && pick_timed(100) < 20;
 			size_t cap = small ? want / 2 : sizeof(b);
 			bool trunc = pick_timed(100) < 30;
-			n = recv_some(fd, b, cap, MSG_DONTWAIT | (trunc ? MSG_TRUNC : 0), &alen);
+			bool peek = pick_timed(100) < 15;	/* it stays queued */
+			n = recv_some(fd, b, cap, MSG_DONTWAIT | (trunc ? MSG_TRUNC : 0) |
+				      (peek ? MSG_PEEK : 0), &alen);
 			if (n < 0) {
 				err = "recv";
 				errv = n;
@@ -478,6 +488,8 @@ static void op_drain(int i)
 				     expect, want, o->dq_n);
 				die("datagram differs");
 			}
+			if (peek)
+				continue;
 			memmove(o->dq_len, o->dq_len + 1, sizeof(o->dq_len) - sizeof(o->dq_len[0]));
 			memmove(o->dq_first, o->dq_first + 1, sizeof(o->dq_first) - 1);
 			o->dq_n--;
@@ -496,6 +508,30 @@ static void op_drain(int i)
 	}
 	line("drain s%d: %llu bytes %d datagrams%s", i, (unsigned long long)bytes, dgrams,
 	     o->eof_seen ? " eof" : "");
+}
+
+/* A connection whose end the model expects: whether it is over yet (-ENOTCONN from
+ * getpeername and shutdown, a bind again) is timing's until it is.  Drain what can be
+ * drained; one that has sent its FIN too is over once the peer's came and ours was
+ * acknowledged: wait for TIME_WAIT or CLOSE (TCP_INFO), at most 3 s. */
+static void settle_end(int i)
+{
+	struct obj *o = g_slot[i].o;
+
+	if (o->kind != K_TCP || !o->eof_owed)
+		return;
+	if (!o->eof_seen)
+		op_drain(i);
+	if (!o->fin_sent)
+		return;
+	for (int k = 0; k < 3000; k++) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+		if (getsockopt(g_slot[i].fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+		    ti.tcpi_state == TCP_TIME_WAIT || ti.tcpi_state == TCP_CLOSE)
+			return;
+		usleep(1000);
+	}
 }
 
 /* ---- the operations ---- */
@@ -527,14 +563,11 @@ static void op_bind(int i)
 {
 	struct obj *o = g_slot[i].o;
 
-	/* Linux lets a TCP socket whose connection is over be bound again; we say
-	 * -EINVAL (the connection is still the socket's) */
-	if (o->kind == K_TCP && o->connected)
-		return;
 	struct sockaddr_storage ss;
 	const void *p;
 	char d[96];
 	socklen_t len = pick_addr(&ss, true, d, sizeof(d), &p);
+	settle_end(i);		/* a connection over may be bound again */
 	long r = bind(g_slot[i].fd, p, len);
 
 	line("bind s%d %s = %s", i, d, res(r));
@@ -598,11 +631,29 @@ static void op_connect(int i)
 		struct pollfd pf = { .fd = fd, .events = POLLOUT };
 		int e = 0;
 		socklen_t el = sizeof(e);
-		int n = poll(&pf, 1, 3000);
+		int n = 0;
+		/* a socket shut both ways is a hang-up at once: wait for the outcome */
+		for (int k = 0; k < 3000; k++) {
+			n = poll(&pf, 1, 3000);
+			if (n != 1 || (pf.revents & (POLLOUT | POLLERR)))
+				break;
+			usleep(1000);
+		}
 		long g = getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
 		line("  poll %d revents %#x SO_ERROR %s %s", n, pf.revents, res(g),
 		     e ? strerrorname_np(e) : "0");
 		r = n == 1 && e == 0 ? 0 : -1;
+	}
+	if (o->kind == K_TCP && r == 0 && a->sin_family == AF_UNSPEC && p == &ss) {
+		/* tcp_disconnect(): a connection is reset, a listener stops; nothing is owed
+		 * any more, and what the reset left (SO_ERROR) is timing's */
+		if (o->connected || o->listening)
+			o->unsure = true;
+		o->connected = o->listening = false;
+		o->peer_port = 0;
+		o->got = o->sent;
+		o->eof_owed = o->eof_seen = o->shut_wr = o->shut_rd = o->fin_sent = false;
+		return;
 	}
 	if (o->kind == K_UDP && r == 0) {
 		o->connected = a->sin_family != AF_UNSPEC;
@@ -824,9 +875,7 @@ static void op_shutdown(int i)
 {
 	struct obj *o = g_slot[i].o;
 
-	/* whether the connection is over yet (-ENOTCONN) is timing's until the end came */
-	if (o->kind == K_TCP && o->eof_owed && !o->eof_seen)
-		op_drain(i);
+	settle_end(i);
 	int how = chance(95) ? (int)pick(3) : chance(50) ? 3 : -1;
 	long r = shutdown(g_slot[i].fd, how);
 
@@ -841,6 +890,7 @@ static void op_shutdown(int i)
 	}
 	if (how != SHUT_RD) {
 		o->shut_wr = true;
+		o->fin_sent |= r == 0 && o->kind == K_TCP && o->connected;
 		if (r == 0 && o->kind == K_TCP && o->peer_port == P_ECHO)
 			o->eof_owed = true;	/* the echo ends when we do */
 	}
@@ -1053,7 +1103,11 @@ static void op_getsockopt(int i)
 				 len >= 16 ? *(long long *)(v + 8) : -9LL);
 			break;
 		default:
-			if (op->name == TCP_MAXSEG || (op->name == SO_ERROR && o->unsure))
+			/* Linux's delayed-ACK "pingpong" mode, which traffic turns on, reads
+			 * as TCP_QUICKACK 0 */
+			if ((op->level == IPPROTO_TCP && op->name == TCP_MAXSEG) ||
+			    (op->level == IPPROTO_TCP && op->name == TCP_QUICKACK && o->connected) ||
+			    (op->level == SOL_SOCKET && op->name == SO_ERROR && o->unsure))
 				snprintf(val, sizeof(val), " ?");
 			else
 				snprintf(val, sizeof(val), " %d", iv);
@@ -1144,6 +1198,8 @@ static void op_getname(int i)
 	void *p = chance(8) ? BAD_LOW : &a;
 	socklen_t *lp = chance(5) ? BAD_LOW : &len;
 
+	if (peer)
+		settle_end(i);
 	memset(&a, 0, sizeof(a));
 	long r = peer ? getpeername(g_slot[i].fd, p, lp) : getsockname(g_slot[i].fd, p, lp);
 	line("%s s%d len %d%s%s = %s %s", peer ? "getpeername" : "getsockname", i, (int)want,
