@@ -805,6 +805,7 @@ static int tcb_info(struct dnet_ctx *ctx, const struct dnet_tcb *t, struct bnet_
     info->total_retrans = st.total_retrans;
     info->delivered = st.delivered;
     info->notsent_bytes = st.notsent_bytes;
+    info->outq = st.outq;
     info->bytes_acked = st.bytes_acked;
     info->bytes_received = st.bytes_received;
     info->bytes_sent = st.bytes_sent;

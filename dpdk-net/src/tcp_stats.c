@@ -85,5 +85,10 @@ int dnet_tcp_stats(const struct dnet_ctx *ctx, const struct dnet_tcb *tcb, struc
     end = tcb->snd_buf_seq + tcb->snd.len;
     if (seq_gt(end, tcb->snd_max))
         st->notsent_bytes = end - tcb->snd_max;
+    if (tcb->shut_wr)
+        end = tcb->fin_seq + 1;
+    if (tcb->state != DNET_TCP_SYN_SENT && tcb->state != DNET_TCP_SYN_RCVD &&
+        seq_gt(end, tcb->snd_una))
+        st->outq = end - tcb->snd_una;
     return 0;
 }

@@ -219,6 +219,8 @@ struct dnet_tcp_stats {
     uint32_t last_data_sent_ms, last_data_recv_ms, last_ack_recv_ms;  /**< ago */
     uint32_t segs_out, segs_in, data_segs_out, data_segs_in, total_retrans, delivered;
     uint32_t notsent_bytes;
+    uint32_t outq;                  /**< SIOCOUTQ: queued and not acknowledged, a FIN as one
+                                     *   (Linux's write_seq - snd_una); 0 while opening */
     uint64_t bytes_acked, bytes_received, bytes_sent, bytes_retrans;
     uint64_t last_data_recv_us;     /**< context clock (dnet_ctx_now_us) of the last data in */
 };

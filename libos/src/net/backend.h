@@ -21,7 +21,7 @@
 #include <sys/types.h>
 
 #define BYPASS_NET_BACKEND_SYM	"bypass_net_backend"
-#define BYPASS_NET_BACKEND_ABI	13
+#define BYPASS_NET_BACKEND_ABI	14
 
 /* What --dpdk/--ip/--gw (or BYPASS_DPDK, BYPASS_IP, BYPASS_GW) asked for. */
 struct bypass_net_conf {
@@ -91,6 +91,7 @@ struct bnet_tcp_info {
 	uint32_t notsent_bytes;
 	uint64_t bytes_acked, bytes_received, bytes_sent, bytes_retrans;
 	uint64_t last_data_recv_us;	/* now_us() clock of the last data in; 0 = none */
+	uint32_t outq;		/* ABI 14: SIOCOUTQ, queued and unacknowledged (FIN: 1) */
 };
 
 /* A received datagram's headers and arrival (udp_recvmsg). */

@@ -940,6 +940,36 @@ START_TEST(test_tcp_copy_fault)
 }
 END_TEST
 
+/* SIOCOUTQ's count (dnet_tcp_stats outq): what was written and is not acknowledged yet,
+ * the FIN as one byte, as Linux's write_seq - snd_una. */
+START_TEST(test_tcp_close_outq)
+{
+    struct dnet_ctx_conf c = { .rcvbuf = 16384, .sndbuf = 16384 };
+    struct dnet_tcp_stats st;
+    struct conn p[1];
+    struct rig r;
+
+    rig_open(&r, &c, &c);
+    batch_open(&r, p, 1);
+    rig_advance(&r, 50);
+    ck_assert_int_eq(dnet_tcp_stats(r.cli, p[0].c, &st), 0);
+    ck_assert_uint_eq(st.outq, 0);
+    send_all(r.cli, p[0].c, REQ_BYTES);         /* out, not yet acknowledged */
+    ck_assert_int_eq(dnet_tcp_shutdown(r.cli, p[0].c, SHUT_WR), 0);
+    ck_assert_int_eq(dnet_tcp_stats(r.cli, p[0].c, &st), 0);
+    ck_assert_uint_eq(st.outq, REQ_BYTES + 1);
+    rig_pump(&r);
+    rig_advance(&r, 50);
+    ck_assert_int_eq(dnet_tcp_stats(r.cli, p[0].c, &st), 0);
+    ck_assert_uint_eq(st.outq, 0);
+    close_end(r.cli, &p[0].c);
+    close_end(r.srv, &p[0].s);
+    rig_advance(&r, TW_MS + 10);
+    rig_check_all_free(&r, "outq");
+    rig_close(&r);
+}
+END_TEST
+
 /* The server closes first with the default 256 KiB buffers, so TIME_WAIT blocks pile up
  * among buffers that come and go in one heap.  Before control blocks came from slabs, the
  * heap broke into pieces smaller than a buffer after ~5000 connections (with 200 MiB
@@ -983,6 +1013,7 @@ int main(void)
     tcase_add_test(tc, test_tcp_close_churn_random_faults);
     tcase_add_test(tc, test_tcp_close_churn_default_buffers);
     tcase_add_test(tc, test_tcp_copy_fault);
+    tcase_add_test(tc, test_tcp_close_outq);
     suite_add_tcase(s, tc);
     return ring_pair_run(&g_pair, s);
 }
