@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <linux/kcmp.h>
 
 #include "net.h"
 
@@ -84,6 +85,42 @@ static bool kernel_members(int epfd)
 		if (atoi(t + 4) != g_net.kick)
 			return true;
 	return false;
+}
+
+/* The fds that named kernel epoll @epfd before it became ours (a dup made while it had
+ * no LibOS member) name @ep as well: an epoll instance is its open file.  /proc/self/fd
+ * lists the candidates, kcmp(KCMP_FILE) tells the same file; once per epoll that becomes
+ * ours.  Without kcmp (ENOSYS, EPERM) only @epfd knows the LibOS members. */
+static void adopt_aliases(int epfd, struct net_epoll *ep)
+{
+	struct dirent64 {
+		uint64_t ino;
+		int64_t off;
+		unsigned short reclen;
+		unsigned char type;
+		char name[];
+	};
+	long dir = libos_raw(SYS_openat, AT_FDCWD, (long)"/proc/self/fd",
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
+	long pid = libos_raw(SYS_getpid, 0, 0, 0, 0, 0, 0);
+	char buf[2048] __attribute__((aligned(8)));
+	long n;
+
+	if (dir < 0)
+		return;
+	while ((n = libos_raw(SYS_getdents64, dir, (long)buf, sizeof(buf), 0, 0, 0)) > 0) {
+		for (long off = 0; off < n; off += ((struct dirent64 *)(buf + off))->reclen) {
+			const char *nm = ((struct dirent64 *)(buf + off))->name;
+			int fd = nm[0] >= '0' && nm[0] <= '9' ? atoi(nm) : -1;
+			if (fd < 0 || fd == epfd || fd == dir || fd >= NET_FD_MAX || net_fd_get(fd))
+				continue;
+			if (libos_raw(SYS_kcmp, pid, pid, KCMP_FILE, epfd, fd, 0) == 0) {
+				net_fd_set(fd, NET_FD_EPOLL, ep);
+				ep->refs++;
+			}
+		}
+	}
+	libos_raw(SYS_close, dir, 0, 0, 0, 0, 0);
 }
 
 /* ---- the check list ----
@@ -266,7 +303,9 @@ long libos_sys_epoll_ctl(struct libos_args *a)
 				break;
 			}
 			ep->kfds = kernel_members(epfd);
+			ep->refs = 1;
 			net_fd_set(epfd, NET_FD_EPOLL, ep);
+			adopt_aliases(epfd, ep);
 			ep->next = g_net.epolls;
 			g_net.epolls = ep;
 		}

@@ -95,6 +95,9 @@ struct net_sock {
 	uint8_t port_hold;		/* TCP: how local.sin_port is held (enum net_port) */
 	bool conn_async;		/* connect() returned before the outcome (EINPROGRESS,
 					 * EINTR): the next one tells it (SS_CONNECTING) */
+	bool disconnecting;		/* shut while conn_async and not connected
+					 * (SS_DISCONNECTING): until connect(AF_UNSPEC),
+					 * connect and listen are -EINVAL */
 	int error;			/* pending error for SO_ERROR (positive errno) */
 	struct sockaddr_in local, peer;	/* network byte order; zero = unset */
 	struct bnet_tcb *tcb;
@@ -163,6 +166,7 @@ struct net_epitem {
 
 struct net_epoll {
 	struct net_epoll *next;		/* g_net.epolls */
+	int refs;			/* fds that name it (dups of the kernel epoll) */
 	int n, cap;
 	struct net_epitem **items;
 	/* The check list: the only items a scan visits (epoll.c, collect). */

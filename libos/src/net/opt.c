@@ -558,6 +558,12 @@ long libos_sys_ioctl(struct libos_args *a)
 				avail = n > 0 ? (uint32_t)n : 0;
 			} else if (req == FIONREAD) {
 				net_sock_events(s, &avail);
+			} else if (s->tcb && g_net.be) {
+				/* tcp_ioctl(): sent or queued, not yet acknowledged (UDP's
+				 * datagrams leave at once: 0) */
+				struct bnet_tcp_info info;
+				g_net.be->tcp_info(s->tcb, &info);
+				avail = info.outq;
 			}
 			int v = (int)avail;
 			r = libos_to_guest((void *)a->a[2], &v, sizeof(v)) ? -EFAULT : 0;

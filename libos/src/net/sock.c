@@ -102,7 +102,8 @@ int net_fd_close(int fd)
 	} else {
 		struct net_epoll *ep = f->ep;
 		net_fd_set(fd, NET_FD_NONE, NULL);
-		net_epoll_free(ep);
+		if (--ep->refs == 0)
+			net_epoll_free(ep);	/* the kernel epoll's last fd */
 	}
 	return 0;
 }
@@ -183,21 +184,28 @@ static bool port_owned(const struct net_sock *s)
 					(s->port_hold == NET_PORT_CONN && !tcp_over(s)));
 }
 
-/* Is local port @port (network order) taken against @self's bind?  By another of our
- * sockets, as Linux's bind bucket: not when both set SO_REUSEPORT, nor when both set
- * SO_REUSEADDR and the holder does not listen (inet_csk_bind_conflict()); or by a
- * connection in TIME_WAIT or closing after its socket went, by the same rule. */
+/* Is local port @port (network order) taken against @self's bind to self->local's
+ * address?  By another of our sockets on the same address or either on INADDR_ANY, as
+ * Linux's bind buckets: not when both set SO_REUSEPORT, nor when both set SO_REUSEADDR
+ * and the holder does not listen (inet_csk_bind_conflict()); or by a connection in
+ * TIME_WAIT or closing after its socket went (on our address), by the same rule. */
 static bool tcp_port_busy(const struct net_sock *self, uint16_t port)
 {
+	uint32_t addr = self->local.sin_addr.s_addr;
+
 	for (const struct net_sock *s = g_net.socks; s; s = s->next) {
 		if (s == self || s->local.sin_port != port || !port_owned(s))
 			continue;
+		if (addr && s->local.sin_addr.s_addr && s->local.sin_addr.s_addr != addr)
+			continue;	/* a multicast or broadcast address beside ours */
 		if (s->reuseport && self->reuseport)
 			continue;
 		if (s->reuseaddr && self->reuseaddr && s->state != NET_LISTEN)
 			continue;
 		return true;
 	}
+	if (addr && addr != g_proc.cfg->net_ip)
+		return false;
 	return g_net.be && g_net.be->tcp_port_held(port, net_sock_reuse(self));
 }
 
@@ -500,8 +508,10 @@ long libos_sys_listen(struct libos_args *a)
 		r = -EOPNOTSUPP;
 	} else if (s->state == NET_LISTEN) {
 		r = g_net.be->tcp_set_backlog(s->tcb, net_backlog(backlog));
-	} else if (s->state != NET_NEW && s->state != NET_BOUND) {
-		r = -EINVAL;
+	} else if ((s->state != NET_NEW && s->state != NET_BOUND) || s->conn_async ||
+		   s->disconnecting) {
+		r = -EINVAL;	/* inet_listen(): SS_UNCONNECTED only (a failed
+				 * non-blocking connect is SS_CONNECTING until told) */
 	} else if ((r = net_backend_up()) == 0) {
 		if (!s->local.sin_port || s->port_hold == NET_PORT_SHOWN)
 			s->local.sin_port = tcp_port_pick();
@@ -747,6 +757,11 @@ long libos_sys_connect(struct libos_args *a)
 		goto out;
 	if (sin.sin_family == AF_UNSPEC) {
 		r = disconnect(s);
+		s->disconnecting = false;	/* SS_UNCONNECTED */
+		goto out;
+	}
+	if (s->type == SOCK_STREAM && s->disconnecting) {
+		r = -EINVAL;
 		goto out;
 	}
 	if (s->type == SOCK_STREAM && s->conn_async && s->state != NET_CONNECTING) {
@@ -867,12 +882,19 @@ long libos_sys_shutdown(struct libos_args *a)
 		r = -ENETDOWN;
 		goto out;
 	}
+	if (s->conn_async) {
+		/* an unsettled connect settles: SS_CONNECTED, or SS_DISCONNECTING when it
+		 * is still on its way or failed (then connect and listen say -EINVAL) */
+		if (s->state == NET_CONNECTING)
+			net_sock_conn_update(s);
+		s->disconnecting = s->state != NET_CONNECTED;
+		s->conn_async = false;
+	}
 	if (s->state == NET_LISTEN || s->state == NET_CONNECTING) {
 		if (s->state == NET_CONNECTING || how != SHUT_WR)
 			r = disconnect(s);
 		goto out;
 	}
-	s->conn_async = false;	/* SS_CONNECTING settles into SS_CONNECTED */
 	if (s->state != NET_CONNECTED || tcp_over(s))
 		r = -ENOTCONN;
 	else if (s->type == SOCK_STREAM)
@@ -990,10 +1012,13 @@ static void dup_track(int oldfd, long newfd)
 		return;
 	net_fd_close((int)newfd);	/* whatever @newfd was, the kernel closed it */
 	struct net_fd *f = net_fd_get(oldfd);
-	if (!f || f->kind != NET_FD_SOCK || newfd >= NET_FD_MAX)
-		return;		/* an epoll's LibOS list stays with its first fd */
-	f->s->refs++;
-	net_fd_set((int)newfd, NET_FD_SOCK, f->s);
+	if (!f || newfd >= NET_FD_MAX)
+		return;
+	if (f->kind == NET_FD_SOCK)
+		f->s->refs++;
+	else
+		f->ep->refs++;	/* an epoll instance is its file: every fd sees its items */
+	net_fd_set((int)newfd, f->kind, f->kind == NET_FD_SOCK ? (void *)f->s : (void *)f->ep);
 }
 
 long net_dup_common(struct libos_args *a, int oldfd)
