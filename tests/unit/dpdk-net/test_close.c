@@ -236,6 +236,16 @@ static enum dnet_tcp_state state_of(struct dnet_tcb *t)
     return in.state;
 }
 
+/* Close both ends of @p, let TIME_WAIT pass, check that nothing is left, and close. */
+static void rig_end_one(struct rig *r, struct conn *p, const char *what)
+{
+    close_end(r->cli, &p->c);
+    close_end(r->srv, &p->s);
+    rig_advance(r, TW_MS + 10);
+    rig_check_all_free(r, what);
+    rig_close(r);
+}
+
 /* One close order for a batch whose request and response have been delivered. */
 typedef void close_order_fn(struct rig *r, struct conn *p);
 
@@ -932,11 +942,7 @@ START_TEST(test_tcp_copy_fault)
     recv_stream(&r, p[0].c, 0, 18000);
     rig_advance(&r, 50);
     ck_assert_int_eq(dnet_tcp_recv(r.cli, p[0].c, b, 1), -EAGAIN);
-    close_end(r.cli, &p[0].c);
-    close_end(r.srv, &p[0].s);
-    rig_advance(&r, TW_MS + 10);
-    rig_check_all_free(&r, "copy_fault");
-    rig_close(&r);
+    rig_end_one(&r, p, "copy_fault");
 }
 END_TEST
 
@@ -962,11 +968,7 @@ START_TEST(test_tcp_close_outq)
     rig_advance(&r, 50);
     ck_assert_int_eq(dnet_tcp_stats(r.cli, p[0].c, &st), 0);
     ck_assert_uint_eq(st.outq, 0);
-    close_end(r.cli, &p[0].c);
-    close_end(r.srv, &p[0].s);
-    rig_advance(&r, TW_MS + 10);
-    rig_check_all_free(&r, "outq");
-    rig_close(&r);
+    rig_end_one(&r, p, "outq");
 }
 END_TEST
 
