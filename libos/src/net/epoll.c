@@ -589,6 +589,8 @@ static long ep_wait(struct libos_args *a, int epfd, struct epoll_event *uev, int
 
 	if (max <= 0 || max > EP_MAX_EVENTS)
 		return -EINVAL;
+	if (!net_user_range_ok(uev, (size_t)max * sizeof(*uev)))
+		return -EFAULT;		/* do_epoll_wait(): before the fd is looked at */
 	if (max > 1024)
 		max = 1024;
 	for (;;) {

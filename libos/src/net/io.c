@@ -34,14 +34,6 @@ struct net_iov {
  * import_iovec()): a range outside user space is -EFAULT even when nothing would be
  * copied (a recv at the end of the stream); one call moves at most MAX_RW_COUNT bytes. */
 #define NET_RW_MAX	0x7ffff000ul		/* MAX_RW_COUNT: INT_MAX & PAGE_MASK */
-#define NET_USER_END	0x7ffffffff000ul	/* TASK_SIZE_MAX with 4-level paging */
-
-static bool user_range_ok(const void *p, size_t len)
-{
-	uintptr_t b = (uintptr_t)p, e = b + len;
-
-	return e >= b && e < NET_USER_END;
-}
 
 static long iov_get(struct net_iov *io, const struct iovec *uiov, long n)
 {
@@ -59,7 +51,7 @@ static long iov_get(struct net_iov *io, const struct iovec *uiov, long n)
 			return -EINVAL;
 	for (int i = 0; i < io->n; i++) {
 		size_t len = io->v[i].iov_len;
-		if (!user_range_ok(io->v[i].iov_base, len))
+		if (!net_user_range_ok(io->v[i].iov_base, len))
 			return -EFAULT;
 		if (len > NET_RW_MAX - io->total)
 			io->v[i].iov_len = len = NET_RW_MAX - io->total;
@@ -84,7 +76,7 @@ static long iov_one(struct net_iov *io, void *buf, size_t len)
 	io->v = io->small;
 	io->n = 1;
 	io->total = len;
-	return user_range_ok(buf, len) ? 0 : -EFAULT;
+	return net_user_range_ok(buf, len) ? 0 : -EFAULT;
 }
 
 /* Copy between @buf and the iovec from byte offset @off on, up to the first fault: the
@@ -191,8 +183,11 @@ static long try_unpolled(struct net_sock *s, net_try_fn *try, struct xfer *x)
 /* ---- receive ---- */
 
 /* The next datagram for UDP socket @s, its full length: the one held (s->peek_dgram),
- * else the backend's next into g_net.bounce and bounce_meta.  A connected socket hears
- * only its peer.  -EAGAIN: none. */
+ * else the backend's next into g_net.bounce and bounce_meta.  A socket with a local
+ * address (bind, or connect's route source) hears only datagrams sent to it, as
+ * __udp4_lib_lookup() matches inet_rcv_saddr (bound to a multicast group: not our
+ * unicasts; to our address: no broadcasts); a connected one only its peer.  -EAGAIN:
+ * none. */
 static long udp_next(struct net_sock *s)
 {
 	if (s->peek_dgram)
@@ -204,6 +199,8 @@ static long udp_next(struct net_sock *s)
 		long r = g_net.be->udp_recvmsg(s->udp, g_net.bounce, sizeof(g_net.bounce), meta);
 		if (r < 0)
 			return r;
+		if (s->local.sin_addr.s_addr && meta->dip != s->local.sin_addr.s_addr)
+			continue;
 		if (s->state != NET_CONNECTED || (meta->sip == s->peer.sin_addr.s_addr &&
 						  meta->sport == s->peer.sin_port))
 			return r;

@@ -359,6 +359,14 @@ uint32_t net_sock_events(struct net_sock *s, uint32_t *avail);	/* BNET_* now */
 /* A connecting TCP socket: -EAGAIN still connecting, 0 connected (or not connecting),
  * or the failure (-ECONNREFUSED...; then the socket is unconnected with s->error set). */
 int net_sock_conn_update(struct net_sock *s);
+/* Is [@p, @p + @len) in user space (access_ok(): Linux checks it before anything moves,
+ * even when nothing would)? */
+static inline bool net_user_range_ok(const void *p, size_t len)
+{
+	uintptr_t b = (uintptr_t)p, e = b + len;
+
+	return e >= b && e < 0x7ffffffff000ul;	/* TASK_SIZE_MAX, 4-level paging */
+}
 /* sock.c: UDP socket @s gets its port (@port, 0: an ephemeral one) unless it has one. */
 long net_udp_autobind(struct net_sock *s, uint16_t port);
 /* io.c: UDP socket @s's next datagram held in s->peek (MSG_PEEK, FIONREAD), its length;

@@ -286,8 +286,12 @@ long libos_sys_setsockopt(struct libos_args *a)
 	memcpy(&iv, val, sizeof(iv));
 	if (cong) {
 		/* NewReno is what runs; Linux's own two names are taken (and read back),
-		 * others are not there (-ENOENT) */
+		 * others are not there (-ENOENT); an empty one is -EINVAL */
 		char nm[16] = { 0 };
+		if (len < 1) {
+			r = -EINVAL;
+			goto out;
+		}
 		memcpy(nm, val, len < sizeof(nm) - 1 ? len : sizeof(nm) - 1);
 		if (strcmp(nm, "reno") && strcmp(nm, "cubic")) {
 			r = -ENOENT;

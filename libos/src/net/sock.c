@@ -136,8 +136,15 @@ uint32_t net_sock_events(struct net_sock *s, uint32_t *avail)
 	if (s->state == NET_DEAD)
 		return BNET_ERR | BNET_HUP;
 	if (s->type == SOCK_DGRAM) {
-		uint32_t n = (s->udp && g_net.be ? g_net.be->udp_pending(s->udp) : 0) +
-			     s->peek_dgram;
+		uint32_t q = s->udp && g_net.be ? g_net.be->udp_pending(s->udp) : 0;
+		/* a socket that hears only some (a local address, a peer) is readable only
+		 * if one of those is there: it is held for the read */
+		if (q && !s->peek_dgram &&
+		    (s->local.sin_addr.s_addr || s->state == NET_CONNECTED)) {
+			net_udp_hold(s);
+			q = g_net.be->udp_pending(s->udp);
+		}
+		uint32_t n = q + s->peek_dgram;
 		*avail = n;
 		return BNET_OUT | (n ? BNET_IN : 0) | (s->error ? BNET_ERR : 0) | shut_events(s);
 	}
@@ -467,13 +474,13 @@ long libos_sys_bind(struct libos_args *a)
 		if (!sin.sin_port)
 			sin.sin_port = tcp_port_pick();
 		r = -EADDRINUSE;
-		if (!sin.sin_port || tcp_port_busy(s, sin.sin_port))
-			goto out;
-		s->local.sin_port = sin.sin_port;
-		s->port_hold = NET_PORT_HELD;
-		if (s->state == NET_NEW)
-			s->state = NET_BOUND;	/* a connection over stays one (SS_CONNECTED) */
-		r = 0;
+		if (sin.sin_port && !tcp_port_busy(s, sin.sin_port)) {
+			s->local.sin_port = sin.sin_port;
+			s->port_hold = NET_PORT_HELD;
+			if (s->state == NET_NEW)	/* one over stays SS_CONNECTED */
+				s->state = NET_BOUND;
+			r = 0;
+		}
 	} else {
 		r = net_udp_autobind(s, sin.sin_port);
 	}
@@ -481,7 +488,7 @@ long libos_sys_bind(struct libos_args *a)
 		s->bind_addr = sin.sin_addr.s_addr != 0;
 		s->bind_port = named_port;
 	} else {
-		s->local.sin_addr.s_addr = 0;
+		s->local.sin_addr.s_addr = 0;	/* __inet_bind() clears it on failure */
 	}
 out:
 	net_unlock();
@@ -663,6 +670,8 @@ int net_sock_conn_update(struct net_sock *s)
 		s->state = s->bind_port || s->bind_addr ? NET_BOUND : NET_NEW;
 		s->port_hold = s->bind_port ? NET_PORT_HELD : NET_PORT_SHOWN;
 		s->error = err ? err : ECONNREFUSED;
+		s->rd_shut = s->wr_shut = true;	/* tcp_done(): SHUTDOWN_MASK, recv sees
+						 * the end until a connect disconnects */
 		return -s->error;
 	}
 	s->state = NET_CONNECTED;
@@ -680,8 +689,10 @@ static long try_connected(struct net_sock *s, void *arg)
 	if (s->state != NET_CONNECTING)
 		return s->state == NET_CONNECTED ? 0 : s->error ? -s->error : -ENOTCONN;
 	int r = net_sock_conn_update(s);
-	if (r < 0 && r != -EAGAIN)
-		s->error = 0;
+	if (r < 0 && r != -EAGAIN) {
+		s->error = 0;	/* told by connect(), which disconnects (sock_error:) */
+		s->rd_shut = s->wr_shut = false;
+	}
 	return r;
 }
 
@@ -770,6 +781,8 @@ long libos_sys_connect(struct libos_args *a)
 		s->conn_async = false;
 		r = s->state == NET_CONNECTED ? 0 : s->error ? -s->error : -ECONNABORTED;
 		s->error = 0;
+		if (r)
+			s->rd_shut = s->wr_shut = false;	/* tcp_disconnect() */
 		goto out;
 	}
 	if (s->type == SOCK_STREAM && (s->state == NET_CONNECTED || s->state == NET_LISTEN)) {
