@@ -191,6 +191,15 @@ static bool port_owned(const struct net_sock *s)
 					(s->port_hold == NET_PORT_CONN && !tcp_over(s)));
 }
 
+/* May @s be bound?  __inet_bind(): TCP_CLOSE and no port held (inet_num 0): never
+ * bound, disconnected, refused, or a connection over whose port bind() did not name. */
+static bool bind_ok(const struct net_sock *s)
+{
+	bool closed = s->state == NET_NEW || s->state == NET_BOUND || tcp_over(s);
+
+	return closed && (s->type == SOCK_STREAM ? !port_owned(s) : !s->udp);
+}
+
 /* Is local port @port (network order) taken against @self's bind to self->local's
  * address?  By another of our sockets on the same address or either on INADDR_ANY, as
  * Linux's bind buckets: not when both set SO_REUSEPORT, nor when both set SO_REUSEADDR
@@ -456,12 +465,8 @@ long libos_sys_bind(struct libos_args *a)
 	if (!kernel && !is_loopback(sin.sin_addr.s_addr) && !addr_local(sin.sin_addr.s_addr) &&
 	    !IN_MULTICAST(ha) && ha != INADDR_BROADCAST)
 		goto out;
-	/* __inet_bind(): TCP_CLOSE and no port held (never bound, disconnected, or a
-	 * connection over whose port bind() did not name), else -EINVAL */
 	r = -EINVAL;
-	if (s->type == SOCK_STREAM ? port_owned(s) || (s->state != NET_NEW &&
-						  s->state != NET_BOUND && !tcp_over(s)) :
-	    s->udp || (s->state != NET_NEW && s->state != NET_BOUND))
+	if (!bind_ok(s))
 		goto out;
 	if (kernel || is_loopback(sin.sin_addr.s_addr)) {
 		r = net_sock_to_kernel(fd, s);
@@ -680,6 +685,14 @@ int net_sock_conn_update(struct net_sock *s)
 	return 0;
 }
 
+/* connect() told a failure (__inet_stream_connect()'s sock_error:): the error is gone,
+ * and tcp_disconnect() lifts the shutdown tcp_done() left (net_sock_conn_update()). */
+static void connect_told(struct net_sock *s)
+{
+	s->error = 0;
+	s->rd_shut = s->wr_shut = false;
+}
+
 /* Connected, refused, or still on its way?  A failure is reported here, once. */
 static long try_connected(struct net_sock *s, void *arg)
 {
@@ -689,10 +702,8 @@ static long try_connected(struct net_sock *s, void *arg)
 	if (s->state != NET_CONNECTING)
 		return s->state == NET_CONNECTED ? 0 : s->error ? -s->error : -ENOTCONN;
 	int r = net_sock_conn_update(s);
-	if (r < 0 && r != -EAGAIN) {
-		s->error = 0;	/* told by connect(), which disconnects (sock_error:) */
-		s->rd_shut = s->wr_shut = false;
-	}
+	if (r < 0 && r != -EAGAIN)
+		connect_told(s);
 	return r;
 }
 
@@ -704,7 +715,7 @@ static long disconnect(struct net_sock *s)
 	int err = 0;
 
 	if (s->type == SOCK_STREAM) {
-		struct bnet_tcp_info info = { .state = BNET_TCP_LISTEN };
+		struct bnet_tcp_info info = { .state = BNET_TCP_CLOSED };	/* none */
 		if (s->tcb && g_net.be && s->state != NET_LISTEN)
 			g_net.be->tcp_info(s->tcb, &info);
 		/* a connection open or opening is reset and leaves ECONNRESET; TIME_WAIT
@@ -780,9 +791,8 @@ long libos_sys_connect(struct libos_args *a)
 		 * address; a failure whose error SO_ERROR took is -ECONNABORTED */
 		s->conn_async = false;
 		r = s->state == NET_CONNECTED ? 0 : s->error ? -s->error : -ECONNABORTED;
-		s->error = 0;
 		if (r)
-			s->rd_shut = s->wr_shut = false;	/* tcp_disconnect() */
+			connect_told(s);
 		goto out;
 	}
 	if (s->type == SOCK_STREAM && (s->state == NET_CONNECTED || s->state == NET_LISTEN)) {
